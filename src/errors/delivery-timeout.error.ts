@@ -1,0 +1,16 @@
+import { quoteId, RelayError } from './relay-error.js';
+
+export class DeliveryTimeoutError extends RelayError {
+  readonly code = 'DELIVERY_TIMEOUT';
+
+  constructor(
+    readonly threadId: string,
+    readonly seq: number,
+    readonly timeoutMs: number,
+    readonly deliveredSeq: number,
+  ) {
+    super(
+      `Thread ${quoteId(threadId)} seq ${seq} was not acknowledged within ${timeoutMs} ms (delivered cursor is ${deliveredSeq})`,
+    );
+  }
+}

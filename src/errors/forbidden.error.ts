@@ -1,0 +1,12 @@
+import { quoteId, RelayError } from './relay-error.js';
+
+export class ForbiddenError extends RelayError {
+  readonly code = 'FORBIDDEN';
+
+  constructor(
+    readonly userId: string,
+    readonly threadId: string,
+  ) {
+    super(`User ${quoteId(userId)} may not access thread ${quoteId(threadId)}`);
+  }
+}

@@ -1,0 +1,11 @@
+export { RelayError } from './relay-error.js';
+export { ThreadNotFoundError } from './thread-not-found.error.js';
+export { InvalidIdError } from './invalid-id.error.js';
+export { ThreadOwnershipConflictError } from './thread-ownership-conflict.error.js';
+export { RunConflictError } from './run-conflict.error.js';
+export { ForbiddenError } from './forbidden.error.js';
+export { BadRequestError } from './bad-request.error.js';
+export { InvalidPayloadError } from './invalid-payload.error.js';
+export { RelayUnavailableError } from './relay-unavailable.error.js';
+export { DeliveryTimeoutError } from './delivery-timeout.error.js';
+export { InvalidOptionError } from './invalid-option.error.js';

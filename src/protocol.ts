@@ -1,0 +1,98 @@
+/**
+ * The wire protocol shared by the server and the client SDK. Types and constants only:
+ * the client imports this file, so it must not import NestJS or Node built-ins.
+ */
+
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** One event of a thread's log, as stored and as sent on the wire (`thread:event`). */
+export interface ThreadEvent<P = JsonValue> {
+  id: string;
+  threadId: string;
+  seq: number;
+  epoch: string;
+  type: string;
+  payload: P;
+  runId?: string;
+  ts: number;
+}
+
+export interface ThreadResetNotice {
+  threadId: string;
+  epoch: string;
+  headSeq: number;
+  reason: ResetReason;
+}
+
+export type ResetReason = 'epoch_mismatch' | 'trimmed' | 'ahead_of_log';
+
+export interface RelayStatusNotice {
+  mode: 'realtime' | 'degraded';
+  reason?: string;
+}
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+}
+
+export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
+
+export interface JoinRequest {
+  threadId: string;
+  lastSeq?: number;
+  epoch?: string;
+}
+export interface JoinResult {
+  threadId: string;
+  epoch: string;
+  headSeq: number;
+  replayed: number;
+}
+export interface LeaveRequest {
+  threadId: string;
+}
+export interface AckRequest {
+  threadId: string;
+  seq: number;
+}
+export interface UserMessageRequest {
+  threadId: string;
+  text: string;
+  clientMessageId: string;
+}
+export interface UserMessageResult {
+  seq: number;
+  epoch: string;
+  messageId: string;
+}
+
+export interface HistoryPage {
+  threadId: string;
+  epoch: string;
+  headSeq: number;
+  messages: ThreadEvent[];
+}
+
+export const ClientEvents = {
+  join: 'thread:join',
+  leave: 'thread:leave',
+  ack: 'thread:ack',
+  userMessage: 'user:message',
+} as const;
+
+export const ServerEvents = {
+  event: 'thread:event',
+  reset: 'thread:reset',
+  status: 'relay:status',
+  userEvent: 'user:event',
+} as const;
+
+/** The type under which a user's own message is stored in the thread log. */
+export const USER_MESSAGE_TYPE = 'user_message';

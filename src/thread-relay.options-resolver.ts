@@ -1,0 +1,202 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { InvalidOptionError } from './errors/invalid-option.error.js';
+import { isValidId } from './registry/thread-id.js';
+import type { ResolvedRelayOptions, ThreadRelayModuleOptions } from './thread-relay.options.js';
+
+const MAX_INT = 2 ** 31 - 1;
+
+function integer(
+  option: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max = MAX_INT,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new InvalidOptionError(option, `must be an integer, got ${describe(value)}`);
+  }
+  if (value < min || value > max) {
+    throw new InvalidOptionError(option, `must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 80));
+  if (value === null) return 'null';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return typeof value;
+}
+
+function objectOrUndefined(option: string, value: unknown): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidOptionError(option, `must be an object, got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function looksLikeRedisClient(value: object): boolean {
+  const candidate = value as { duplicate?: unknown; sendCommand?: unknown };
+  return typeof candidate.duplicate === 'function' && typeof candidate.sendCommand === 'function';
+}
+
+function resolveRedis(value: unknown): ResolvedRelayOptions['redis'] {
+  if (value === undefined || value === null) return { kind: 'none' };
+  if (typeof value === 'string') {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new InvalidOptionError('redis', `is not a parseable URL: ${describe(value)}`);
+    }
+    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+      throw new InvalidOptionError(
+        'redis',
+        `must use the redis:// or rediss:// scheme, got "${url.protocol}"`,
+      );
+    }
+    if (!url.hostname) throw new InvalidOptionError('redis', `has no host: ${describe(value)}`);
+    return { kind: 'url', url: value };
+  }
+  if (typeof value === 'object' && !Array.isArray(value)) {
+    if (looksLikeRedisClient(value)) return { kind: 'client', client: value as never };
+    return { kind: 'options', options: value as never };
+  }
+  throw new InvalidOptionError(
+    'redis',
+    `must be a URL, ioredis options or an ioredis client, got ${describe(value)}`,
+  );
+}
+
+function resolveCors(value: unknown): string[] | '*' | null {
+  if (value === undefined) return null;
+  if (value === '*') return '*';
+  if (!Array.isArray(value)) {
+    throw new InvalidOptionError('gateway.corsOrigins', `must be '*' or an array of origins`);
+  }
+  return value.map((origin, index) => {
+    if (typeof origin !== 'string') {
+      throw new InvalidOptionError(`gateway.corsOrigins[${index}]`, 'must be a string');
+    }
+    try {
+      const url = new URL(origin);
+      if (url.origin !== origin) throw new Error('not an origin');
+    } catch {
+      throw new InvalidOptionError(
+        `gateway.corsOrigins[${index}]`,
+        `must be an origin like https://app.example.com, got ${describe(origin)}`,
+      );
+    }
+    return origin;
+  });
+}
+
+function optionalFunction<T>(option: string, value: unknown): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') {
+    throw new InvalidOptionError(option, `must be a function, got ${describe(value)}`);
+  }
+  return value as T;
+}
+
+/** Applies defaults and checks every option; throws `InvalidOptionError` naming the first bad one. */
+export function resolveRelayOptions(raw: ThreadRelayModuleOptions | undefined): ResolvedRelayOptions {
+  const input = objectOrUndefined('(options)', raw) as Partial<ThreadRelayModuleOptions>;
+  const authenticate = optionalFunction<ResolvedRelayOptions['authenticate']>(
+    'authenticate',
+    input.authenticate,
+  );
+  if (!authenticate) {
+    throw new InvalidOptionError(
+      'authenticate',
+      'is required: a function (request) => { userId } | null that checks the token of each connection and HTTP request',
+    );
+  }
+  const keyPrefix = input.keyPrefix ?? '';
+  if (typeof keyPrefix !== 'string' || /[{}\s]/.test(keyPrefix) || keyPrefix.length > 100) {
+    throw new InvalidOptionError(
+      'keyPrefix',
+      'must be a string of at most 100 characters without braces or spaces',
+    );
+  }
+  const instanceId =
+    input.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  if (!isValidId(instanceId)) {
+    throw new InvalidOptionError('instanceId', 'may only contain letters, digits and _ . : @ -');
+  }
+  const autoRegister = input.autoRegisterThreads ?? true;
+  if (typeof autoRegister !== 'boolean') {
+    throw new InvalidOptionError('autoRegisterThreads', 'must be a boolean');
+  }
+
+  const history = objectOrUndefined('history', input.history);
+  const gateway = objectOrUndefined('gateway', input.gateway);
+  const delivery = objectOrUndefined('delivery', input.delivery);
+  const liveness = objectOrUndefined('liveness', input.liveness);
+  const debug = objectOrUndefined('debug', input.debug);
+
+  const namespace = gateway.namespace ?? '/';
+  if (typeof namespace !== 'string' || !namespace.startsWith('/')) {
+    throw new InvalidOptionError('gateway.namespace', `must be a string starting with "/"`);
+  }
+  const path = gateway.path ?? '/socket.io';
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    throw new InvalidOptionError('gateway.path', `must be a string starting with "/"`);
+  }
+  const pingIntervalMs = integer('gateway.pingIntervalMs', gateway.pingIntervalMs, 25_000, 100);
+  const pingTimeoutMs = integer('gateway.pingTimeoutMs', gateway.pingTimeoutMs, 20_000, 100);
+
+  const heartbeatMs = integer('liveness.heartbeatMs', liveness.heartbeatMs, 5_000, 50);
+  const ttlMs = integer('liveness.ttlMs', liveness.ttlMs, 15_000, 100);
+  if (ttlMs <= heartbeatMs) {
+    throw new InvalidOptionError(
+      'liveness.ttlMs',
+      `must be greater than liveness.heartbeatMs (${heartbeatMs}), got ${ttlMs}`,
+    );
+  }
+
+  const adminToken = debug.adminToken;
+  if (adminToken !== undefined && (typeof adminToken !== 'string' || adminToken.length < 16)) {
+    throw new InvalidOptionError('debug.adminToken', 'must be a string of at least 16 characters');
+  }
+  if (input.logger !== undefined && (typeof input.logger !== 'object' || input.logger === null)) {
+    throw new InvalidOptionError('logger', 'must be a Nest LoggerService');
+  }
+
+  return {
+    redis: resolveRedis(input.redis),
+    keyPrefix,
+    instanceId,
+    authenticate,
+    threadAccess: optionalFunction('threadAccess', input.threadAccess),
+    autoRegisterThreads: autoRegister,
+    history: {
+      ttlSeconds: integer('history.ttlSeconds', history.ttlSeconds, 86_400, 1),
+      maxPerThread: integer('history.maxPerThread', history.maxPerThread, 1_000, 1, 10_000_000),
+    },
+    gateway: {
+      namespace,
+      path,
+      corsOrigins: resolveCors(gateway.corsOrigins),
+      pingIntervalMs,
+      pingTimeoutMs,
+      maxPayloadBytes: integer('gateway.maxPayloadBytes', gateway.maxPayloadBytes, 1_000_000, 1024),
+    },
+    delivery: {
+      maxEventBytes: integer('delivery.maxEventBytes', delivery.maxEventBytes, 65_536, 64),
+      unavailableTimeoutMs: integer(
+        'delivery.unavailableTimeoutMs',
+        delivery.unavailableTimeoutMs,
+        5_000,
+        10,
+      ),
+    },
+    liveness: { heartbeatMs, ttlMs },
+    debug: { adminToken: adminToken ?? null },
+    onUserMessage: optionalFunction('onUserMessage', input.onUserMessage),
+    logger: input.logger,
+  };
+}

@@ -1,0 +1,123 @@
+import type { LoggerService } from '@nestjs/common';
+import type { Redis, RedisOptions } from 'ioredis';
+import type { ThreadRecord } from './registry/registry.types.js';
+
+/** What `authenticate` sees of a socket.io handshake or an HTTP request. */
+export interface AuthRequest {
+  /** `auth.token` of the handshake, or the Bearer token of an HTTP request. */
+  token: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
+  transport: 'socket' | 'http';
+  address?: string;
+}
+
+export interface AuthenticatedUser {
+  userId: string;
+}
+
+export type Authenticate = (
+  request: AuthRequest,
+) => Promise<AuthenticatedUser | null> | AuthenticatedUser | null;
+
+export type ThreadAction = 'join' | 'read' | 'write';
+
+/**
+ * Decides whether `userId` may act on a thread. `thread` is null for an unregistered
+ * thread. Without a hook, only the owner may.
+ */
+export type ThreadAccessHook = (
+  userId: string,
+  threadId: string,
+  thread: ThreadRecord | null,
+  action: ThreadAction,
+) => Promise<boolean> | boolean;
+
+/** A message a user sent into a thread (socket `user:message` or `POST /threads/:id/messages`). */
+export interface UserMessage {
+  userId: string;
+  threadId: string;
+  text: string;
+  clientMessageId: string;
+  seq: number;
+  messageId: string;
+}
+
+export type UserMessageHandler = (message: UserMessage) => Promise<void> | void;
+
+export interface ThreadRelayModuleOptions {
+  /** Redis URL, ioredis options, or an ioredis client (not closed by the module). Absent: in-memory, one process. */
+  redis?: string | RedisOptions | Redis;
+  /** Prepended to every Redis key; lets several deployments share one Redis. */
+  keyPrefix?: string;
+  /** Names this process in the registry; defaults to `<hostname>-<pid>-<random>`. */
+  instanceId?: string;
+  /** Turns a handshake or request into a user; null refuses it. Required. */
+  authenticate: Authenticate;
+  threadAccess?: ThreadAccessHook;
+  /** Joining an unregistered thread registers it to the joining user (default true). */
+  autoRegisterThreads?: boolean;
+  history?: {
+    /** Seconds a thread's log lives after its last event (default 86400). */
+    ttlSeconds?: number;
+    /** Events kept per thread (default 1000). */
+    maxPerThread?: number;
+  };
+  gateway?: {
+    /** socket.io namespace (default '/'). */
+    namespace?: string;
+    /** socket.io path (default '/socket.io'). */
+    path?: string;
+    /** Allowed browser origins; '*' allows any (default: none, same-origin only). */
+    corsOrigins?: string[] | '*';
+    pingIntervalMs?: number;
+    pingTimeoutMs?: number;
+    /** Largest socket.io frame accepted from a client (default 1 MB). */
+    maxPayloadBytes?: number;
+  };
+  delivery?: {
+    /** Largest serialised event payload accepted by `sendToThread` (default 64 KiB). */
+    maxEventBytes?: number;
+    /** How long a send waits for an unreachable Redis before `RELAY_UNAVAILABLE` (default 5000). */
+    unavailableTimeoutMs?: number;
+  };
+  liveness?: {
+    /** How often an instance refreshes its liveness key (default 5000). */
+    heartbeatMs?: number;
+    /** Liveness key TTL; a dead instance's connections leave the registry within about this plus one heartbeat (default 15000). */
+    ttlMs?: number;
+  };
+  debug?: {
+    /** Enables `/debug/websocket/*`; absent = those routes answer 404. */
+    adminToken?: string;
+  };
+  /** Called for each new (non-duplicate) user message. */
+  onUserMessage?: UserMessageHandler;
+  /** Replaces the Nest logger for the module's own lines. */
+  logger?: LoggerService;
+}
+
+/** Options after defaults and validation; what every provider reads. */
+export interface ResolvedRelayOptions {
+  redis: { kind: 'none' } | { kind: 'url'; url: string } | { kind: 'options'; options: RedisOptions } | { kind: 'client'; client: Redis };
+  keyPrefix: string;
+  instanceId: string;
+  authenticate: Authenticate;
+  threadAccess: ThreadAccessHook | undefined;
+  autoRegisterThreads: boolean;
+  history: { ttlSeconds: number; maxPerThread: number };
+  gateway: {
+    namespace: string;
+    path: string;
+    corsOrigins: string[] | '*' | null;
+    pingIntervalMs: number;
+    pingTimeoutMs: number;
+    maxPayloadBytes: number;
+  };
+  delivery: { maxEventBytes: number; unavailableTimeoutMs: number };
+  liveness: { heartbeatMs: number; ttlMs: number };
+  debug: { adminToken: string | null };
+  onUserMessage: UserMessageHandler | undefined;
+  logger: LoggerService | undefined;
+}
+
+export const RELAY_OPTIONS = Symbol('RELAY_OPTIONS');
