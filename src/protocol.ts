@@ -4,12 +4,7 @@
  */
 
 export type JsonValue =
-  | string
-  | number
-  | boolean
-  | null
-  | JsonValue[]
-  | { [key: string]: JsonValue };
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /** One event of a thread's log, as stored and as sent on the wire (`thread:event`). */
 export interface ThreadEvent<P = JsonValue> {

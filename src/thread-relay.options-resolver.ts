@@ -63,7 +63,7 @@ function resolveRedis(value: unknown): ResolvedRelayOptions['redis'] {
   }
   if (typeof value === 'object' && !Array.isArray(value)) {
     if (looksLikeRedisClient(value)) return { kind: 'client', client: value as never };
-    return { kind: 'options', options: value as never };
+    return { kind: 'options', options: value };
   }
   throw new InvalidOptionError(
     'redis',
@@ -103,7 +103,9 @@ function optionalFunction<T>(option: string, value: unknown): T | undefined {
 }
 
 /** Applies defaults and checks every option; throws `InvalidOptionError` naming the first bad one. */
-export function resolveRelayOptions(raw: ThreadRelayModuleOptions | undefined): ResolvedRelayOptions {
+export function resolveRelayOptions(
+  raw: ThreadRelayModuleOptions | undefined,
+): ResolvedRelayOptions {
   const input = objectOrUndefined('(options)', raw) as Partial<ThreadRelayModuleOptions>;
   const authenticate = optionalFunction<ResolvedRelayOptions['authenticate']>(
     'authenticate',

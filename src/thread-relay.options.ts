@@ -98,7 +98,11 @@ export interface ThreadRelayModuleOptions {
 
 /** Options after defaults and validation; what every provider reads. */
 export interface ResolvedRelayOptions {
-  redis: { kind: 'none' } | { kind: 'url'; url: string } | { kind: 'options'; options: RedisOptions } | { kind: 'client'; client: Redis };
+  redis:
+    | { kind: 'none' }
+    | { kind: 'url'; url: string }
+    | { kind: 'options'; options: RedisOptions }
+    | { kind: 'client'; client: Redis };
   keyPrefix: string;
   instanceId: string;
   authenticate: Authenticate;

@@ -1,9 +1,4 @@
-import type {
-  ClaimResult,
-  ConnectionRecord,
-  Page,
-  ThreadRecord,
-} from './registry.types.js';
+import type { ClaimResult, ConnectionRecord, Page, ThreadRecord } from './registry.types.js';
 
 /**
  * Where the registry keeps threads, runs, connections, instances and delivered cursors.

@@ -60,6 +60,8 @@ export function parseRunId(value: unknown): ParsedRunId | null {
 export function makeRunId(threadId: string, now = Date.now(), randomHex?: string): string {
   const hex =
     randomHex ??
-    Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, '0')).join('');
+    Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) =>
+      b.toString(16).padStart(2, '0'),
+    ).join('');
   return `${assertValidId(threadId, 'threadId')}_run_${now}_${hex}`;
 }

@@ -1,0 +1,73 @@
+/**
+ * Codes the SDK itself produces. Server codes (`FORBIDDEN`, `BAD_REQUEST`,
+ * `THREAD_NOT_FOUND`, `RELAY_UNAVAILABLE`, ...) pass through unchanged.
+ */
+export type ClientErrorCode =
+  | 'UNAUTHORIZED'
+  | 'CONNECT_REFUSED'
+  | 'TOKEN_FAILED'
+  | 'TIMEOUT'
+  | 'DISCONNECTED'
+  | 'NETWORK'
+  | 'HTTP_ERROR'
+  | 'BAD_RESPONSE'
+  | 'BAD_MESSAGE'
+  | 'HANDLER_FAILED'
+  | 'INTERNAL'
+  | 'SEND_TIMEOUT'
+  | 'LEFT'
+  | 'CLOSED'
+  | 'INVALID_OPTION';
+
+/** Worth another attempt with the same request: the failure says nothing about the request itself. */
+const RETRYABLE = new Set<string>([
+  'TIMEOUT',
+  'DISCONNECTED',
+  'TOKEN_FAILED',
+  'NETWORK',
+  'RELAY_UNAVAILABLE',
+  'INTERNAL',
+]);
+
+export interface ClientErrorOptions {
+  retryable?: boolean;
+  threadId?: string;
+  status?: number;
+  cause?: unknown;
+}
+
+/** Every error the client rejects with or reports through `onError`. */
+export class ThreadRelayClientError extends Error {
+  override readonly name = 'ThreadRelayClientError';
+  readonly retryable: boolean;
+  readonly threadId: string | undefined;
+  /** HTTP status, for errors from the REST routes. */
+  readonly status: number | undefined;
+
+  constructor(
+    readonly code: ClientErrorCode | (string & {}),
+    message: string,
+    options: ClientErrorOptions = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.retryable = options.retryable ?? RETRYABLE.has(code);
+    this.threadId = options.threadId;
+    this.status = options.status;
+  }
+}
+
+export function isRetryable(error: unknown): boolean {
+  return error instanceof ThreadRelayClientError && error.retryable;
+}
+
+/** Wraps anything thrown into a client error, keeping client errors as they are. */
+export function toClientError(
+  error: unknown,
+  code: ClientErrorCode,
+  message: string,
+  threadId?: string,
+): ThreadRelayClientError {
+  if (error instanceof ThreadRelayClientError) return error;
+  const detail = error instanceof Error ? `: ${error.message}` : '';
+  return new ThreadRelayClientError(code, `${message}${detail}`, { cause: error, threadId });
+}

@@ -1,0 +1,166 @@
+import type { io, ManagerOptions, SocketOptions } from 'socket.io-client';
+import type { ThreadEvent, ThreadResetNotice } from '../protocol.js';
+import { ThreadRelayClientError } from './client-error.js';
+import type { FetchLike } from './relay-rest-api.js';
+
+/** A token, or a function asked for one at every (re)connect and REST call. */
+export type TokenSource = string | (() => string | Promise<string>);
+
+export interface ThreadRelayClientOptions {
+  /** Server base URL, e.g. `https://relay.example.com`; REST routes hang off it. */
+  url: string;
+  token: TokenSource;
+  /** socket.io namespace of the relay gateway (default '/'). */
+  namespace?: string;
+  /** socket.io path (default '/socket.io'). */
+  path?: string;
+  /** Passed to `io()`; `auth` and `autoConnect` are the client's own. */
+  socketOptions?: Partial<ManagerOptions & SocketOptions>;
+  /** A socket down longer than this (or never up) switches to REST polling (default 3000). */
+  pollAfterMs?: number;
+  /** Polling period while in polling mode (default 1000). */
+  pollIntervalMs?: number;
+  /** Acks are batched over this window (default 50). */
+  ackBatchMs?: number;
+  /** How long an out-of-order gap may wait for in-flight events before history is read (default 200). */
+  gapGraceMs?: number;
+  /** Timeout of each socket request and REST call (default 10000). */
+  requestTimeoutMs?: number;
+  /** How long `send()` keeps retrying before it gives up (default 30000). */
+  sendTimeoutMs?: number;
+  /** Page size for history reads (default 200). */
+  historyPageSize?: number;
+  /** Defaults to the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Defaults to socket.io-client's `io`; tests pass their own. */
+  io?: typeof io;
+}
+
+export interface ResolvedClientOptions {
+  restUrl: string;
+  socketUrl: string;
+  token: TokenSource;
+  path: string | undefined;
+  socketOptions: Partial<ManagerOptions & SocketOptions>;
+  pollAfterMs: number;
+  pollIntervalMs: number;
+  ackBatchMs: number;
+  gapGraceMs: number;
+  requestTimeoutMs: number;
+  sendTimeoutMs: number;
+  historyPageSize: number;
+  fetch: FetchLike;
+}
+
+/**
+ * `idle` before `connect()`; `connecting` until the first connect; `connected`;
+ * `degraded` while connected but the server reports degraded mode; `reconnecting` while
+ * the socket is down; `polling` when it has been down longer than `pollAfterMs`;
+ * `closed` after `close()`.
+ */
+export type ClientStatus =
+  'idle' | 'connecting' | 'connected' | 'degraded' | 'reconnecting' | 'polling' | 'closed';
+
+export interface JoinOptions {
+  /** Last seq the application already has (as returned by `cursor()`); replay starts after it. */
+  lastSeq?: number;
+  /** First seq the application wants (`lastSeq + 1`); ignored when `lastSeq` is given. */
+  fromSeq?: number;
+  /** Epoch the seqs belong to; a mismatch with the server's log leads to `onReset`. */
+  epoch?: string;
+}
+
+export interface SendOptions {
+  /** Defaults to a new random id; pass your own to make retries across page loads idempotent. */
+  clientMessageId?: string;
+}
+
+/** A reset, with the thread's history as reloaded from the log. */
+export interface ThreadResetEvent extends ThreadResetNotice {
+  events: ThreadEvent[];
+}
+
+/** Events the server sends to a user outside any thread (`sendToUser`). */
+export interface UserEvent {
+  id: string;
+  type: string;
+  payload: unknown;
+  ts: number;
+  [key: string]: unknown;
+}
+
+export type EventHandler = (event: ThreadEvent) => void;
+export type ResetHandler = (reset: ThreadResetEvent) => void;
+export type StatusHandler = (status: ClientStatus) => void;
+export type ErrorHandler = (error: ThreadRelayClientError) => void;
+export type UserEventHandler = (event: UserEvent) => void;
+
+const DEFAULTS = {
+  pollAfterMs: 3000,
+  pollIntervalMs: 1000,
+  ackBatchMs: 50,
+  gapGraceMs: 200,
+  requestTimeoutMs: 10_000,
+  sendTimeoutMs: 30_000,
+  historyPageSize: 200,
+} as const;
+
+export function resolveClientOptions(options: ThreadRelayClientOptions): ResolvedClientOptions {
+  let base: URL;
+  try {
+    base = new URL(options.url);
+  } catch (error) {
+    invalid('url', `must be an absolute URL, got ${JSON.stringify(options.url)}`, error);
+  }
+  const namespace = options.namespace ?? '/';
+  if (!namespace.startsWith('/')) invalid('namespace', 'must start with "/"');
+  if (typeof options.token !== 'string' && typeof options.token !== 'function') {
+    invalid('token', 'must be a string or a function returning one');
+  }
+  const fetchFn = options.fetch ?? globalThis.fetch;
+  if (typeof fetchFn !== 'function') invalid('fetch', 'no global fetch; pass one');
+  return {
+    restUrl: base.href.replace(/\/+$/, ''),
+    // The URL's path would be taken for a namespace by io(), so the socket gets the origin.
+    socketUrl: `${base.origin}${namespace === '/' ? '' : namespace}`,
+    token: options.token,
+    path: options.path,
+    socketOptions: options.socketOptions ?? {},
+    pollAfterMs: positive('pollAfterMs', options.pollAfterMs, DEFAULTS.pollAfterMs),
+    pollIntervalMs: positive('pollIntervalMs', options.pollIntervalMs, DEFAULTS.pollIntervalMs),
+    ackBatchMs: positive('ackBatchMs', options.ackBatchMs, DEFAULTS.ackBatchMs, true),
+    gapGraceMs: positive('gapGraceMs', options.gapGraceMs, DEFAULTS.gapGraceMs, true),
+    requestTimeoutMs: positive(
+      'requestTimeoutMs',
+      options.requestTimeoutMs,
+      DEFAULTS.requestTimeoutMs,
+    ),
+    sendTimeoutMs: positive('sendTimeoutMs', options.sendTimeoutMs, DEFAULTS.sendTimeoutMs),
+    historyPageSize: positive('historyPageSize', options.historyPageSize, DEFAULTS.historyPageSize),
+    // Browsers throw "Illegal invocation" when fetch is called detached from window.
+    fetch: (input, init) => fetchFn(input, init),
+  };
+}
+
+function positive(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  zeroOk = false,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0 || (value === 0 && !zeroOk)) {
+    invalid(name, `must be a ${zeroOk ? 'non-negative' : 'positive'} number, got ${value}`);
+  }
+  return value;
+}
+
+function invalid(option: string, message: string, cause?: unknown): never {
+  throw new ThreadRelayClientError(
+    'INVALID_OPTION',
+    `ThreadRelayClient option ${option} ${message}`,
+    {
+      cause,
+    },
+  );
+}

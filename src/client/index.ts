@@ -1,0 +1,36 @@
+/**
+ * `thread-relay/client`: the browser and Node SDK. Depends on socket.io-client only.
+ */
+export { ThreadRelayClient } from './thread-relay-client.js';
+export { ThreadRelayClientError, isRetryable } from './client-error.js';
+export type { ClientErrorCode, ClientErrorOptions } from './client-error.js';
+export type {
+  ClientStatus,
+  ErrorHandler,
+  EventHandler,
+  JoinOptions,
+  ResetHandler,
+  SendOptions,
+  StatusHandler,
+  ThreadRelayClientOptions,
+  ThreadResetEvent,
+  TokenSource,
+  UserEvent,
+  UserEventHandler,
+} from './client.options.js';
+export type { CursorPosition } from './thread-cursor.js';
+export { ClientEvents, ServerEvents, USER_MESSAGE_TYPE } from '../protocol.js';
+export type {
+  Ack,
+  ErrorBody,
+  HistoryPage,
+  JoinRequest,
+  JoinResult,
+  JsonValue,
+  RelayStatusNotice,
+  ResetReason,
+  ThreadEvent,
+  ThreadResetNotice,
+  UserMessageRequest,
+  UserMessageResult,
+} from '../protocol.js';

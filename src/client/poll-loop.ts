@@ -1,0 +1,42 @@
+import type { TimerSet } from './timer-set.js';
+
+/**
+ * Runs `tick` every `intervalMs` while started, never two at once: the next period starts
+ * when the previous tick has settled, so a slow server is not piled up on.
+ */
+export class PollLoop {
+  private generation = 0;
+  private active = false;
+
+  constructor(
+    private readonly timers: TimerSet,
+    private readonly intervalMs: number,
+    private readonly tick: () => Promise<void>,
+  ) {}
+
+  get running(): boolean {
+    return this.active;
+  }
+
+  start(): void {
+    if (this.active) return;
+    this.active = true;
+    this.run(this.generation);
+  }
+
+  stop(): void {
+    if (!this.active) return;
+    this.active = false;
+    // A tick still in flight belongs to the old generation and will not schedule another.
+    this.generation += 1;
+  }
+
+  private run(generation: number): void {
+    if (!this.active || generation !== this.generation) return;
+    void this.tick()
+      .catch(() => undefined)
+      .then(() => {
+        this.timers.after(this.intervalMs, () => this.run(generation));
+      });
+  }
+}

@@ -1,0 +1,131 @@
+import type { HistoryPage, UserMessageResult } from '../protocol.js';
+import { ThreadRelayClientError } from './client-error.js';
+import { isErrorBody, unwrapAck } from './socket-request.js';
+import { isHistoryPage, isRecord, toUserMessageResult } from './wire-guards.js';
+
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+/**
+ * The two user routes the client needs when the socket cannot help: history (gap filling,
+ * resets, polling) and posting a message (sending while polling).
+ */
+export class RelayRestApi {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token: () => Promise<string>,
+    private readonly fetchFn: FetchLike,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async history(threadId: string, after: number, limit: number): Promise<HistoryPage> {
+    const query = `after=${after}&limit=${limit}`;
+    const body = await this.call('GET', `${this.threadUrl(threadId)}?${query}`, threadId);
+    if (!isHistoryPage(body) || body.threadId !== threadId) {
+      throw new ThreadRelayClientError('BAD_RESPONSE', 'history: unexpected answer', { threadId });
+    }
+    return body;
+  }
+
+  async postMessage(
+    threadId: string,
+    text: string,
+    clientMessageId: string,
+  ): Promise<UserMessageResult> {
+    const body = await this.call('POST', this.threadUrl(threadId), threadId, {
+      text,
+      clientMessageId,
+    });
+    const result = toUserMessageResult(unwrapAck('POST message', body, threadId));
+    if (!result) {
+      throw new ThreadRelayClientError('BAD_RESPONSE', 'POST message: unexpected answer', {
+        threadId,
+      });
+    }
+    return result;
+  }
+
+  private threadUrl(threadId: string): string {
+    return `${this.baseUrl}/threads/${encodeURIComponent(threadId)}/messages`;
+  }
+
+  private async call(
+    method: 'GET' | 'POST',
+    url: string,
+    threadId: string,
+    body?: object,
+  ): Promise<unknown> {
+    const token = await this.token();
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    try {
+      let response: Response;
+      try {
+        response = await this.fetchFn(url, {
+          method,
+          headers: {
+            Authorization: `Bearer ${token}`,
+            Accept: 'application/json',
+            ...(body ? { 'Content-Type': 'application/json' } : {}),
+          },
+          body: body ? JSON.stringify(body) : undefined,
+          signal: controller.signal,
+        });
+      } catch (error) {
+        const what = controller.signal.aborted ? `no answer within ${this.timeoutMs} ms` : 'failed';
+        throw new ThreadRelayClientError('NETWORK', `${method} ${url}: ${what}`, {
+          cause: error,
+          threadId,
+          retryable: true,
+        });
+      }
+      const parsed = await readJson(response);
+      if (!response.ok) throw httpError(method, url, response.status, parsed, threadId);
+      return parsed;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  try {
+    const text = await response.text();
+    return text.length > 0 ? (JSON.parse(text) as unknown) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Prefers the server's own error code; falls back to one named after the status. */
+function httpError(
+  method: string,
+  url: string,
+  status: number,
+  body: unknown,
+  threadId: string,
+): ThreadRelayClientError {
+  const retryable = status >= 500 || status === 408 || status === 429;
+  const embedded = isRecord(body) ? (isErrorBody(body.error) ? body.error : body) : undefined;
+  if (isErrorBody(embedded)) {
+    return new ThreadRelayClientError(embedded.code, `${method} ${url}: ${embedded.message}`, {
+      status,
+      threadId,
+      // Unset falls back to the code's own rule (RELAY_UNAVAILABLE, INTERNAL retry).
+      retryable: retryable ? true : undefined,
+    });
+  }
+  const code = STATUS_CODES[status] ?? 'HTTP_ERROR';
+  return new ThreadRelayClientError(code, `${method} ${url}: HTTP ${status}`, {
+    status,
+    threadId,
+    retryable,
+  });
+}
+
+const STATUS_CODES: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  503: 'RELAY_UNAVAILABLE',
+};

@@ -1,0 +1,686 @@
+import { io as defaultIo, type Socket } from 'socket.io-client';
+import {
+  ClientEvents,
+  ServerEvents,
+  type JoinResult,
+  type ThreadEvent,
+  type UserMessageResult,
+} from '../protocol.js';
+import { AckBatcher } from './ack-batcher.js';
+import { ThreadRelayClientError, toClientError } from './client-error.js';
+import { newClientMessageId } from './client-message-id.js';
+import {
+  resolveClientOptions,
+  type ClientStatus,
+  type ErrorHandler,
+  type EventHandler,
+  type JoinOptions,
+  type ResetHandler,
+  type ResolvedClientOptions,
+  type SendOptions,
+  type StatusHandler,
+  type ThreadRelayClientOptions,
+  type ThreadResetEvent,
+  type UserEvent,
+  type UserEventHandler,
+} from './client.options.js';
+import { Deferred } from './deferred.js';
+import { Listeners } from './listeners.js';
+import { RelayRestApi } from './relay-rest-api.js';
+import { PollLoop } from './poll-loop.js';
+import { sendWithRetry } from './send-with-retry.js';
+import { isErrorBody, socketRequest } from './socket-request.js';
+import type { CursorPosition } from './thread-cursor.js';
+import { ThreadStream, type ThreadStreamConfig } from './thread-stream.js';
+import { backoff, TimerSet } from './timer-set.js';
+import { tokenResolver } from './token-source.js';
+import {
+  isJoinResult,
+  isRecord,
+  isResetNotice,
+  isStatusNotice,
+  isThreadEvent,
+  toUserMessageResult,
+} from './wire-guards.js';
+
+interface JoinedThread {
+  readonly threadId: string;
+  readonly stream: ThreadStream;
+  readonly joined: Deferred<JoinResult>;
+  /** Number of the connection on which the server confirmed the join; 0 when none. */
+  joinedOn: number;
+  /** Number of the connection a join request is outstanding on; 0 when none. */
+  joiningOn: number;
+  joinAttempts: number;
+}
+
+/** Sent by the gateway for failures after the ack went out; not (yet) in protocol.ts. */
+const RELAY_ERROR_EVENT = 'relay:error';
+
+/** Final acks on close wait at most this long, so a dead server cannot stall `close()`. */
+const CLOSE_FLUSH_MS = 1000;
+
+/**
+ * The browser and Node client of thread-relay: connects with a token, joins threads,
+ * and hands the application every event of each joined thread once and in order,
+ * whatever happens to the connection in between. See DESIGN.md, guarantees 3-5 and 10.
+ *
+ * Register handlers (`onEvent`, `onReset`, ...) before `join()`: events are not kept for
+ * handlers added later.
+ */
+export class ThreadRelayClient {
+  private readonly options: ResolvedClientOptions;
+  private readonly ioFactory: NonNullable<ThreadRelayClientOptions['io']>;
+  private readonly rest: RelayRestApi;
+  private readonly resolveToken: () => Promise<string>;
+  private readonly timers = new TimerSet();
+  private readonly acks: AckBatcher;
+  private readonly streamConfig: ThreadStreamConfig;
+  private readonly threads = new Map<string, JoinedThread>();
+  private readonly eventListeners = new Listeners<ThreadEvent>();
+  private readonly resetListeners = new Listeners<ThreadResetEvent>();
+  private readonly statusListeners = new Listeners<ClientStatus>();
+  private readonly errorListeners = new Listeners<ThreadRelayClientError>();
+  private readonly userEventListeners = new Listeners<UserEvent>();
+  private readonly statusWaiters = new Set<() => void>();
+  private socketRef: Socket | null = null;
+  private statusValue: ClientStatus = 'idle';
+  private serverDegraded = false;
+  /** Counts successful connects, so answers from an earlier connection are recognised. */
+  private connection = 0;
+  private reconnectAttempts = 0;
+  private ready: Deferred<void> | null = null;
+  private cancelPollFallback: (() => void) | undefined;
+  private readonly poller: PollLoop;
+  private closed = false;
+
+  constructor(options: ThreadRelayClientOptions) {
+    this.options = resolveClientOptions(options);
+    this.ioFactory = options.io ?? defaultIo;
+    this.resolveToken = tokenResolver(this.options.token);
+    this.rest = new RelayRestApi(
+      this.options.restUrl,
+      this.resolveToken,
+      this.options.fetch,
+      this.options.requestTimeoutMs,
+    );
+    this.acks = new AckBatcher(this.options.ackBatchMs, this.timers, (threadId, seq) =>
+      this.sendAck(threadId, seq),
+    );
+    this.poller = new PollLoop(this.timers, this.options.pollIntervalMs, () => this.pollAll());
+    this.streamConfig = {
+      rest: this.rest,
+      timers: this.timers,
+      gapGraceMs: this.options.gapGraceMs,
+      pageSize: this.options.historyPageSize,
+    };
+  }
+
+  get status(): ClientStatus {
+    return this.statusValue;
+  }
+
+  /** The underlying socket.io socket, `null` before `connect()`; for diagnostics and tests. */
+  get socket(): Socket | null {
+    return this.socketRef;
+  }
+
+  /**
+   * Opens the connection. Resolves once connected, or once polling took over because the
+   * socket could not connect within `pollAfterMs`. Rejects when the server refuses the
+   * token (code `UNAUTHORIZED`); the client keeps retrying in the background (a token
+   * function may produce a better token) until `close()`.
+   */
+  connect(): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
+    if (this.socketRef?.connected || this.poller.running) return Promise.resolve();
+    this.ready ??= new Deferred<void>();
+    if (!this.socketRef) {
+      this.socketRef = this.createSocket();
+      this.setStatus('connecting');
+      this.armPollFallback();
+      this.socketRef.connect();
+    }
+    return this.ready.promise;
+  }
+
+  /**
+   * Joins a thread (again after every reconnect, from its cursor). Resolves with the
+   * server's answer; while polling, with one built from the first history read. Rejects
+   * when the server refuses the join (e.g. `FORBIDDEN`); the thread is then dropped.
+   * Joining a thread already joined returns the first join's promise. Called before
+   * `connect()` or while reconnecting, it settles once the connection (or polling) is up.
+   */
+  async join(threadId: string, options: JoinOptions = {}): Promise<JoinResult> {
+    if (this.closed) throw closedError();
+    if (typeof threadId !== 'string' || threadId.length === 0) {
+      throw new ThreadRelayClientError('BAD_REQUEST', 'join: threadId must be a non-empty string');
+    }
+    const existing = this.threads.get(threadId);
+    if (existing) return existing.joined.promise;
+    const lastSeq =
+      options.lastSeq ?? (options.fromSeq === undefined ? undefined : options.fromSeq - 1);
+    if (lastSeq !== undefined && (!Number.isInteger(lastSeq) || lastSeq < 0)) {
+      throw new ThreadRelayClientError(
+        'BAD_REQUEST',
+        'join: lastSeq must be an integer >= 0 (fromSeq >= 1)',
+        { threadId },
+      );
+    }
+    const epoch = options.epoch === '' ? undefined : options.epoch;
+    const thread = this.track(threadId, { lastSeq, epoch });
+    if (this.socketRef?.connected) this.joinOnSocket(thread);
+    else if (this.poller.running) void this.pollThread(thread);
+    return thread.joined.promise;
+  }
+
+  /**
+   * Stops following a thread: its last ack goes out first, then `thread:leave`. Local
+   * state is dropped at once; the promise rejects if the server refuses the leave.
+   */
+  async leave(threadId: string): Promise<void> {
+    const thread = this.threads.get(threadId);
+    if (!thread) return;
+    const socket = this.socketRef;
+    const onSocket = () => socket?.connected === true && thread.joinedOn === this.connection;
+    // The server refuses acks for threads the connection has left.
+    if (onSocket()) await this.acks.flushThread(threadId);
+    const wasOnSocket = onSocket();
+    this.drop(thread, new ThreadRelayClientError('LEFT', `left thread ${threadId}`, { threadId }));
+    if (wasOnSocket && socket) {
+      await socketRequest(
+        socket,
+        ClientEvents.leave,
+        { threadId },
+        this.options.requestTimeoutMs,
+        threadId,
+      );
+    }
+  }
+
+  /**
+   * Posts a user message, over the socket or, while polling, over REST. Failures that say
+   * nothing about the message (timeouts, lost connections, an unavailable relay) are
+   * retried with the same `clientMessageId`, on which the server is idempotent, until
+   * `sendTimeoutMs`. Refusals (`FORBIDDEN`, `BAD_REQUEST`, ...) reject at once.
+   */
+  async send(
+    threadId: string,
+    text: string,
+    options: SendOptions = {},
+  ): Promise<UserMessageResult> {
+    const clientMessageId = options.clientMessageId ?? newClientMessageId();
+    return sendWithRetry(threadId, this.options.sendTimeoutMs, {
+      current: (remainingMs) => {
+        const socket = this.socketRef;
+        if (socket?.connected) {
+          return () => this.sendOverSocket(socket, threadId, text, clientMessageId, remainingMs);
+        }
+        if (this.poller.running) {
+          return () => this.rest.postMessage(threadId, text, clientMessageId);
+        }
+        return null;
+      },
+      waitForChange: (ms) => this.waitForStatusChange(ms),
+      assertOpen: () => {
+        if (this.closed) throw closedError();
+      },
+    });
+  }
+
+  /** Where the application stands in a thread; pass it to `join()` to resume there later. */
+  cursor(threadId: string): CursorPosition | undefined {
+    return this.threads.get(threadId)?.stream.cursor.position();
+  }
+
+  /** Every event of every joined thread, once, in seq order per thread. */
+  onEvent(handler: EventHandler): () => void {
+    return this.eventListeners.add(handler);
+  }
+
+  /**
+   * A thread's log was replaced (new epoch), trimmed past the cursor, or is behind it:
+   * `events` is the thread's history as reloaded from the log; `onEvent` continues after
+   * `headSeq`. Drop what was shown for the thread and show `events` instead.
+   */
+  onReset(handler: ResetHandler): () => void {
+    return this.resetListeners.add(handler);
+  }
+
+  onStatus(handler: StatusHandler): () => void {
+    return this.statusListeners.add(handler);
+  }
+
+  /** Errors that have no caller to reject: background joins, history reads, handler throws. */
+  onError(handler: ErrorHandler): () => void {
+    return this.errorListeners.add(handler);
+  }
+
+  /** Events sent to the user outside any thread (`DeliveryService.sendToUser`); not sequenced. */
+  onUserEvent(handler: UserEventHandler): () => void {
+    return this.userEventListeners.add(handler);
+  }
+
+  /** Sends the outstanding acks (briefly), then closes the socket and stops every timer. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.socketRef?.connected) {
+      const flushes = [...this.threads.keys()].map((id) => this.acks.flushThread(id));
+      await Promise.race([Promise.all(flushes), this.timers.sleep(CLOSE_FLUSH_MS)]);
+    }
+    if (this.closed) return;
+    this.closed = true;
+    this.poller.stop();
+    this.timers.clear();
+    this.acks.close();
+    for (const thread of [...this.threads.values()]) this.drop(thread, closedError());
+    this.ready?.reject(closedError());
+    this.ready = null;
+    this.socketRef?.close();
+    this.setStatus('closed');
+    for (const listeners of [
+      this.eventListeners,
+      this.resetListeners,
+      this.statusListeners,
+      this.errorListeners,
+      this.userEventListeners,
+    ]) {
+      listeners.clear();
+    }
+  }
+
+  private createSocket(): Socket {
+    const { socketUrl, path, socketOptions } = this.options;
+    const socket = this.ioFactory(socketUrl, {
+      ...socketOptions,
+      ...(path === undefined ? {} : { path }),
+      autoConnect: false,
+      // A function, so every reconnect asks for a fresh token.
+      auth: (cb: (data: object) => void) => {
+        this.resolveToken().then(
+          (token) => cb({ token }),
+          (error: unknown) => {
+            this.reportError(toClientError(error, 'TOKEN_FAILED', 'token'));
+            cb({});
+          },
+        );
+      },
+    });
+    socket.on(
+      'connect',
+      this.guard(() => this.handleConnect()),
+    );
+    socket.on(
+      'disconnect',
+      this.guard((reason: Socket.DisconnectReason) => this.handleDisconnect(reason)),
+    );
+    socket.on(
+      'connect_error',
+      this.guard((error: Error) => this.handleConnectError(error)),
+    );
+    socket.on(
+      ServerEvents.event,
+      this.guard((payload: unknown) => this.handleThreadEvent(payload)),
+    );
+    socket.on(
+      ServerEvents.reset,
+      this.guard((payload: unknown) => this.handleResetNotice(payload)),
+    );
+    socket.on(
+      ServerEvents.status,
+      this.guard((payload: unknown) => this.handleStatusNotice(payload)),
+    );
+    socket.on(
+      ServerEvents.userEvent,
+      this.guard((payload: unknown) => this.handleUserEvent(payload)),
+    );
+    socket.on(
+      RELAY_ERROR_EVENT,
+      this.guard((payload: unknown) => this.handleRelayError(payload)),
+    );
+    return socket;
+  }
+
+  private handleConnect(): void {
+    this.connection += 1;
+    this.reconnectAttempts = 0;
+    this.serverDegraded = false;
+    this.cancelPollFallback?.();
+    this.cancelPollFallback = undefined;
+    this.poller.stop();
+    this.setStatus('connected');
+    this.ready?.resolve();
+    this.ready = null;
+    for (const thread of this.threads.values()) this.joinOnSocket(thread);
+  }
+
+  private handleDisconnect(reason: Socket.DisconnectReason): void {
+    if (this.closed) return;
+    for (const thread of this.threads.values()) {
+      thread.joinedOn = 0;
+      thread.joiningOn = 0;
+    }
+    if (!this.poller.running) this.setStatus('reconnecting');
+    this.armPollFallback();
+    // socket.io reconnects by itself after every other reason; this one is left to us.
+    if (reason === 'io server disconnect') this.reconnectLater();
+  }
+
+  private handleConnectError(error: Error): void {
+    if (this.closed) return;
+    if (this.socketRef?.active) {
+      // A transport failure: socket.io retries by itself, polling covers the meantime.
+      this.armPollFallback();
+      return;
+    }
+    // Refused by the server's handshake check; socket.io does not retry those.
+    this.cancelPollFallback?.();
+    this.cancelPollFallback = undefined;
+    const code = error.message === 'unauthorized' ? 'UNAUTHORIZED' : 'CONNECT_REFUSED';
+    const refused = new ThreadRelayClientError(code, `connection refused: ${error.message}`, {
+      cause: error,
+    });
+    this.reportError(refused);
+    this.ready?.reject(refused);
+    this.ready = null;
+    this.reconnectLater();
+  }
+
+  private reconnectLater(): void {
+    const { reconnectionDelay = 1000, reconnectionDelayMax = 5000 } = this.options.socketOptions;
+    const delay = backoff(this.reconnectAttempts, reconnectionDelay, reconnectionDelayMax);
+    this.reconnectAttempts += 1;
+    this.timers.after(delay, () => {
+      const socket = this.socketRef;
+      if (!this.closed && socket && !socket.connected && !socket.active) socket.connect();
+    });
+  }
+
+  private handleThreadEvent(payload: unknown): void {
+    if (!isThreadEvent(payload)) {
+      this.reportError(new ThreadRelayClientError('BAD_MESSAGE', 'thread:event: malformed'));
+      return;
+    }
+    this.threads.get(payload.threadId)?.stream.ingest([payload]);
+  }
+
+  private handleResetNotice(payload: unknown): void {
+    if (!isResetNotice(payload)) {
+      this.reportError(new ThreadRelayClientError('BAD_MESSAGE', 'thread:reset: malformed'));
+      return;
+    }
+    this.threads.get(payload.threadId)?.stream.notice(payload);
+  }
+
+  private handleStatusNotice(payload: unknown): void {
+    if (!isStatusNotice(payload)) {
+      this.reportError(new ThreadRelayClientError('BAD_MESSAGE', 'relay:status: malformed'));
+      return;
+    }
+    this.serverDegraded = payload.mode === 'degraded';
+    if (this.socketRef?.connected) this.setStatus(this.serverDegraded ? 'degraded' : 'connected');
+  }
+
+  private handleUserEvent(payload: unknown): void {
+    if (!isRecord(payload) || typeof payload.type !== 'string') {
+      this.reportError(new ThreadRelayClientError('BAD_MESSAGE', 'user:event: malformed'));
+      return;
+    }
+    const event = payload as UserEvent;
+    this.userEventListeners.emit(event, (error) => this.handlerFailed('onUserEvent', error));
+  }
+
+  /** The server's report of a failure no ack could carry (e.g. a replay that broke off). */
+  private handleRelayError(payload: unknown): void {
+    const body = isRecord(payload) ? payload.error : undefined;
+    const event = isRecord(payload) && typeof payload.event === 'string' ? payload.event : '';
+    if (!isErrorBody(body)) {
+      this.reportError(new ThreadRelayClientError('BAD_MESSAGE', 'relay:error: malformed'));
+      return;
+    }
+    this.reportError(new ThreadRelayClientError(body.code, `${event}: ${body.message}`));
+  }
+
+  private track(threadId: string, start: { lastSeq?: number; epoch?: string }): JoinedThread {
+    const isCurrent = () => this.threads.get(threadId) === thread;
+    const stream = new ThreadStream(threadId, start, this.streamConfig, {
+      event: (event) => {
+        this.eventListeners.emit(event, (error) => this.handlerFailed('onEvent', error, threadId));
+      },
+      reset: (reset) => {
+        // A new epoch numbers from 1 again: earlier acks must not hide the new ones.
+        this.acks.forget(threadId);
+        this.resetListeners.emit(reset, (error) => this.handlerFailed('onReset', error, threadId));
+      },
+      delivered: (seq) => {
+        if (isCurrent()) this.acks.note(threadId, seq);
+      },
+      error: (error) => this.reportError(error),
+    });
+    const thread: JoinedThread = {
+      threadId,
+      stream,
+      joined: new Deferred<JoinResult>(),
+      joinedOn: 0,
+      joiningOn: 0,
+      joinAttempts: 0,
+    };
+    this.threads.set(threadId, thread);
+    return thread;
+  }
+
+  private drop(thread: JoinedThread, reason: ThreadRelayClientError): void {
+    if (this.threads.get(thread.threadId) === thread) this.threads.delete(thread.threadId);
+    thread.stream.dispose();
+    this.acks.forget(thread.threadId);
+    thread.joined.reject(reason);
+  }
+
+  private joinOnSocket(thread: JoinedThread): void {
+    const socket = this.socketRef;
+    const connection = this.connection;
+    if (!socket?.connected || thread.joinedOn === connection || thread.joiningOn === connection) {
+      return;
+    }
+    thread.joiningOn = connection;
+    void this.requestJoin(socket, thread, connection);
+  }
+
+  private async requestJoin(
+    socket: Socket,
+    thread: JoinedThread,
+    connection: number,
+  ): Promise<void> {
+    const { threadId, stream } = thread;
+    let result: JoinResult;
+    try {
+      const answer = await socketRequest(
+        socket,
+        ClientEvents.join,
+        stream.cursor.joinRequest(),
+        this.options.requestTimeoutMs,
+        threadId,
+      );
+      if (!isJoinResult(answer) || answer.threadId !== threadId) {
+        throw new ThreadRelayClientError('BAD_RESPONSE', 'thread:join: unexpected answer', {
+          threadId,
+        });
+      }
+      result = {
+        threadId,
+        epoch: answer.epoch,
+        headSeq: answer.headSeq,
+        replayed: answer.replayed,
+      };
+    } catch (error) {
+      this.joinFailed(thread, connection, error);
+      return;
+    }
+    if (this.threads.get(threadId) !== thread || connection !== this.connection) return;
+    thread.joiningOn = 0;
+    thread.joinedOn = connection;
+    thread.joinAttempts = 0;
+    stream.joined(result);
+    thread.joined.resolve(result);
+    // Acks held back while the thread was not joined on this connection can go now.
+    this.acks.schedule();
+  }
+
+  private joinFailed(thread: JoinedThread, connection: number, error: unknown): void {
+    if (this.threads.get(thread.threadId) !== thread) return;
+    if (thread.joiningOn === connection) thread.joiningOn = 0;
+    const failure = toClientError(error, 'INTERNAL', `join ${thread.threadId}`, thread.threadId);
+    const connectionLost = connection !== this.connection || !this.socketRef?.connected;
+    // The next connect re-joins every thread; a lost connection is not worth a report.
+    if (failure.retryable && connectionLost) return;
+    this.reportError(failure);
+    if (!failure.retryable) {
+      this.drop(thread, failure);
+      return;
+    }
+    const delay = backoff(thread.joinAttempts, 250, 5000);
+    thread.joinAttempts += 1;
+    this.timers.after(delay, () => {
+      if (connection === this.connection) this.joinOnSocket(thread);
+    });
+  }
+
+  private async sendOverSocket(
+    socket: Socket,
+    threadId: string,
+    text: string,
+    clientMessageId: string,
+    remainingMs: number,
+  ): Promise<UserMessageResult> {
+    const answer = await socketRequest(
+      socket,
+      ClientEvents.userMessage,
+      { threadId, text, clientMessageId },
+      Math.min(this.options.requestTimeoutMs, remainingMs),
+      threadId,
+    );
+    const result = toUserMessageResult(answer);
+    if (!result) {
+      throw new ThreadRelayClientError('BAD_RESPONSE', 'user:message: unexpected answer', {
+        threadId,
+      });
+    }
+    return result;
+  }
+
+  private async sendAck(threadId: string, seq: number): Promise<boolean> {
+    const thread = this.threads.get(threadId);
+    const socket = this.socketRef;
+    if (!thread || !socket?.connected || thread.joinedOn !== this.connection) return false;
+    try {
+      await socketRequest(
+        socket,
+        ClientEvents.ack,
+        { threadId, seq },
+        this.options.requestTimeoutMs,
+        threadId,
+      );
+      return true;
+    } catch (error) {
+      const failure = toClientError(error, 'INTERNAL', `ack ${threadId}`, threadId);
+      if (failure.retryable) return false;
+      // A refused ack would be refused again; the next delivery acks anew.
+      this.reportError(failure);
+      return true;
+    }
+  }
+
+  private armPollFallback(): void {
+    if (this.poller.running || this.cancelPollFallback || this.closed) return;
+    this.cancelPollFallback = this.timers.after(this.options.pollAfterMs, () => {
+      this.cancelPollFallback = undefined;
+      if (!this.closed && !this.socketRef?.connected) this.startPolling();
+    });
+  }
+
+  private startPolling(): void {
+    if (this.poller.running) return;
+    // Started before the status is announced: a send() woken by it must find the REST route.
+    this.poller.start();
+    this.setStatus('polling');
+    this.ready?.resolve();
+    this.ready = null;
+  }
+
+  private async pollAll(): Promise<void> {
+    await Promise.all([...this.threads.values()].map((thread) => this.pollThread(thread)));
+  }
+
+  /** One history read for a thread; never rejects (failures go to `onError`). */
+  private async pollThread(thread: JoinedThread): Promise<void> {
+    const { threadId } = thread;
+    try {
+      const result = await thread.stream.sync();
+      if (this.threads.get(threadId) === thread) {
+        thread.joined.resolve({
+          threadId,
+          epoch: result.epoch,
+          headSeq: result.headSeq,
+          replayed: result.delivered,
+        });
+      }
+    } catch (error) {
+      if (this.threads.get(threadId) !== thread) return;
+      const failure = toClientError(error, 'NETWORK', `polling ${threadId}`, threadId);
+      this.reportError(failure);
+      // A join the server refuses is dropped, as on the socket; a joined thread keeps trying.
+      if (!failure.retryable && !thread.joined.settled) this.drop(thread, failure);
+    }
+  }
+
+  private waitForStatusChange(ms: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.statusWaiters.delete(done);
+        cancel();
+        resolve();
+      };
+      const cancel = this.timers.after(ms, done);
+      this.statusWaiters.add(done);
+    });
+  }
+
+  private setStatus(next: ClientStatus): void {
+    if (this.statusValue === next) return;
+    this.statusValue = next;
+    this.statusListeners.emit(next, (error) => this.handlerFailed('onStatus', error));
+    for (const wake of [...this.statusWaiters]) wake();
+  }
+
+  private handlerFailed(kind: string, error: unknown, threadId?: string): void {
+    const detail = error instanceof Error ? error.message : String(error);
+    this.reportError(
+      new ThreadRelayClientError('HANDLER_FAILED', `${kind} handler threw: ${detail}`, {
+        cause: error,
+        threadId,
+        retryable: false,
+      }),
+    );
+  }
+
+  private reportError(error: ThreadRelayClientError): void {
+    // An onError handler that throws has nowhere left to report to.
+    this.errorListeners.emit(error, () => undefined);
+  }
+
+  /** Wraps a socket.io listener: nothing the client does may throw into socket.io. */
+  private guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    return (...args: A) => {
+      try {
+        fn(...args);
+      } catch (error) {
+        this.reportError(toClientError(error, 'INTERNAL', 'internal error'));
+      }
+    };
+  }
+}
+
+function closedError(): ThreadRelayClientError {
+  return new ThreadRelayClientError('CLOSED', 'the client is closed', { retryable: false });
+}

@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { DeliveryTimeoutError } from '../errors/delivery-timeout.error.js';
+import { BadRequestError } from '../errors/bad-request.error.js';
+import type { HistoryPage } from '../protocol.js';
+import { assertValidId } from '../registry/thread-id.js';
+import { ThreadRegistryService } from '../registry/thread-registry.service.js';
+import { RelayLogger } from '../thread-relay.logger.js';
+import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { withinAvailability } from './availability.js';
+import type { DeliveryReceipt, SendOptions, UserDeliveryReceipt } from './delivery.types.js';
+import { assertEventType, normalisePayload } from './event-payload.js';
+import { EventFanoutService } from './event-fanout.service.js';
+import { MESSAGE_LOG, type MessageLog } from './message-log.interface.js';
+
+/** Largest page `history()` returns; callers page with `afterSeq`. */
+export const MAX_HISTORY_PAGE = 1000;
+
+/**
+ * Sends events to threads: resolve the id, append to the thread's log (the event is
+ * durable before anyone sees it), then fan out to every joined connection on every
+ * instance. A thread with nobody online is fine: the event waits in the log.
+ */
+@Injectable()
+export class DeliveryService {
+  private readonly log: RelayLogger;
+
+  constructor(
+    private readonly registry: ThreadRegistryService,
+    @Inject(MESSAGE_LOG) private readonly messages: MessageLog,
+    private readonly fanout: EventFanoutService,
+    @Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions,
+  ) {
+    this.log = RelayLogger.for(DeliveryService.name, options);
+  }
+
+  async sendToThread(
+    threadOrRunId: string,
+    type: string,
+    payload: unknown,
+    sendOptions: SendOptions = {},
+  ): Promise<DeliveryReceipt> {
+    const eventType = assertEventType(type);
+    const body = normalisePayload(payload, this.options.delivery.maxEventBytes);
+    const idempotencyKey =
+      sendOptions.idempotencyKey === undefined
+        ? undefined
+        : assertValidId(sendOptions.idempotencyKey, 'idempotencyKey');
+    const timeoutMs = this.options.delivery.unavailableTimeoutMs;
+    try {
+      const { threadId, runId } = await withinAvailability(
+        this.registry.resolveDetailed(threadOrRunId),
+        timeoutMs,
+        'resolve',
+      );
+      const { event, appended } = await withinAvailability(
+        this.messages.append(
+          { id: randomUUID(), threadId, type: eventType, payload: body, runId, ts: Date.now() },
+          idempotencyKey === undefined ? {} : { idempotencyKey },
+        ),
+        timeoutMs,
+        'append',
+      );
+      if (appended) this.fanout.publish(event);
+      const onlineConnections = await withinAvailability(
+        this.registry.countConnectionsOfThread(threadId),
+        timeoutMs,
+        'count connections',
+      ).catch(() => -1);
+      this.log.debug({
+        msg: appended ? 'routed' : 'duplicate send',
+        threadId,
+        runId,
+        seq: event.seq,
+        type: eventType,
+        onlineConnections,
+      });
+      return {
+        messageId: event.id,
+        threadId,
+        seq: event.seq,
+        epoch: event.epoch,
+        onlineConnections,
+        duplicate: !appended,
+      };
+    } catch (error) {
+      this.log.warn({
+        msg: 'send failed',
+        id: typeof threadOrRunId === 'string' ? threadOrRunId.slice(0, 200) : typeof threadOrRunId,
+        type: eventType,
+        code: (error as { code?: string }).code ?? 'INTERNAL',
+        reason: error instanceof Error ? error.message : String(error),
+      });
+      throw error;
+    }
+  }
+
+  /** Events that belong to no thread: live only, to every connection of the user. */
+  sendToUser(userId: string, type: string, payload: unknown): UserDeliveryReceipt {
+    const uid = assertValidId(userId, 'userId');
+    const eventType = assertEventType(type);
+    const body = normalisePayload(payload, this.options.delivery.maxEventBytes);
+    const messageId = randomUUID();
+    this.fanout.publishToUser(uid, {
+      id: messageId,
+      userId: uid,
+      type: eventType,
+      payload: body,
+      ts: Date.now(),
+    });
+    this.log.debug({ msg: 'routed to user', userId: uid, type: eventType });
+    return { messageId, userId: uid };
+  }
+
+  async history(threadId: string, afterSeq = 0, limit = 100): Promise<HistoryPage> {
+    const tid = assertValidId(threadId, 'threadId');
+    if (!Number.isInteger(afterSeq) || afterSeq < 0) {
+      throw new BadRequestError(`afterSeq must be a non-negative integer, got ${afterSeq}`);
+    }
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new BadRequestError(`limit must be a positive integer, got ${limit}`);
+    }
+    const slice = await withinAvailability(
+      this.messages.read(tid, afterSeq, Math.min(limit, MAX_HISTORY_PAGE)),
+      this.options.delivery.unavailableTimeoutMs,
+      'history',
+    );
+    return { threadId: tid, epoch: slice.epoch, headSeq: slice.headSeq, messages: slice.events };
+  }
+
+  /**
+   * Resolves with the delivered cursor once the thread's owner (or `userId`) has
+   * acknowledged `seq`; rejects with `DeliveryTimeoutError` after `timeoutMs`.
+   */
+  async waitForDelivery(
+    threadOrRunId: string,
+    seq: number,
+    timeoutMs: number,
+    userId?: string,
+  ): Promise<number> {
+    if (!Number.isInteger(seq) || seq < 1)
+      throw new BadRequestError(`seq must be a positive integer, got ${seq}`);
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      throw new BadRequestError(`timeoutMs must be a non-negative number, got ${timeoutMs}`);
+    }
+    const threadId = await this.registry.resolve(threadOrRunId);
+    const target = userId ?? (await this.registry.getThread(threadId))?.ownerId;
+    let best = 0;
+    return new Promise<number>((resolve, reject) => {
+      let settled = false;
+      const finish = (error: Error | null, cursor: number) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        unsubscribe();
+        if (error) reject(error);
+        else resolve(cursor);
+      };
+      const consider = (uid: string, cursor: number) => {
+        if (target !== undefined && uid !== target) return;
+        best = Math.max(best, cursor);
+        if (cursor >= seq) finish(null, cursor);
+      };
+      // Subscribe before reading the store so an ack landing in between is not missed.
+      const unsubscribe = this.fanout.onDelivered((tid, uid, cursor) => {
+        if (tid === threadId) consider(uid, cursor);
+      });
+      const timer = setTimeout(
+        () => finish(new DeliveryTimeoutError(threadId, seq, timeoutMs, best), best),
+        timeoutMs,
+      );
+      this.registry.deliveredCursors(threadId).then(
+        (cursors) => {
+          for (const [uid, cursor] of Object.entries(cursors)) consider(uid, cursor);
+        },
+        (error: unknown) => finish(error instanceof Error ? error : new Error(String(error)), best),
+      );
+    });
+  }
+
+  /** Records a cumulative ack of `seq` on the thread by `userId` and tells waiting producers. */
+  async acknowledge(
+    threadId: string,
+    userId: string,
+    seq: number,
+    connectionId: string,
+  ): Promise<number> {
+    const cursor = await this.registry.recordDelivered(threadId, userId, seq);
+    this.fanout.announceDelivered(threadId, userId, cursor);
+    this.log.debug({ msg: 'acked', threadId, seq, cursor, userId, connectionId });
+    return cursor;
+  }
+}

@@ -1,0 +1,6 @@
+export interface DemoConfig {
+  jwtSecret: string;
+  production: boolean;
+}
+
+export const DEMO_CONFIG = Symbol('DEMO_CONFIG');

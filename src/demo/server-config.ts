@@ -1,0 +1,60 @@
+/** The reference server's environment, read once and checked, so a bad value stops startup with a clear message. */
+export interface ServerConfig {
+  port: number;
+  redisUrl: string | undefined;
+  jwtSecret: string;
+  jwtSecretIsDefault: boolean;
+  adminToken: string | undefined;
+  historyTtlSeconds: number | undefined;
+  historyMax: number | undefined;
+  logLevel: string;
+  production: boolean;
+}
+
+export const DEV_JWT_SECRET = 'thread-relay-dev-secret-change-me-0123456789';
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export class ConfigError extends Error {}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) {
+    throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  }
+  return Number(raw);
+}
+
+export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const production = env.NODE_ENV === 'production';
+  const port = positiveInt(env, 'PORT') ?? 8000;
+  if (port > 65535) throw new ConfigError(`PORT must be at most 65535, got ${port}`);
+  const secret = env.RELAY_JWT_SECRET;
+  if (secret !== undefined && secret !== '' && Buffer.byteLength(secret) < 32) {
+    throw new ConfigError('RELAY_JWT_SECRET must be at least 32 bytes');
+  }
+  if (!secret && production) {
+    throw new ConfigError('RELAY_JWT_SECRET is required when NODE_ENV=production');
+  }
+  const adminToken = env.RELAY_ADMIN_TOKEN || undefined;
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw new ConfigError('RELAY_ADMIN_TOKEN must be at least 16 characters');
+  }
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(
+      `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
+    );
+  }
+  return {
+    port,
+    redisUrl: env.REDIS_URL || undefined,
+    jwtSecret: secret || DEV_JWT_SECRET,
+    jwtSecretIsDefault: !secret,
+    adminToken,
+    historyTtlSeconds: positiveInt(env, 'RELAY_HISTORY_TTL_SECONDS'),
+    historyMax: positiveInt(env, 'RELAY_HISTORY_MAX'),
+    logLevel,
+    production,
+  };
+}

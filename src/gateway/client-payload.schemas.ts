@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { isValidId, MAX_ID_LENGTH } from '../registry/thread-id.js';
+
+/** Longest text a user message may carry, in characters. */
+export const MAX_USER_MESSAGE_CHARS = 32_000;
+
+const id = (field: string, max = MAX_ID_LENGTH) =>
+  z
+    .string({ error: `${field} must be a string` })
+    .max(max, `${field} must be at most ${max} characters`)
+    .refine(isValidId, `${field} may only contain letters, digits and _ . : @ - (1-${max} chars)`);
+
+const seq = (field: string) =>
+  z
+    .number({ error: `${field} must be a number` })
+    .int(`${field} must be an integer`)
+    .min(0, `${field} must not be negative`)
+    .max(Number.MAX_SAFE_INTEGER, `${field} is too large`);
+
+export const joinSchema = z.object({
+  threadId: id('threadId'),
+  lastSeq: seq('lastSeq').optional(),
+  epoch: z.string({ error: 'epoch must be a string' }).max(64, 'epoch is too long').optional(),
+});
+
+export const leaveSchema = z.object({ threadId: id('threadId') });
+
+export const ackSchema = z.object({ threadId: id('threadId'), seq: seq('seq') });
+
+export const userMessageSchema = z.object({
+  threadId: id('threadId'),
+  text: z
+    .string({ error: 'text must be a string' })
+    .min(1, 'text must not be empty')
+    .max(MAX_USER_MESSAGE_CHARS, `text must be at most ${MAX_USER_MESSAGE_CHARS} characters`),
+  clientMessageId: id('clientMessageId', 100),
+});
+
+export type JoinInput = z.infer<typeof joinSchema>;
+export type AckInput = z.infer<typeof ackSchema>;
+export type UserMessageInput = z.infer<typeof userMessageSchema>;

@@ -1,0 +1,8 @@
+import type { ErrorBody } from '../protocol.js';
+import { RelayError } from '../errors/relay-error.js';
+
+/** What a client sees of any error: typed errors keep their code, anything else is INTERNAL without internals. */
+export function toErrorBody(error: unknown): ErrorBody {
+  if (error instanceof RelayError) return { code: error.code, message: error.message };
+  return { code: 'INTERNAL', message: 'internal error' };
+}

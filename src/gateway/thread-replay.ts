@@ -1,0 +1,138 @@
+import type { Socket } from 'socket.io';
+import type { EventFanoutService } from '../delivery/event-fanout.service.js';
+import { checkCursor, type MessageLog } from '../delivery/message-log.interface.js';
+import type { ReplayGate } from '../delivery/replay-gate.js';
+import { threadRoom } from '../delivery/rooms.js';
+import {
+  ServerEvents,
+  type JoinResult,
+  type ThreadEvent,
+  type ThreadResetNotice,
+} from '../protocol.js';
+
+const PAGE = 500;
+
+export interface ReplayPlan {
+  result: JoinResult;
+  reset: ThreadResetNotice | null;
+  /** Sends the missed events, then the held live ones, then joins the room; call after acking. */
+  run(): Promise<number>;
+  /** Gives up without joining (the socket went away or the join failed). */
+  abort(): void;
+}
+
+/**
+ * Plans a join: replay from the client's cursor, then live. Live events that arrive during
+ * the replay are held by a gate and sent after it, and the room is joined in the same tick
+ * as the last of them is sent, so there is no gap and no duplicate at the seam.
+ */
+export async function planReplay(
+  socket: Socket,
+  threadId: string,
+  lastSeq: number | undefined,
+  epoch: string | undefined,
+  log: MessageLog,
+  fanout: EventFanoutService,
+): Promise<ReplayPlan> {
+  const gate = fanout.openGate(threadId);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    fanout.closeGate(gate);
+  };
+  try {
+    const state = await log.ensure(threadId);
+    let cursor: number;
+    let reset: ThreadResetNotice | null = null;
+    if (lastSeq === undefined && epoch === undefined) {
+      cursor = state.firstSeq - 1;
+    } else {
+      const check = checkCursor(state, lastSeq ?? 0, epoch);
+      if (check.ok) {
+        cursor = lastSeq ?? 0;
+      } else {
+        reset = { threadId, epoch: state.epoch, headSeq: state.headSeq, reason: check.reason };
+        cursor = state.headSeq;
+      }
+    }
+    const result: JoinResult = {
+      threadId,
+      epoch: state.epoch,
+      headSeq: state.headSeq,
+      replayed: state.headSeq - cursor,
+    };
+    return {
+      result,
+      reset,
+      abort: close,
+      run: async () => {
+        try {
+          if (reset) socket.emit(ServerEvents.reset, reset);
+          return await replay(socket, threadId, cursor, state.epoch, log, gate);
+        } finally {
+          close();
+        }
+      },
+    };
+  } catch (error) {
+    close();
+    throw error;
+  }
+}
+
+async function replay(
+  socket: Socket,
+  threadId: string,
+  from: number,
+  epoch: string,
+  log: MessageLog,
+  gate: ReplayGate,
+): Promise<number> {
+  let cursor = from;
+  let sent = 0;
+  const send = (event: ThreadEvent) => {
+    socket.emit(ServerEvents.event, event);
+    cursor = event.seq;
+    sent += 1;
+  };
+  let stalled = false;
+  for (;;) {
+    const before = cursor;
+    for (;;) {
+      if (socket.disconnected) return sent;
+      const slice = await log.read(threadId, cursor, PAGE);
+      if (slice.epoch !== epoch) {
+        // The log was dropped or expired while replaying: say so instead of mixing epochs.
+        socket.emit(ServerEvents.reset, {
+          threadId,
+          epoch: slice.epoch,
+          headSeq: slice.headSeq,
+          reason: 'epoch_mismatch',
+        } satisfies ThreadResetNotice);
+        return sent;
+      }
+      for (const event of slice.events) if (event.seq === cursor + 1) send(event);
+      if (slice.events.length < PAGE || cursor >= slice.headSeq) break;
+    }
+    if (socket.disconnected) return sent;
+    const held = gate.drain(cursor);
+    let index = 0;
+    while (index < held.length && (stalled || held[index]?.seq === cursor + 1)) {
+      const event = held[index];
+      if (event) send(event);
+      index += 1;
+    }
+    if (index === held.length) {
+      // Same tick as the last held event: nothing can slip between it and the room join.
+      void socket.join(threadRoom(threadId));
+      return sent;
+    }
+    // A held event is ahead of the cursor (an earlier one is still in flight from another
+    // instance): keep the rest and read the missing ones from the log.
+    // If the log had nothing new either, the missing events are gone (trimmed): send what
+    // is held rather than wait forever; the client fills or resets from history.
+    for (const event of held.slice(index)) gate.push(event);
+    stalled = cursor === before;
+  }
+}

@@ -1,0 +1,143 @@
+import { Body, Controller, Get, Inject, Post, Query, UseFilters, UseGuards } from '@nestjs/common';
+import { DeliveryService } from '../delivery/delivery.service.js';
+import type { DeliveryReceipt } from '../delivery/delivery.types.js';
+import { MESSAGE_LOG, type MessageLog } from '../delivery/message-log.interface.js';
+import { BadRequestError } from '../errors/bad-request.error.js';
+import { ThreadRegistryService } from '../registry/thread-registry.service.js';
+import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { AdminTokenGuard } from './admin-token.guard.js';
+import { RelayErrorFilter } from './relay-error.filter.js';
+
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
+
+function pageArgs(limit: unknown, cursor: unknown): { limit: number; cursor: string | null } {
+  let size = DEFAULT_PAGE;
+  if (limit !== undefined) {
+    if (typeof limit !== 'string' || !/^\d{1,6}$/.test(limit) || Number(limit) < 1) {
+      throw new BadRequestError('limit must be a positive integer');
+    }
+    size = Math.min(Number(limit), MAX_PAGE);
+  }
+  if (cursor !== undefined && (typeof cursor !== 'string' || cursor.length > 200)) {
+    throw new BadRequestError('cursor must be the nextCursor of a previous page');
+  }
+  return { limit: size, cursor: cursor || null };
+}
+
+/**
+ * What the cluster believes, read from the shared registry (every instance writes its
+ * connections there), so any instance answers for all of them. Paginated with
+ * `?limit=&cursor=`; follow `nextCursor` until it is null.
+ */
+@Controller('debug/websocket')
+@UseGuards(AdminTokenGuard)
+@UseFilters(RelayErrorFilter)
+export class DebugController {
+  constructor(
+    private readonly registry: ThreadRegistryService,
+    private readonly delivery: DeliveryService,
+    @Inject(MESSAGE_LOG) private readonly messages: MessageLog,
+    @Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions,
+  ) {}
+
+  @Get('connections')
+  async connections(
+    @Query('limit') limit?: unknown,
+    @Query('cursor') cursor?: unknown,
+  ): Promise<object> {
+    const args = pageArgs(limit, cursor);
+    const page = await this.registry.listConnections(args.cursor, args.limit);
+    return {
+      answeredBy: this.options.instanceId,
+      connections: page.items.map((c) => ({
+        id: c.connectionId,
+        userId: c.userId,
+        instanceId: c.instanceId,
+        transport: c.transport,
+        threads: c.threads,
+        connectedAt: new Date(c.connectedAt).toISOString(),
+        lastSeenAt: new Date(c.lastSeenAt).toISOString(),
+      })),
+      nextCursor: page.nextCursor,
+    };
+  }
+
+  @Get('threads')
+  async threads(
+    @Query('limit') limit?: unknown,
+    @Query('cursor') cursor?: unknown,
+  ): Promise<object> {
+    const args = pageArgs(limit, cursor);
+    const page = await this.registry.listThreads(args.cursor, args.limit);
+    const threads = await Promise.all(
+      page.items.map(async (t) => {
+        const [runs, state, liveConnections, delivered] = await Promise.all([
+          this.registry.runsOfThread(t.threadId),
+          this.messages.state(t.threadId),
+          this.registry.countConnectionsOfThread(t.threadId),
+          this.registry.deliveredCursors(t.threadId),
+        ]);
+        return {
+          threadId: t.threadId,
+          ownerId: t.ownerId,
+          createdAt: new Date(t.createdAt).toISOString(),
+          metadata: t.metadata,
+          runs,
+          headSeq: state.headSeq,
+          firstSeq: state.firstSeq,
+          epoch: state.epoch,
+          liveConnections,
+          delivered,
+        };
+      }),
+    );
+    return { answeredBy: this.options.instanceId, threads, nextCursor: page.nextCursor };
+  }
+
+  @Get('mappings')
+  async mappings(
+    @Query('limit') limit?: unknown,
+    @Query('cursor') cursor?: unknown,
+  ): Promise<object> {
+    const args = pageArgs(limit, cursor);
+    const page = await this.registry.listThreads(args.cursor, args.limit);
+    const threadToConnections: Record<string, string[]> = {};
+    const runToThread: Record<string, string> = {};
+    const userToConnections: Record<string, string[]> = {};
+    await Promise.all(
+      page.items.map(async (t) => {
+        const [connections, runs] = await Promise.all([
+          this.registry.connectionsOfThread(t.threadId),
+          this.registry.runsOfThread(t.threadId),
+        ]);
+        threadToConnections[t.threadId] = connections;
+        for (const run of runs) runToThread[run] = t.threadId;
+      }),
+    );
+    const owners = [...new Set(page.items.map((t) => t.ownerId))];
+    await Promise.all(
+      owners.map(async (userId) => {
+        userToConnections[userId] = await this.registry.connectionsOfUser(userId);
+      }),
+    );
+    return {
+      answeredBy: this.options.instanceId,
+      threadToConnections,
+      runToThread,
+      userToConnections,
+      nextCursor: page.nextCursor,
+    };
+  }
+
+  @Post('send')
+  async send(@Body() body: unknown): Promise<DeliveryReceipt> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new BadRequestError('body must be { threadId | runId, type, payload }');
+    }
+    const { threadId, runId, type, payload } = body as Record<string, unknown>;
+    const id = threadId ?? runId;
+    if (typeof id !== 'string') throw new BadRequestError('threadId or runId is required');
+    return this.delivery.sendToThread(id, type as string, payload ?? {});
+  }
+}

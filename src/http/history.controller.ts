@@ -1,0 +1,96 @@
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Req,
+  UseFilters,
+} from '@nestjs/common';
+import type { Request } from 'express';
+import { DeliveryService } from '../delivery/delivery.service.js';
+import { UserMessageService } from '../delivery/user-message.service.js';
+import { BadRequestError } from '../errors/bad-request.error.js';
+import { ForbiddenError } from '../errors/forbidden.error.js';
+import { ThreadNotFoundError } from '../errors/thread-not-found.error.js';
+import { parseClientPayload } from '../gateway/parse-client-payload.js';
+import { userMessageSchema } from '../gateway/client-payload.schemas.js';
+import type { HistoryPage } from '../protocol.js';
+import { assertValidId } from '../registry/thread-id.js';
+import { ThreadRegistryService } from '../registry/thread-registry.service.js';
+import { HttpUserAuthService } from './http-user-auth.service.js';
+import { RelayErrorFilter } from './relay-error.filter.js';
+
+/** Largest page a client may ask for; bigger `limit`s are capped, not refused. */
+export const HISTORY_LIMIT_CAP = 500;
+
+function nonNegativeInt(name: string, raw: unknown, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw)) {
+    throw new BadRequestError(`${name} must be a non-negative integer`);
+  }
+  return Number(raw);
+}
+
+/** History and send for the thread's owner: the SDK's polling fallback and plain REST clients. */
+@Controller('threads')
+@UseFilters(RelayErrorFilter)
+export class HistoryController {
+  constructor(
+    private readonly auth: HttpUserAuthService,
+    private readonly registry: ThreadRegistryService,
+    private readonly delivery: DeliveryService,
+    private readonly userMessages: UserMessageService,
+  ) {}
+
+  @Get(':threadId/messages')
+  async messages(
+    @Req() request: Request,
+    @Param('threadId') threadId: string,
+    @Query('after') after?: unknown,
+    @Query('limit') limit?: unknown,
+  ): Promise<HistoryPage> {
+    const userId = await this.auth.userId(request);
+    const tid = await this.authorize(userId, threadId, 'read');
+    const afterSeq = nonNegativeInt('after', after, 0);
+    const pageSize = Math.max(1, Math.min(nonNegativeInt('limit', limit, 100), HISTORY_LIMIT_CAP));
+    return this.delivery.history(tid, afterSeq, pageSize);
+  }
+
+  @Post(':threadId/messages')
+  @HttpCode(200)
+  async send(
+    @Req() request: Request,
+    @Param('threadId') threadId: string,
+    @Body() body: unknown,
+  ): Promise<object> {
+    const userId = await this.auth.userId(request);
+    const input = parseClientPayload(
+      userMessageSchema,
+      { ...(typeof body === 'object' && body !== null ? body : {}), threadId },
+      'POST /threads/:threadId/messages',
+    );
+    await this.authorize(userId, input.threadId, 'write');
+    const result = await this.userMessages.submit(
+      userId,
+      input.threadId,
+      input.text,
+      input.clientMessageId,
+    );
+    return { ok: true, ...result };
+  }
+
+  private async authorize(
+    userId: string,
+    threadId: string,
+    action: 'read' | 'write',
+  ): Promise<string> {
+    const tid = assertValidId(threadId, 'threadId');
+    if (!(await this.registry.getThread(tid))) throw new ThreadNotFoundError(tid);
+    if (!(await this.registry.canAccess(userId, tid, action)))
+      throw new ForbiddenError(userId, tid);
+    return tid;
+  }
+}

@@ -1,0 +1,54 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
+import type { Response } from 'express';
+import { RelayError } from '../errors/relay-error.js';
+
+const STATUS_BY_CODE: Record<string, number> = {
+  BAD_REQUEST: 400,
+  INVALID_ID: 400,
+  INVALID_EVENT_TYPE: 400,
+  PAYLOAD_NOT_JSON: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  THREAD_NOT_FOUND: 404,
+  THREAD_OWNERSHIP_CONFLICT: 409,
+  RUN_CONFLICT: 409,
+  RELAY_UNAVAILABLE: 503,
+  DELIVERY_TIMEOUT: 504,
+};
+
+/** Maps typed relay errors to HTTP statuses with the same `{ code, message }` body the socket acks use. */
+@Catch()
+export class RelayErrorFilter implements ExceptionFilter {
+  catch(error: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    if (error instanceof RelayError) {
+      response
+        .status(STATUS_BY_CODE[error.code] ?? 500)
+        .json({ ok: false, error: { code: error.code, message: error.message } });
+      return;
+    }
+    if (error instanceof HttpException) {
+      const status = error.getStatus();
+      const body = error.getResponse();
+      const message =
+        typeof body === 'object' && body !== null && 'message' in body
+          ? String(body.message)
+          : error.message;
+      response.status(status).json({ ok: false, error: { code: codeForStatus(status), message } });
+      return;
+    }
+    response
+      .status(500)
+      .json({ ok: false, error: { code: 'INTERNAL', message: 'internal error' } });
+  }
+}
+
+function codeForStatus(status: number): string {
+  if (status === 401) return 'UNAUTHORIZED';
+  if (status === 403) return 'FORBIDDEN';
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 413) return 'PAYLOAD_TOO_LARGE';
+  if (status >= 400 && status < 500) return 'BAD_REQUEST';
+  return 'INTERNAL';
+}

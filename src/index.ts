@@ -1,0 +1,83 @@
+export { ThreadRelayModule } from './thread-relay.module.js';
+export {
+  THREAD_RELAY_ASYNC_OPTIONS_TYPE,
+  THREAD_RELAY_MODULE_OPTIONS,
+  THREAD_RELAY_OPTIONS_TYPE,
+} from './thread-relay.module-definition.js';
+export {
+  RELAY_OPTIONS,
+  type Authenticate,
+  type AuthenticatedUser,
+  type AuthRequest,
+  type ResolvedRelayOptions,
+  type ThreadAccessHook,
+  type ThreadAction,
+  type ThreadRelayModuleOptions,
+  type UserMessage,
+  type UserMessageHandler,
+} from './thread-relay.options.js';
+export { resolveRelayOptions } from './thread-relay.options-resolver.js';
+
+export { ThreadRegistryService, type Resolution } from './registry/thread-registry.service.js';
+export { REGISTRY_STORE, type RegistryStore } from './registry/registry-store.interface.js';
+export { MemoryRegistryStore } from './registry/memory-registry.store.js';
+export type {
+  ClaimResult,
+  ConnectionRecord,
+  Page,
+  RunRecord,
+  ThreadMetadata,
+  ThreadRecord,
+} from './registry/registry.types.js';
+export {
+  assertValidId,
+  isValidId,
+  makeRunId,
+  MAX_ID_LENGTH,
+  parseRunId,
+  type ParsedRunId,
+} from './registry/thread-id.js';
+
+export { DeliveryService } from './delivery/delivery.service.js';
+export type {
+  DeliveryReceipt,
+  SendOptions,
+  UserDeliveryReceipt,
+} from './delivery/delivery.types.js';
+export { UserMessageService } from './delivery/user-message.service.js';
+export {
+  checkCursor,
+  MESSAGE_LOG,
+  type AppendOptions,
+  type AppendResult,
+  type HistorySlice,
+  type LogState,
+  type MessageLog,
+  type NewEvent,
+  type RetentionOptions,
+} from './delivery/message-log.interface.js';
+export { MemoryMessageLog } from './delivery/memory-message-log.js';
+
+export { RelayIoAdapter } from './gateway/relay-io.adapter.js';
+export { RelayGateway } from './gateway/relay.gateway.js';
+
+export { WebSocketManager, SEND_MESSAGE_DEPRECATION_CODE } from './compat/websocket-manager.js';
+
+export { jwtAuthenticator, type JwtAuthenticatorOptions } from './auth/jwt-authenticator.js';
+export { signUserToken } from './auth/sign-token.js';
+
+export {
+  BadRequestError,
+  DeliveryTimeoutError,
+  ForbiddenError,
+  InvalidIdError,
+  InvalidOptionError,
+  InvalidPayloadError,
+  RelayError,
+  RelayUnavailableError,
+  RunConflictError,
+  ThreadNotFoundError,
+  ThreadOwnershipConflictError,
+} from './errors/index.js';
+
+export * from './protocol.js';

@@ -1,0 +1,43 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './demo/app.module.js';
+import { ConfigError, readServerConfig } from './demo/server-config.js';
+import { RelayIoAdapter } from './gateway/relay-io.adapter.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = readServerConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`thread-relay: ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const app = await NestFactory.create(AppModule.forConfig(config), { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  app.useWebSocketAdapter(new RelayIoAdapter(app));
+  app.enableShutdownHooks();
+  await app.listen(config.port);
+
+  const mode = config.redisUrl
+    ? `redis (${new URL(config.redisUrl).host})`
+    : 'in-memory (one process)';
+  console.log(`thread-relay reference server on http://localhost:${config.port}/`);
+  console.log(`  mode: ${mode}`);
+  console.log(
+    `  debug routes: ${config.adminToken ? 'on (RELAY_ADMIN_TOKEN set)' : 'off (set RELAY_ADMIN_TOKEN to enable)'}`,
+  );
+  if (config.jwtSecretIsDefault) {
+    console.warn(
+      '  WARNING: RELAY_JWT_SECRET is not set; using the built-in dev secret. Never do this in production.',
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error('thread-relay failed to start:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,49 @@
+import { createAdapter } from '@socket.io/redis-adapter';
+import { RedisMessageLog } from '../delivery/redis-message-log.js';
+import type { SocketAdapterConstructor } from '../gateway/socket-adapter.factory.js';
+import { RedisRegistryStore } from '../registry/redis-registry.store.js';
+import { RelayLogger } from '../thread-relay.logger.js';
+import type { ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RedisConnections } from './redis-connections.js';
+
+/** Everything that exists only in Redis mode; loaded with a dynamic import. */
+export class RedisBackend {
+  private constructor(
+    readonly connections: RedisConnections,
+    readonly registryStore: RedisRegistryStore,
+    readonly messageLog: RedisMessageLog,
+    private readonly keyPrefix: string,
+  ) {}
+
+  static create(options: ResolvedRelayOptions): RedisBackend {
+    if (options.redis.kind === 'none') throw new Error('RedisBackend needs a redis option');
+    const connections = RedisConnections.create(options.redis);
+    const log = RelayLogger.for('RedisBackend', options);
+    for (const [role, client] of Object.entries({
+      commands: connections.commands,
+      pub: connections.pub,
+      sub: connections.sub,
+    })) {
+      // Without a listener ioredis prints every connection error to stderr itself.
+      client.on('error', (error: Error) =>
+        log.debug({ msg: 'redis client error', role, reason: error.message }),
+      );
+    }
+    return new RedisBackend(
+      connections,
+      new RedisRegistryStore(connections.commands, options.keyPrefix),
+      new RedisMessageLog(connections.commands, options.history, options.keyPrefix),
+      options.keyPrefix,
+    );
+  }
+
+  socketAdapter(): SocketAdapterConstructor {
+    return createAdapter(this.connections.pub, this.connections.sub, {
+      key: `${this.keyPrefix}socket.io`,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.connections.close();
+  }
+}

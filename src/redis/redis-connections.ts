@@ -1,0 +1,67 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { ResolvedRelayOptions } from '../thread-relay.options.js';
+
+/**
+ * The Redis clients the module uses: `commands` for stores, `pub`/`sub` for the socket.io
+ * adapter (a subscribed connection cannot run commands). Clients the module created are
+ * closed on shutdown; a client the user passed in is left open.
+ */
+export class RedisConnections {
+  private constructor(
+    readonly commands: Redis,
+    readonly pub: Redis,
+    readonly sub: Redis,
+    private readonly ownsCommands: boolean,
+  ) {}
+
+  static create(
+    config: Exclude<ResolvedRelayOptions['redis'], { kind: 'none' }>,
+  ): RedisConnections {
+    // Auto-pipelining batches concurrent commands into one write, so many concurrent sends
+    // do not each wait a round trip in series.
+    const defaults: RedisOptions = { enableAutoPipelining: true, lazyConnect: false };
+    if (config.kind === 'client') {
+      const base = config.client;
+      return new RedisConnections(base, base.duplicate(), base.duplicate(), false);
+    }
+    const commands =
+      config.kind === 'url'
+        ? new Redis(config.url, defaults)
+        : new Redis({ ...defaults, ...config.options });
+    return new RedisConnections(commands, commands.duplicate(), commands.duplicate(), true);
+  }
+
+  /** Resolves once the command connection is ready, or rejects after `timeoutMs`. */
+  async waitReady(timeoutMs: number): Promise<void> {
+    if (this.commands.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`Redis not ready after ${timeoutMs} ms (status ${this.commands.status})`));
+      }, timeoutMs);
+      const onReady = () => {
+        cleanup();
+        resolve();
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.commands.off('ready', onReady);
+      };
+      this.commands.on('ready', onReady);
+    });
+  }
+
+  async close(): Promise<void> {
+    const owned = [this.pub, this.sub, ...(this.ownsCommands ? [this.commands] : [])];
+    await Promise.all(
+      owned.map(async (client) => {
+        if (client.status === 'end') return;
+        try {
+          await client.quit();
+        } catch {
+          client.disconnect();
+        }
+      }),
+    );
+  }
+}

@@ -1,0 +1,50 @@
+import { Module } from '@nestjs/common';
+import { AdminTokenGuard } from './http/admin-token.guard.js';
+import { DebugController } from './http/debug.controller.js';
+import { HealthController } from './http/health.controller.js';
+import { HistoryController } from './http/history.controller.js';
+import { HttpUserAuthService } from './http/http-user-auth.service.js';
+import { WebSocketManager } from './compat/websocket-manager.js';
+import { DeliveryService } from './delivery/delivery.service.js';
+import { EventFanoutService } from './delivery/event-fanout.service.js';
+import { UserMessageService } from './delivery/user-message.service.js';
+import { RelayConnectionHandler } from './gateway/relay-connection.handler.js';
+import { RelayGateway } from './gateway/relay.gateway.js';
+import { InstanceLivenessService } from './registry/instance-liveness.service.js';
+import { ThreadRegistryService } from './registry/thread-registry.service.js';
+import { ThreadRelayLifecycle } from './thread-relay.lifecycle.js';
+import { ThreadRelayConfigurableModule } from './thread-relay.module-definition.js';
+import { RELAY_OPTIONS } from './thread-relay.options.js';
+import { relayProviders } from './thread-relay.providers.js';
+
+/**
+ * ThreadRelayModule.forRoot({ authenticate, redis?, history?, gateway?, debug? })
+ * ThreadRelayModule.forRootAsync({ useFactory, inject, imports })
+ *
+ * Then, once per app: app.useWebSocketAdapter(new RelayIoAdapter(app)).
+ */
+@Module({
+  controllers: [HistoryController, DebugController, HealthController],
+  providers: [
+    HttpUserAuthService,
+    AdminTokenGuard,
+    ...relayProviders,
+    ThreadRegistryService,
+    InstanceLivenessService,
+    EventFanoutService,
+    DeliveryService,
+    UserMessageService,
+    WebSocketManager,
+    RelayConnectionHandler,
+    RelayGateway,
+    ThreadRelayLifecycle,
+  ],
+  exports: [
+    RELAY_OPTIONS,
+    ThreadRegistryService,
+    DeliveryService,
+    UserMessageService,
+    WebSocketManager,
+  ],
+})
+export class ThreadRelayModule extends ThreadRelayConfigurableModule {}

@@ -1,0 +1,59 @@
+import type { Provider } from '@nestjs/common';
+import { MemoryMessageLog } from './delivery/memory-message-log.js';
+import { MESSAGE_LOG, type MessageLog } from './delivery/message-log.interface.js';
+import {
+  RELAY_SOCKET_ADAPTER,
+  type SocketAdapterFactory,
+} from './gateway/socket-adapter.factory.js';
+import type { RedisBackend } from './redis/redis-backend.js';
+import { MemoryRegistryStore } from './registry/memory-registry.store.js';
+import { REGISTRY_STORE, type RegistryStore } from './registry/registry-store.interface.js';
+import { resolveRelayOptions } from './thread-relay.options-resolver.js';
+import { THREAD_RELAY_MODULE_OPTIONS } from './thread-relay.module-definition.js';
+import {
+  RELAY_OPTIONS,
+  type ResolvedRelayOptions,
+  type ThreadRelayModuleOptions,
+} from './thread-relay.options.js';
+
+/** The Redis backend, or null in memory mode. */
+export const RELAY_REDIS = Symbol('RELAY_REDIS');
+
+/**
+ * The one place that chooses memory or Redis. Redis code is imported lazily, so an app
+ * without the `redis` option never loads ioredis or the socket.io Redis adapter.
+ */
+export const relayProviders: Provider[] = [
+  {
+    provide: RELAY_OPTIONS,
+    useFactory: (raw: ThreadRelayModuleOptions) => resolveRelayOptions(raw),
+    inject: [THREAD_RELAY_MODULE_OPTIONS],
+  },
+  {
+    provide: RELAY_REDIS,
+    useFactory: async (options: ResolvedRelayOptions): Promise<RedisBackend | null> => {
+      if (options.redis.kind === 'none') return null;
+      const { RedisBackend } = await import('./redis/redis-backend.js');
+      return RedisBackend.create(options);
+    },
+    inject: [RELAY_OPTIONS],
+  },
+  {
+    provide: REGISTRY_STORE,
+    useFactory: (redis: RedisBackend | null): RegistryStore =>
+      redis ? redis.registryStore : new MemoryRegistryStore(),
+    inject: [RELAY_REDIS],
+  },
+  {
+    provide: MESSAGE_LOG,
+    useFactory: (redis: RedisBackend | null, options: ResolvedRelayOptions): MessageLog =>
+      redis ? redis.messageLog : new MemoryMessageLog(options.history),
+    inject: [RELAY_REDIS, RELAY_OPTIONS],
+  },
+  {
+    provide: RELAY_SOCKET_ADAPTER,
+    useFactory: (redis: RedisBackend | null): SocketAdapterFactory | null =>
+      redis ? () => redis.socketAdapter() : null,
+    inject: [RELAY_REDIS],
+  },
+];

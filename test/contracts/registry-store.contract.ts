@@ -1,0 +1,549 @@
+import { BadRequestError } from '../../src/errors/bad-request.error.js';
+import type { RegistryStore } from '../../src/registry/registry-store.interface.js';
+import type { ConnectionRecord, Page, ThreadRecord } from '../../src/registry/registry.types.js';
+
+export interface RegistryStoreHarness {
+  store: RegistryStore;
+  /**
+   * Another store over the same data through its own connection, as a second instance
+   * would have. Absent for stores that cannot be shared (memory): tests use `store`.
+   */
+  openPeer?: () => Promise<RegistryStore>;
+  /** Lets `ms` of liveness time pass: a fake clock jumps, a real one is waited on. */
+  passTime: (ms: number) => Promise<void>;
+  /** Removes what the harness created (keys, clients); runs after every test. */
+  cleanup: () => Promise<void>;
+}
+
+const CREATED_AT = 1_700_000_000_000;
+
+function thread(threadId: string, ownerId: string, createdAt = CREATED_AT): ThreadRecord {
+  return {
+    threadId,
+    ownerId,
+    createdAt,
+    metadata: { title: 'Trip to Lisbon', turns: 3, pinned: true, archivedBy: null },
+  };
+}
+
+function connection(connectionId: string, over: Partial<ConnectionRecord> = {}): ConnectionRecord {
+  return {
+    connectionId,
+    userId: 'user-1',
+    instanceId: 'instance-1',
+    transport: 'websocket',
+    connectedAt: 1_000,
+    lastSeenAt: 1_000,
+    threads: [],
+    ...over,
+  };
+}
+
+function sorted(values: Iterable<string>): string[] {
+  return [...values].sort();
+}
+
+function normalized(record: ConnectionRecord | null): ConnectionRecord | null {
+  return record && { ...record, threads: sorted(record.threads) };
+}
+
+function shuffled<T>(values: T[]): T[] {
+  const copy = [...values];
+  for (let i = copy.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy;
+}
+
+/** Follows cursors to the end; fails instead of looping if a store never ends a listing. */
+export async function collectPages<T>(
+  list: (cursor: string | null, limit: number) => Promise<Page<T>>,
+  limit: number,
+): Promise<{ items: T[]; pages: number }> {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const page: Page<T> = await list(cursor, limit);
+    items.push(...page.items);
+    cursor = page.nextCursor;
+    pages += 1;
+    if (pages > 10_000) throw new Error('listing did not end');
+  } while (cursor !== null);
+  return { items, pages };
+}
+
+/** Polls `check`, letting time pass between tries, until it holds or the deadline passes. */
+async function eventually(
+  check: () => Promise<boolean>,
+  passTime: (ms: number) => Promise<void>,
+  timeoutMs = 5_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await passTime(25);
+  }
+}
+
+/**
+ * The behaviour every `RegistryStore` must have, run against each implementation
+ * (memory and Redis) so they cannot drift apart. `factory` is called once per test.
+ */
+export function describeRegistryStore(
+  name: string,
+  factory: () => Promise<RegistryStoreHarness>,
+): void {
+  describe(`${name} (RegistryStore contract)`, () => {
+    let harness: RegistryStoreHarness;
+    let store: RegistryStore;
+
+    /** The store itself plus `count - 1` peers where the store can be shared. */
+    async function stores(count: number): Promise<RegistryStore[]> {
+      const { openPeer } = harness;
+      if (!openPeer) return [store];
+      const peers = await Promise.all(Array.from({ length: count - 1 }, () => openPeer()));
+      return [store, ...peers];
+    }
+
+    beforeEach(async () => {
+      harness = await factory();
+      store = harness.store;
+    });
+
+    afterEach(async () => {
+      await harness.cleanup();
+    });
+
+    describe('threads', () => {
+      it('claims an unowned thread and reads it back', async () => {
+        const record = thread('t-1', 'alice');
+        await expect(store.claimThread(record)).resolves.toEqual({ created: true, record });
+        await expect(store.getThread('t-1')).resolves.toEqual(record);
+        await expect(store.threadsOfUser('alice')).resolves.toEqual(['t-1']);
+      });
+
+      it('returns the stored record, created false, when the owner claims again', async () => {
+        const first = thread('t-1', 'alice');
+        await store.claimThread(first);
+        const again = await store.claimThread({
+          ...thread('t-1', 'alice', CREATED_AT + 5_000),
+          metadata: { title: 'changed' },
+        });
+        expect(again).toEqual({ created: false, record: first });
+        await expect(store.getThread('t-1')).resolves.toEqual(first);
+        await expect(store.threadsOfUser('alice')).resolves.toEqual(['t-1']);
+      });
+
+      it('keeps the first owner when another user claims the thread', async () => {
+        await store.claimThread(thread('t-1', 'alice'));
+        const result = await store.claimThread(thread('t-1', 'mallory'));
+        expect(result.created).toBe(false);
+        expect(result.record.ownerId).toBe('alice');
+        await expect(store.threadsOfUser('mallory')).resolves.toEqual([]);
+      });
+
+      it('lets exactly one of 100 parallel claims by different users win', async () => {
+        const results = await Promise.all(
+          Array.from({ length: 100 }, (_, i) =>
+            store.claimThread(thread('contested', `user-${i}`)),
+          ),
+        );
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        const winner = results.find((r) => r.created)?.record.ownerId;
+        expect(new Set(results.map((r) => r.record.ownerId))).toEqual(new Set([winner]));
+        await expect(store.getThread('contested')).resolves.toMatchObject({ ownerId: winner });
+        await expect(store.threadsOfUser(winner ?? '')).resolves.toEqual(['contested']);
+      });
+
+      it('lets exactly one of 100 parallel claims win across several store instances', async () => {
+        const all = await stores(5);
+        const results = await Promise.all(
+          Array.from({ length: 100 }, (_, i) =>
+            (all[i % all.length] as RegistryStore).claimThread(thread('shared', `user-${i}`)),
+          ),
+        );
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        const owners = new Set(results.map((r) => r.record.ownerId));
+        expect(owners.size).toBe(1);
+        for (const peer of all) {
+          await expect(peer.getThread('shared')).resolves.toMatchObject({
+            ownerId: [...owners][0],
+          });
+        }
+        const indexed = await Promise.all(
+          Array.from({ length: 100 }, (_, i) => store.threadsOfUser(`user-${i}`)),
+        );
+        expect(indexed.flat()).toEqual(['shared']);
+      });
+
+      it('returns null for an unknown thread', async () => {
+        await expect(store.getThread('nope')).resolves.toBeNull();
+        await expect(store.threadsOfUser('nobody')).resolves.toEqual([]);
+      });
+
+      it('indexes every thread of a user', async () => {
+        await store.claimThread(thread('a-1', 'alice'));
+        await store.claimThread(thread('a-2', 'alice'));
+        await store.claimThread(thread('b-1', 'bob'));
+        expect(sorted(await store.threadsOfUser('alice'))).toEqual(['a-1', 'a-2']);
+        expect(await store.threadsOfUser('bob')).toEqual(['b-1']);
+      });
+
+      it('deletes a thread with its runs, owner index and delivered cursors', async () => {
+        await store.claimThread(thread('t-1', 'alice'));
+        await store.claimThread(thread('t-2', 'alice'));
+        await store.putRun('r-1', 't-1');
+        await store.putRun('r-2', 't-1');
+        await store.putRun('r-3', 't-2');
+        await store.recordDelivered('t-1', 'alice', 4);
+
+        await expect(store.deleteThread('t-1')).resolves.toBe(true);
+        await expect(store.getThread('t-1')).resolves.toBeNull();
+        await expect(store.threadsOfUser('alice')).resolves.toEqual(['t-2']);
+        await expect(store.getRunThread('r-1')).resolves.toBeNull();
+        await expect(store.getRunThread('r-2')).resolves.toBeNull();
+        await expect(store.runsOfThread('t-1')).resolves.toEqual([]);
+        await expect(store.deliveredCursors('t-1')).resolves.toEqual({});
+        await expect(store.getRunThread('r-3')).resolves.toBe('t-2');
+        await expect(store.deleteThread('t-1')).resolves.toBe(false);
+      });
+
+      it('lets another user claim a thread after it was deleted', async () => {
+        await store.claimThread(thread('t-1', 'alice'));
+        await store.deleteThread('t-1');
+        const result = await store.claimThread(thread('t-1', 'bob', CREATED_AT + 1));
+        expect(result).toEqual({ created: true, record: thread('t-1', 'bob', CREATED_AT + 1) });
+        await expect(store.getThread('t-1')).resolves.toEqual(thread('t-1', 'bob', CREATED_AT + 1));
+        await expect(store.threadsOfUser('alice')).resolves.toEqual([]);
+      });
+
+      it('lists no threads in an empty store', async () => {
+        await expect(store.listThreads(null, 10)).resolves.toEqual({ items: [], nextCursor: null });
+      });
+
+      it('lists every thread exactly once across pages', async () => {
+        const records = Array.from({ length: 150 }, (_, i) => thread(`t-${i}`, `user-${i % 7}`));
+        await Promise.all(records.map((r) => store.claimThread(r)));
+        // Page sizes are the store's business (HSCAN returns a small hash whole); coverage is not.
+        const { items } = await collectPages((c, l) => store.listThreads(c, l), 25);
+        expect(items).toHaveLength(150);
+        const byId = new Map(items.map((r) => [r.threadId, r]));
+        expect(byId.size).toBe(150);
+        for (const record of records) expect(byId.get(record.threadId)).toEqual(record);
+      });
+
+      it('refuses a cursor it did not issue', async () => {
+        await expect(store.listThreads('not a cursor', 10)).rejects.toBeInstanceOf(BadRequestError);
+        await expect(store.listConnections('-1', 10)).rejects.toBeInstanceOf(BadRequestError);
+      });
+    });
+
+    describe('runs', () => {
+      beforeEach(async () => {
+        await store.claimThread(thread('t-1', 'alice'));
+        await store.claimThread(thread('t-2', 'alice'));
+      });
+
+      it('maps a run to its thread', async () => {
+        await expect(store.putRun('r-1', 't-1')).resolves.toBe('t-1');
+        await expect(store.getRunThread('r-1')).resolves.toBe('t-1');
+        await expect(store.runsOfThread('t-1')).resolves.toEqual(['r-1']);
+        await expect(store.getRunThread('r-unknown')).resolves.toBeNull();
+        await expect(store.runsOfThread('t-2')).resolves.toEqual([]);
+      });
+
+      it('keeps the first mapping of a run and reports it', async () => {
+        await store.putRun('r-1', 't-1');
+        await expect(store.putRun('r-1', 't-1')).resolves.toBe('t-1');
+        await expect(store.putRun('r-1', 't-2')).resolves.toBe('t-1');
+        await expect(store.getRunThread('r-1')).resolves.toBe('t-1');
+        await expect(store.runsOfThread('t-1')).resolves.toEqual(['r-1']);
+        await expect(store.runsOfThread('t-2')).resolves.toEqual([]);
+      });
+
+      it('maps a run once when many callers race to map it to different threads', async () => {
+        const threads = Array.from({ length: 10 }, (_, i) => `race-${i}`);
+        const all = await stores(3);
+        const results = await Promise.all(
+          threads.map((t, i) => (all[i % all.length] as RegistryStore).putRun('r-race', t)),
+        );
+        const winner = results[0];
+        expect(new Set(results)).toEqual(new Set([winner]));
+        await expect(store.getRunThread('r-race')).resolves.toBe(winner);
+        const indexed = await Promise.all(threads.map((t) => store.runsOfThread(t)));
+        expect(indexed.flat()).toEqual(['r-race']);
+      });
+
+      it('lists every run of a thread', async () => {
+        await Promise.all(['r-1', 'r-2', 'r-3'].map((r) => store.putRun(r, 't-1')));
+        expect(sorted(await store.runsOfThread('t-1'))).toEqual(['r-1', 'r-2', 'r-3']);
+      });
+
+      it('deletes a run', async () => {
+        await store.putRun('r-1', 't-1');
+        await store.putRun('r-2', 't-1');
+        await expect(store.deleteRun('r-1')).resolves.toBe(true);
+        await expect(store.getRunThread('r-1')).resolves.toBeNull();
+        await expect(store.runsOfThread('t-1')).resolves.toEqual(['r-2']);
+        await expect(store.deleteRun('r-1')).resolves.toBe(false);
+        await expect(store.putRun('r-1', 't-2')).resolves.toBe('t-2');
+      });
+    });
+
+    describe('connections', () => {
+      it('stores a connection and reads it back', async () => {
+        const record = connection('c-1', { threads: ['t-1', 't-2'] });
+        await store.putConnection(record);
+        expect(normalized(await store.getConnection('c-1'))).toEqual(record);
+        await expect(store.connectionsOfUser('user-1')).resolves.toEqual(['c-1']);
+        await expect(store.connectionsOfInstance('instance-1')).resolves.toEqual(['c-1']);
+        await expect(store.connectionsOfThread('t-1')).resolves.toEqual(['c-1']);
+        await expect(store.countConnectionsOfThread('t-2')).resolves.toBe(1);
+      });
+
+      it('returns null and empty indexes for unknown ids', async () => {
+        await expect(store.getConnection('nope')).resolves.toBeNull();
+        await expect(store.connectionsOfThread('nope')).resolves.toEqual([]);
+        await expect(store.countConnectionsOfThread('nope')).resolves.toBe(0);
+        await expect(store.connectionsOfUser('nope')).resolves.toEqual([]);
+        await expect(store.connectionsOfInstance('nope')).resolves.toEqual([]);
+      });
+
+      it('updates lastSeenAt on touch and never creates a connection by touching it', async () => {
+        await store.putConnection(connection('c-1'));
+        await store.touchConnection('c-1', 5_000);
+        await expect(store.getConnection('c-1')).resolves.toMatchObject({
+          connectedAt: 1_000,
+          lastSeenAt: 5_000,
+        });
+        await store.touchConnection('ghost', 5_000);
+        await expect(store.getConnection('ghost')).resolves.toBeNull();
+      });
+
+      it('adds and removes joined threads in both directions', async () => {
+        await store.putConnection(connection('c-1'));
+        await store.putConnection(connection('c-2'));
+        await store.addConnectionThread('c-1', 't-1');
+        await store.addConnectionThread('c-1', 't-1');
+        await store.addConnectionThread('c-2', 't-1');
+        await store.addConnectionThread('c-1', 't-2');
+
+        expect(sorted(await store.connectionsOfThread('t-1'))).toEqual(['c-1', 'c-2']);
+        await expect(store.countConnectionsOfThread('t-1')).resolves.toBe(2);
+        expect(normalized(await store.getConnection('c-1'))?.threads).toEqual(['t-1', 't-2']);
+
+        await store.removeConnectionThread('c-1', 't-1');
+        await expect(store.connectionsOfThread('t-1')).resolves.toEqual(['c-2']);
+        await expect(store.countConnectionsOfThread('t-1')).resolves.toBe(1);
+        await expect(store.getConnection('c-1')).resolves.toMatchObject({ threads: ['t-2'] });
+
+        await store.removeConnectionThread('c-1', 't-1');
+        await expect(store.countConnectionsOfThread('t-1')).resolves.toBe(1);
+      });
+
+      it('does not join a thread for a connection that does not exist', async () => {
+        await store.addConnectionThread('ghost', 't-1');
+        await expect(store.connectionsOfThread('t-1')).resolves.toEqual([]);
+        await expect(store.getConnection('ghost')).resolves.toBeNull();
+      });
+
+      it('leaves no ghost in a thread index when joins race with deletes', async () => {
+        const all = await stores(3);
+        const ids = Array.from({ length: 60 }, (_, i) => `c-${i}`);
+        await Promise.all(ids.map((id) => store.putConnection(connection(id))));
+        await Promise.all(
+          ids.flatMap((id, i) => [
+            (all[i % all.length] as RegistryStore).addConnectionThread(id, 't-race'),
+            (all[(i + 1) % all.length] as RegistryStore).deleteConnection(id),
+          ]),
+        );
+        await expect(store.countConnectionsOfThread('t-race')).resolves.toBe(0);
+        await expect(store.connectionsOfUser('user-1')).resolves.toEqual([]);
+      });
+
+      it('indexes many connections of one user across instances', async () => {
+        await store.putConnection(connection('tab-1', { instanceId: 'i-a' }));
+        await store.putConnection(connection('tab-2', { instanceId: 'i-b' }));
+        await store.putConnection(connection('phone', { instanceId: 'i-b', transport: 'polling' }));
+        await store.putConnection(connection('other', { userId: 'user-2', instanceId: 'i-a' }));
+        expect(sorted(await store.connectionsOfUser('user-1'))).toEqual([
+          'phone',
+          'tab-1',
+          'tab-2',
+        ]);
+        expect(sorted(await store.connectionsOfInstance('i-b'))).toEqual(['phone', 'tab-2']);
+        expect(sorted(await store.connectionsOfInstance('i-a'))).toEqual(['other', 'tab-1']);
+      });
+
+      it('leaves every index empty after deleteConnection', async () => {
+        await store.putConnection(connection('c-1', { threads: ['t-1'] }));
+        await store.addConnectionThread('c-1', 't-2');
+        await store.putConnection(connection('keep', { threads: ['t-1'] }));
+
+        await expect(store.deleteConnection('c-1')).resolves.toBe(true);
+        await expect(store.getConnection('c-1')).resolves.toBeNull();
+        await expect(store.countConnectionsOfThread('t-1')).resolves.toBe(1);
+        await expect(store.countConnectionsOfThread('t-2')).resolves.toBe(0);
+        await expect(store.connectionsOfThread('t-2')).resolves.toHaveLength(0);
+        await expect(store.connectionsOfUser('user-1')).resolves.toEqual(['keep']);
+        await expect(store.connectionsOfInstance('instance-1')).resolves.toEqual(['keep']);
+        const listed = await collectPages((c, l) => store.listConnections(c, l), 10);
+        expect(listed.items.map((r) => r.connectionId)).toEqual(['keep']);
+
+        await expect(store.deleteConnection('keep')).resolves.toBe(true);
+        await expect(store.countConnectionsOfThread('t-1')).resolves.toBe(0);
+        await expect(store.connectionsOfUser('user-1')).resolves.toHaveLength(0);
+        await expect(store.connectionsOfInstance('instance-1')).resolves.toHaveLength(0);
+        await expect(store.listConnections(null, 10)).resolves.toEqual({
+          items: [],
+          nextCursor: null,
+        });
+        await expect(store.deleteConnection('keep')).resolves.toBe(false);
+      });
+
+      it('moves the indexes when a connection record is replaced', async () => {
+        await store.putConnection(connection('c-1', { threads: ['t-1'] }));
+        await store.putConnection(
+          connection('c-1', { userId: 'user-2', instanceId: 'instance-2', threads: ['t-2'] }),
+        );
+        await expect(store.connectionsOfUser('user-1')).resolves.toEqual([]);
+        await expect(store.connectionsOfInstance('instance-1')).resolves.toEqual([]);
+        await expect(store.connectionsOfThread('t-1')).resolves.toEqual([]);
+        await expect(store.connectionsOfUser('user-2')).resolves.toEqual(['c-1']);
+        await expect(store.connectionsOfThread('t-2')).resolves.toEqual(['c-1']);
+        const listed = await collectPages((c, l) => store.listConnections(c, l), 10);
+        expect(listed.items.map(normalized)).toEqual([
+          connection('c-1', { userId: 'user-2', instanceId: 'instance-2', threads: ['t-2'] }),
+        ]);
+      });
+
+      it('lists 250 connections exactly once across pages of 50', async () => {
+        const records = Array.from({ length: 250 }, (_, i) =>
+          connection(`c-${i}`, {
+            userId: `user-${i % 9}`,
+            instanceId: `instance-${i % 3}`,
+            threads: i % 2 === 0 ? [`t-${i % 5}`] : [],
+            connectedAt: i,
+            lastSeenAt: i,
+          }),
+        );
+        await Promise.all(records.map((r) => store.putConnection(r)));
+        const { items } = await collectPages((c, l) => store.listConnections(c, l), 50);
+        expect(items).toHaveLength(250);
+        const byId = new Map(items.map((r) => [r.connectionId, normalized(r)]));
+        expect(byId.size).toBe(250);
+        for (const record of records) expect(byId.get(record.connectionId)).toEqual(record);
+      });
+
+      it('still lists every surviving connection when others are deleted mid-listing', async () => {
+        const ids = Array.from({ length: 200 }, (_, i) => `c-${i}`);
+        await Promise.all(ids.map((id) => store.putConnection(connection(id))));
+        const first = await store.listConnections(null, 20);
+        const seen = new Set(first.items.map((r) => r.connectionId));
+        const deleted = ids.filter((id) => !seen.has(id)).slice(0, 60);
+        await Promise.all(deleted.map((id) => store.deleteConnection(id)));
+        const rest =
+          first.nextCursor === null
+            ? []
+            : (
+                await collectPages(
+                  (c, l) => store.listConnections(c ?? (first.nextCursor as string), l),
+                  20,
+                )
+              ).items;
+        for (const record of rest) seen.add(record.connectionId);
+        const gone = new Set(deleted);
+        for (const id of ids) if (!gone.has(id)) expect(seen).toContain(id);
+        for (const record of rest) expect(gone.has(record.connectionId)).toBe(false);
+      });
+    });
+
+    describe('instances', () => {
+      it('reports no instance dead while heartbeats are fresh', async () => {
+        await expect(store.deadInstances()).resolves.toEqual([]);
+        await store.heartbeatInstance('instance-1', 60_000);
+        await expect(store.deadInstances()).resolves.toEqual([]);
+      });
+
+      it('reports a lapsed instance dead, and removeInstance clears its connections', async () => {
+        await store.heartbeatInstance('steady', 60_000);
+        await store.heartbeatInstance('lapsing', 150);
+        await store.putConnection(connection('c-1', { instanceId: 'lapsing', threads: ['t-1'] }));
+        await store.putConnection(connection('c-2', { instanceId: 'lapsing', userId: 'user-2' }));
+        await store.addConnectionThread('c-2', 't-1');
+        await store.putConnection(connection('c-3', { instanceId: 'steady', threads: ['t-1'] }));
+
+        await eventually(
+          async () => (await store.deadInstances()).includes('lapsing'),
+          harness.passTime,
+        );
+        await expect(store.deadInstances()).resolves.toEqual(['lapsing']);
+
+        await expect(store.removeInstance('lapsing')).resolves.toBe(2);
+        await expect(store.deadInstances()).resolves.toEqual([]);
+        await expect(store.connectionsOfInstance('lapsing')).resolves.toHaveLength(0);
+        await expect(store.getConnection('c-1')).resolves.toBeNull();
+        await expect(store.getConnection('c-2')).resolves.toBeNull();
+        await expect(store.connectionsOfThread('t-1')).resolves.toEqual(['c-3']);
+        await expect(store.connectionsOfUser('user-1')).resolves.toEqual(['c-3']);
+        await expect(store.connectionsOfUser('user-2')).resolves.toHaveLength(0);
+        const listed = await collectPages((c, l) => store.listConnections(c, l), 10);
+        expect(listed.items.map((r) => r.connectionId)).toEqual(['c-3']);
+      });
+
+      it('revives a lapsed instance that heartbeats again', async () => {
+        await store.heartbeatInstance('flaky', 150);
+        await eventually(
+          async () => (await store.deadInstances()).includes('flaky'),
+          harness.passTime,
+        );
+        await store.heartbeatInstance('flaky', 60_000);
+        await expect(store.deadInstances()).resolves.toEqual([]);
+      });
+
+      it('removes an instance it never saw as zero connections', async () => {
+        await expect(store.removeInstance('never-seen')).resolves.toBe(0);
+        await expect(store.deadInstances()).resolves.toEqual([]);
+      });
+    });
+
+    describe('delivered cursors', () => {
+      it('only ever raises the cursor', async () => {
+        await expect(store.deliveredCursors('t-1')).resolves.toEqual({});
+        await expect(store.recordDelivered('t-1', 'alice', 5)).resolves.toBe(5);
+        await expect(store.recordDelivered('t-1', 'alice', 3)).resolves.toBe(5);
+        await expect(store.recordDelivered('t-1', 'alice', 5)).resolves.toBe(5);
+        await expect(store.recordDelivered('t-1', 'alice', 7)).resolves.toBe(7);
+        await expect(store.recordDelivered('t-1', 'bob', 2)).resolves.toBe(2);
+        await expect(store.recordDelivered('t-2', 'alice', 1)).resolves.toBe(1);
+        await expect(store.deliveredCursors('t-1')).resolves.toEqual({ alice: 7, bob: 2 });
+      });
+
+      it('never lowers the cursor under concurrent acknowledgements', async () => {
+        const all = await stores(4);
+        const seqs = shuffled(Array.from({ length: 100 }, (_, i) => i + 1));
+        const results = await Promise.all(
+          seqs.map((seq, i) =>
+            (all[i % all.length] as RegistryStore).recordDelivered('t-1', 'alice', seq),
+          ),
+        );
+        results.forEach((after, i) => expect(after).toBeGreaterThanOrEqual(seqs[i] ?? 0));
+        await expect(store.deliveredCursors('t-1')).resolves.toEqual({ alice: 100 });
+        await expect(store.recordDelivered('t-1', 'alice', 50)).resolves.toBe(100);
+      });
+
+      it('keeps large sequence numbers exact', async () => {
+        const big = 2 ** 53 - 1;
+        await expect(store.recordDelivered('t-1', 'alice', big - 1)).resolves.toBe(big - 1);
+        await expect(store.recordDelivered('t-1', 'alice', big)).resolves.toBe(big);
+        await expect(store.deliveredCursors('t-1')).resolves.toEqual({ alice: big });
+      });
+    });
+
+    it('closes without error', async () => {
+      await expect(store.close()).resolves.toBeUndefined();
+    });
+  });
+}

@@ -1,0 +1,269 @@
+import { Redis } from 'ioredis';
+import { InvalidOptionError } from '../src/errors/invalid-option.error.js';
+import { RedisRegistryKeys } from '../src/registry/redis-registry.keys.js';
+import { RedisRegistryStore } from '../src/registry/redis-registry.store.js';
+import { collectPages, describeRegistryStore } from './contracts/registry-store.contract.js';
+import { testRedisUrl, uniquePrefix } from './support/redis.js';
+import { OwnRedisServer } from './support/redis.global-setup.js';
+
+async function deleteKeys(client: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    if (keys.length > 0) await client.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+async function keysWithPrefix(client: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    found.push(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return found.sort();
+}
+
+/** Clients of one test; quitting them all lets jest exit without --forceExit. */
+class Clients {
+  private readonly open: Redis[] = [];
+
+  create(url = testRedisUrl()): Redis {
+    const client = new Redis(url, { maxRetriesPerRequest: 2 });
+    this.open.push(client);
+    return client;
+  }
+
+  async quitAll(): Promise<void> {
+    const open = this.open.splice(0).filter((c) => c.status !== 'end');
+    await Promise.all(open.map((c) => c.quit()));
+  }
+}
+
+describeRegistryStore('RedisRegistryStore', () => {
+  const prefix = uniquePrefix('registry');
+  const clients = new Clients();
+  const client = clients.create();
+  return Promise.resolve({
+    store: new RedisRegistryStore(client, prefix),
+    openPeer: () => Promise.resolve(new RedisRegistryStore(clients.create(), prefix)),
+    passTime: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    cleanup: async () => {
+      await deleteKeys(client, prefix);
+      await clients.quitAll();
+    },
+  });
+});
+
+describe('RedisRegistryStore on Redis', () => {
+  const clients = new Clients();
+  let prefix: string;
+  let client: Redis;
+  let store: RedisRegistryStore;
+
+  beforeEach(() => {
+    prefix = uniquePrefix('registry');
+    client = clients.create();
+    store = new RedisRegistryStore(client, prefix);
+  });
+
+  afterEach(async () => {
+    const cleaner = clients.create();
+    await deleteKeys(cleaner, prefix);
+    await clients.quitAll();
+  });
+
+  const thread = (threadId: string, ownerId: string) => ({
+    threadId,
+    ownerId,
+    createdAt: 1_700_000_000_000,
+    metadata: { title: 't' },
+  });
+
+  it('keeps thread_registry as a plain threadId -> owner hash', async () => {
+    await store.claimThread(thread('thread_13679e4dcc38403a', 'alice'));
+    await store.claimThread(thread('thread_other', 'bob'));
+    await store.claimThread(thread('thread_other', 'mallory'));
+    await expect(client.hgetall(`${prefix}thread_registry`)).resolves.toEqual({
+      thread_13679e4dcc38403a: 'alice',
+      thread_other: 'bob',
+    });
+    await store.putRun(
+      'thread_13679e4dcc38403a_run_1756919162904_9adf1f09',
+      'thread_13679e4dcc38403a',
+    );
+    await expect(client.hgetall(`${prefix}run_registry`)).resolves.toEqual({
+      thread_13679e4dcc38403a_run_1756919162904_9adf1f09: 'thread_13679e4dcc38403a',
+    });
+  });
+
+  it('hash-tags every per-thread, per-user, per-connection and per-instance key', async () => {
+    await store.claimThread(thread('t-1', 'alice'));
+    await store.putRun('r-1', 't-1');
+    await store.putConnection({
+      connectionId: 'c-1',
+      userId: 'alice',
+      instanceId: 'i-1',
+      transport: 'websocket',
+      connectedAt: 1,
+      lastSeenAt: 1,
+      threads: [],
+    });
+    await store.addConnectionThread('c-1', 't-1');
+    await store.recordDelivered('t-1', 'alice', 3);
+    await store.heartbeatInstance('i-1', 60_000);
+
+    const keys = await keysWithPrefix(client, prefix);
+    const local = keys.map((k) => k.slice(prefix.length));
+    expect(local).toEqual(
+      [
+        'conn:{c-1}',
+        'conn:{c-1}:threads',
+        'connections',
+        'instance:{i-1}',
+        'instance:{i-1}:conns',
+        'instances',
+        'run_registry',
+        'thread:{t-1}',
+        'thread:{t-1}:conns',
+        'thread:{t-1}:delivered',
+        'thread:{t-1}:runs',
+        'thread_registry',
+        'user:{alice}:conns',
+        'user:{alice}:threads',
+      ].sort(),
+    );
+    for (const key of local.filter((k) => k.startsWith('thread:'))) {
+      expect(key).toContain('{t-1}');
+    }
+    await expect(client.hgetall(`${prefix}thread:{t-1}`)).resolves.toEqual({
+      ownerId: 'alice',
+      createdAt: '1700000000000',
+      metadata: '{"title":"t"}',
+    });
+  });
+
+  it('reads a thread whose per-thread hash is missing from thread_registry alone', async () => {
+    await store.claimThread(thread('t-1', 'alice'));
+    await client.del(`${prefix}thread:{t-1}`);
+    const expected = { threadId: 't-1', ownerId: 'alice', createdAt: 0, metadata: {} };
+    await expect(store.getThread('t-1')).resolves.toEqual(expected);
+    await expect(store.claimThread(thread('t-1', 'bob'))).resolves.toEqual({
+      created: false,
+      record: expected,
+    });
+    await expect(store.listThreads(null, 10)).resolves.toEqual({
+      items: [expected],
+      nextCursor: null,
+    });
+  });
+
+  it('ignores a per-thread hash left by a previous owner', async () => {
+    await client.hset(`${prefix}thread:{t-1}`, { ownerId: 'old', createdAt: '5', metadata: '{}' });
+    await client.hset(`${prefix}thread_registry`, 't-1', 'alice');
+    await expect(store.getThread('t-1')).resolves.toEqual({
+      threadId: 't-1',
+      ownerId: 'alice',
+      createdAt: 0,
+      metadata: {},
+    });
+  });
+
+  it('resolves threads and runs through a new client after the first one quit', async () => {
+    const first = new RedisRegistryStore(clients.create(), prefix);
+    await first.claimThread(thread('t-restart', 'alice'));
+    await first.putRun('t-restart_run_1756919162904_ab12', 't-restart');
+    await first.close();
+    await clients.quitAll();
+
+    const second = new RedisRegistryStore(clients.create(), prefix);
+    await expect(second.getThread('t-restart')).resolves.toEqual(thread('t-restart', 'alice'));
+    await expect(second.getRunThread('t-restart_run_1756919162904_ab12')).resolves.toBe(
+      't-restart',
+    );
+    await expect(second.runsOfThread('t-restart')).resolves.toEqual([
+      't-restart_run_1756919162904_ab12',
+    ]);
+  });
+
+  it('pages a hash too large to be returned whole with HSCAN cursors', async () => {
+    // Larger than hash-max-listpack-entries (128 by default), so HSCAN honours COUNT.
+    const ids = Array.from({ length: 1_000 }, (_, i) => `t-${i}`);
+    await Promise.all(ids.map((id) => store.claimThread(thread(id, 'alice'))));
+    const cursors: (string | null)[] = [];
+    const { items, pages } = await collectPages(async (cursor, limit) => {
+      const page = await store.listThreads(cursor, limit);
+      cursors.push(page.nextCursor);
+      return page;
+    }, 100);
+    expect(pages).toBeGreaterThan(1);
+    expect(cursors.at(-1)).toBeNull();
+    expect(cursors.slice(0, -1).every((c) => c !== null && /^\d+$/.test(c))).toBe(true);
+    expect(items.map((r) => r.threadId).sort()).toEqual([...ids].sort());
+  });
+
+  it('leaves the client it was given open on close()', async () => {
+    await store.close();
+    await expect(client.ping()).resolves.toBe('PONG');
+    expect(client.status).toBe('ready');
+  });
+
+  it('refuses a key prefix that would break the hash tags', () => {
+    expect(() => new RedisRegistryStore(client, 'app:{x}:')).toThrow(InvalidOptionError);
+  });
+});
+
+describe('RedisRegistryStore scripts', () => {
+  let server: OwnRedisServer;
+  const clients = new Clients();
+
+  beforeAll(async () => {
+    server = await OwnRedisServer.start();
+  });
+
+  afterAll(async () => {
+    await clients.quitAll();
+    await server.dispose();
+  });
+
+  it('reloads its Lua scripts after SCRIPT FLUSH (NOSCRIPT)', async () => {
+    const client = clients.create(server.url);
+    const store = new RedisRegistryStore(client, 'flush:');
+    const record = { threadId: 't-1', ownerId: 'alice', createdAt: 1, metadata: {} };
+    await expect(store.claimThread(record)).resolves.toEqual({ created: true, record });
+    await client.script('FLUSH');
+    await expect(store.claimThread({ ...record, ownerId: 'bob' })).resolves.toEqual({
+      created: false,
+      record,
+    });
+    await expect(store.recordDelivered('t-1', 'alice', 2)).resolves.toBe(2);
+    await client.script('FLUSH');
+    await expect(store.recordDelivered('t-1', 'alice', 1)).resolves.toBe(2);
+  });
+});
+
+describe('RedisRegistryKeys', () => {
+  it('names every key under the prefix, per-entity keys hash-tagged', () => {
+    const keys = new RedisRegistryKeys('app:');
+    expect(keys.threadRegistry).toBe('app:thread_registry');
+    expect(keys.runRegistry).toBe('app:run_registry');
+    expect(keys.connections).toBe('app:connections');
+    expect(keys.instances).toBe('app:instances');
+    expect(keys.thread('t')).toBe('app:thread:{t}');
+    expect(keys.threadRuns('t')).toBe('app:thread:{t}:runs');
+    expect(keys.threadConns('t')).toBe('app:thread:{t}:conns');
+    expect(keys.threadDelivered('t')).toBe('app:thread:{t}:delivered');
+    expect(keys.userThreads('u')).toBe('app:user:{u}:threads');
+    expect(keys.userConns('u')).toBe('app:user:{u}:conns');
+    expect(keys.conn('c')).toBe('app:conn:{c}');
+    expect(keys.connThreads('c')).toBe('app:conn:{c}:threads');
+    expect(keys.instance('i')).toBe('app:instance:{i}');
+    expect(keys.instanceConns('i')).toBe('app:instance:{i}:conns');
+  });
+
+  it('defaults to no prefix, so redis-cli HGETALL thread_registry works as is', () => {
+    expect(new RedisRegistryKeys().threadRegistry).toBe('thread_registry');
+  });
+});

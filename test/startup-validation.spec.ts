@@ -1,0 +1,98 @@
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import {
+  InvalidOptionError,
+  resolveRelayOptions,
+  ThreadRelayModule,
+  type ThreadRelayModuleOptions,
+} from '../src/index.js';
+
+const authenticate = () => null;
+
+function optionError(options: unknown): InvalidOptionError {
+  try {
+    resolveRelayOptions(options as ThreadRelayModuleOptions);
+  } catch (error) {
+    if (error instanceof InvalidOptionError) return error;
+    throw error;
+  }
+  throw new Error('expected an InvalidOptionError');
+}
+
+describe('startup validation', () => {
+  it.each([
+    [{}, 'authenticate', /required/],
+    [{ authenticate: 'yes' }, 'authenticate', /must be a function/],
+    [{ authenticate, redis: 'not a url' }, 'redis', /parseable URL/],
+    [{ authenticate, redis: 'http://localhost:6379' }, 'redis', /redis:\/\//],
+    [{ authenticate, redis: 42 }, 'redis', /must be a URL/],
+    [{ authenticate, history: { ttlSeconds: -1 } }, 'history.ttlSeconds', /between 1/],
+    [{ authenticate, history: { ttlSeconds: 1.5 } }, 'history.ttlSeconds', /integer/],
+    [{ authenticate, history: { maxPerThread: 0 } }, 'history.maxPerThread', /between 1/],
+    [{ authenticate, history: 'long' }, 'history', /object/],
+    [{ authenticate, gateway: { namespace: 'relay' } }, 'gateway.namespace', /starting with/],
+    [{ authenticate, gateway: { corsOrigins: 'everyone' } }, 'gateway.corsOrigins', /array/],
+    [
+      { authenticate, gateway: { corsOrigins: ['example.com'] } },
+      'gateway.corsOrigins[0]',
+      /origin/,
+    ],
+    [{ authenticate, gateway: { maxPayloadBytes: 10 } }, 'gateway.maxPayloadBytes', /between/],
+    [{ authenticate, liveness: { heartbeatMs: 5000, ttlMs: 4000 } }, 'liveness.ttlMs', /greater/],
+    [{ authenticate, debug: { adminToken: 'short' } }, 'debug.adminToken', /16 characters/],
+    [{ authenticate, keyPrefix: 'a{b}' }, 'keyPrefix', /braces/],
+    [{ authenticate, instanceId: 'has space' }, 'instanceId', /letters/],
+    [
+      { authenticate, delivery: { unavailableTimeoutMs: -5 } },
+      'delivery.unavailableTimeoutMs',
+      /between/,
+    ],
+  ])('refuses %j naming %s', (options, option, reason) => {
+    const error = optionError(options);
+    expect(error.option).toBe(option);
+    expect(error.code).toBe('INVALID_OPTION');
+    expect(error.message).toContain(`"${option}"`);
+    expect(error.message).toMatch(reason);
+  });
+
+  it('applies defaults: in-memory when redis is absent', () => {
+    const resolved = resolveRelayOptions({ authenticate });
+    expect(resolved.redis).toEqual({ kind: 'none' });
+    expect(resolved.history).toEqual({ ttlSeconds: 86_400, maxPerThread: 1_000 });
+    expect(resolved.debug.adminToken).toBeNull();
+    expect(resolved.liveness.ttlMs).toBeLessThanOrEqual(30_000);
+  });
+
+  it('accepts a redis URL, options or a client', () => {
+    expect(
+      resolveRelayOptions({ authenticate, redis: 'redis://127.0.0.1:6379/2' }).redis.kind,
+    ).toBe('url');
+    expect(resolveRelayOptions({ authenticate, redis: { host: '127.0.0.1' } }).redis.kind).toBe(
+      'options',
+    );
+  });
+
+  it('stops a Nest app from booting and names the option', async () => {
+    @Module({
+      imports: [ThreadRelayModule.forRoot({ authenticate, history: { ttlSeconds: -1 } })],
+    })
+    class BadModule {}
+    await expect(
+      NestFactory.create(BadModule, { logger: false, abortOnError: false }),
+    ).rejects.toThrow(/"history\.ttlSeconds" must be between 1/);
+  });
+
+  it('validates forRootAsync options the same way', async () => {
+    @Module({
+      imports: [
+        ThreadRelayModule.forRootAsync({
+          useFactory: () => ({ authenticate, redis: 'nope://' }),
+        }),
+      ],
+    })
+    class BadAsyncModule {}
+    await expect(
+      NestFactory.create(BadAsyncModule, { logger: false, abortOnError: false }),
+    ).rejects.toThrow(/"redis" must use the redis:\/\/ or rediss:\/\/ scheme/);
+  });
+});
