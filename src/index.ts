@@ -58,6 +58,9 @@ export {
 } from './delivery/message-log.interface.js';
 export { MemoryMessageLog } from './delivery/memory-message-log.js';
 
+export { RelayMetrics, type LocalGatewayState } from './observability/relay-metrics.service.js';
+export { RedisHealthService, type DegradedReason } from './observability/redis-health.service.js';
+
 export { RelayIoAdapter } from './gateway/relay-io.adapter.js';
 export { RelayGateway } from './gateway/relay.gateway.js';
 

@@ -1,5 +1,8 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './demo/app.module.js';
 import { ConfigError, readServerConfig } from './demo/server-config.js';
@@ -16,7 +19,11 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const app = await NestFactory.create(AppModule.forConfig(config), { bufferLogs: true });
+  // dist/src/main.js -> dist/web, where `npm run build` puts the page.
+  const webRoot = fileURLToPath(new URL('../web/', import.meta.url));
+  const app = await NestFactory.create(AppModule.forConfig(config, { webRoot }), {
+    bufferLogs: true,
+  });
   app.useLogger(app.get(Logger));
   app.useWebSocketAdapter(new RelayIoAdapter(app));
   app.enableShutdownHooks();
@@ -27,6 +34,8 @@ async function main(): Promise<void> {
     : 'in-memory (one process)';
   console.log(`thread-relay reference server on http://localhost:${config.port}/`);
   console.log(`  mode: ${mode}`);
+  const pageBuilt = existsSync(join(webRoot, 'index.html'));
+  console.log(`  web page: ${pageBuilt ? webRoot : 'not built (run npm run build)'}`);
   console.log(
     `  debug routes: ${config.adminToken ? 'on (RELAY_ADMIN_TOKEN set)' : 'off (set RELAY_ADMIN_TOKEN to enable)'}`,
   );

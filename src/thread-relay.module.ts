@@ -10,6 +10,9 @@ import { EventFanoutService } from './delivery/event-fanout.service.js';
 import { UserMessageService } from './delivery/user-message.service.js';
 import { RelayConnectionHandler } from './gateway/relay-connection.handler.js';
 import { RelayGateway } from './gateway/relay.gateway.js';
+import { MetricsController } from './observability/metrics.controller.js';
+import { RedisHealthService } from './observability/redis-health.service.js';
+import { RelayMetrics } from './observability/relay-metrics.service.js';
 import { InstanceLivenessService } from './registry/instance-liveness.service.js';
 import { ThreadRegistryService } from './registry/thread-registry.service.js';
 import { ThreadRelayLifecycle } from './thread-relay.lifecycle.js';
@@ -24,14 +27,16 @@ import { relayProviders } from './thread-relay.providers.js';
  * Then, once per app: app.useWebSocketAdapter(new RelayIoAdapter(app)).
  */
 @Module({
-  controllers: [HistoryController, DebugController, HealthController],
+  controllers: [HistoryController, DebugController, HealthController, MetricsController],
   providers: [
     HttpUserAuthService,
     AdminTokenGuard,
+    RelayMetrics,
     ...relayProviders,
     ThreadRegistryService,
     InstanceLivenessService,
     EventFanoutService,
+    RedisHealthService,
     DeliveryService,
     UserMessageService,
     WebSocketManager,
@@ -45,6 +50,8 @@ import { relayProviders } from './thread-relay.providers.js';
     DeliveryService,
     UserMessageService,
     WebSocketManager,
+    RelayMetrics,
+    RedisHealthService,
   ],
 })
 export class ThreadRelayModule extends ThreadRelayConfigurableModule {}

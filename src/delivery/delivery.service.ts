@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DeliveryTimeoutError } from '../errors/delivery-timeout.error.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import type { HistoryPage } from '../protocol.js';
+import { RelayMetrics } from '../observability/relay-metrics.service.js';
 import { assertValidId } from '../registry/thread-id.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { RelayLogger } from '../thread-relay.logger.js';
@@ -30,6 +31,7 @@ export class DeliveryService {
     @Inject(MESSAGE_LOG) private readonly messages: MessageLog,
     private readonly fanout: EventFanoutService,
     @Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions,
+    private readonly metrics: RelayMetrics,
   ) {
     this.log = RelayLogger.for(DeliveryService.name, options);
   }
@@ -53,6 +55,7 @@ export class DeliveryService {
         timeoutMs,
         'resolve',
       );
+      const stopAppendTimer = this.metrics.appendSeconds.startTimer();
       const { event, appended } = await withinAvailability(
         this.messages.append(
           { id: randomUUID(), threadId, type: eventType, payload: body, runId, ts: Date.now() },
@@ -61,7 +64,12 @@ export class DeliveryService {
         timeoutMs,
         'append',
       );
-      if (appended) this.fanout.publish(event);
+      stopAppendTimer();
+      this.metrics.eventsAppended.inc({ result: appended ? 'appended' : 'duplicate' });
+      if (appended) {
+        this.fanout.publish(event);
+        this.metrics.eventsFannedOut.inc();
+      }
       const onlineConnections = await withinAvailability(
         this.registry.countConnectionsOfThread(threadId),
         timeoutMs,
@@ -84,11 +92,13 @@ export class DeliveryService {
         duplicate: !appended,
       };
     } catch (error) {
+      const code = (error as { code?: string }).code ?? 'INTERNAL';
+      this.metrics.errors.inc({ source: 'send', code });
       this.log.warn({
         msg: 'send failed',
         id: typeof threadOrRunId === 'string' ? threadOrRunId.slice(0, 200) : typeof threadOrRunId,
         type: eventType,
-        code: (error as { code?: string }).code ?? 'INTERNAL',
+        code,
         reason: error instanceof Error ? error.message : String(error),
       });
       throw error;
@@ -187,7 +197,23 @@ export class DeliveryService {
   ): Promise<number> {
     const cursor = await this.registry.recordDelivered(threadId, userId, seq);
     this.fanout.announceDelivered(threadId, userId, cursor);
+    this.metrics.acks.inc();
+    this.observeDeliveryLatency(threadId, seq);
     this.log.debug({ msg: 'acked', threadId, seq, cursor, userId, connectionId });
     return cursor;
+  }
+
+  /** Send-to-ack latency of the acked event, read from its `ts` off the ack's path. */
+  private observeDeliveryLatency(threadId: string, seq: number): void {
+    const ackedAt = Date.now();
+    this.messages.read(threadId, seq - 1, 1).then(
+      (slice) => {
+        const event = slice.events[0];
+        if (event?.seq === seq) {
+          this.metrics.deliverySeconds.observe(Math.max(0, ackedAt - event.ts) / 1000);
+        }
+      },
+      () => undefined,
+    );
   }
 }

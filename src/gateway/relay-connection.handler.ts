@@ -8,7 +8,9 @@ import { UserMessageService } from '../delivery/user-message.service.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { ForbiddenError } from '../errors/forbidden.error.js';
 import { ThreadOwnershipConflictError } from '../errors/thread-ownership-conflict.error.js';
-import { ClientEvents, type Ack } from '../protocol.js';
+import { RedisHealthService } from '../observability/redis-health.service.js';
+import { RelayMetrics } from '../observability/relay-metrics.service.js';
+import { ClientEvents, ServerEvents, type Ack } from '../protocol.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
@@ -50,8 +52,14 @@ export class RelayConnectionHandler {
     private readonly fanout: EventFanoutService,
     @Inject(MESSAGE_LOG) private readonly messages: MessageLog,
     @Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions,
+    private readonly metrics: RelayMetrics,
+    private readonly redisHealth: RedisHealthService,
   ) {
     this.log = RelayLogger.for('RelayGateway', options);
+    metrics.observeGateway(() => ({
+      connections: this.connections.size,
+      joinedThreads: new Set([...this.connections.values()].flatMap((c) => [...c.threads])).size,
+    }));
   }
 
   /** Connections this instance tracks; tests assert it drains to zero. */
@@ -95,6 +103,8 @@ export class RelayConnectionHandler {
     };
     this.connections.set(socket.id, state);
     void socket.join(userRoom(userId));
+    const status = this.redisHealth.status();
+    if (status.mode === 'degraded') socket.emit(ServerEvents.status, status);
 
     this.on(socket, state, ClientEvents.join, (s, uid, payload) =>
       this.join(s, uid, payload, state),
@@ -134,6 +144,7 @@ export class RelayConnectionHandler {
           (result) => answer({ ok: true, ...result }),
           (error: unknown) => {
             const body = toErrorBody(error);
+            this.metrics.errors.inc({ source: 'socket', code: body.code });
             if (body.code === 'INTERNAL') {
               this.log.error(
                 { msg: 'handler failed', event, connectionId: socket.id, userId: state.userId },
@@ -196,10 +207,12 @@ export class RelayConnectionHandler {
       headSeq: plan.result.headSeq,
       reset: plan.reset?.reason ?? null,
     });
+    if (plan.reset) this.metrics.resets.inc({ reason: plan.reset.reason });
     // The ack goes out first, then the replay: socket.io keeps that order on the wire.
     setImmediate(() => {
       plan.run().then(
         (sent) => {
+          this.metrics.eventsReplayed.inc(sent);
           if (sent > 0)
             this.log.debug({
               msg: 'replayed',

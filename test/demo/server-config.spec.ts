@@ -1,0 +1,96 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, DEV_JWT_SECRET, readServerConfig } from '../../src/demo/server-config.js';
+
+const SECRET = 'a-production-secret-of-at-least-32-bytes';
+
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    readServerConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe('readServerConfig', () => {
+  it('has the documented defaults', () => {
+    expect(readServerConfig({})).toEqual({
+      port: 8000,
+      redisUrl: undefined,
+      jwtSecret: DEV_JWT_SECRET,
+      jwtSecretIsDefault: true,
+      adminToken: undefined,
+      historyTtlSeconds: undefined,
+      historyMax: undefined,
+      logLevel: 'info',
+      production: false,
+    });
+  });
+
+  it('reads every variable', () => {
+    expect(
+      readServerConfig({
+        PORT: '9001',
+        REDIS_URL: 'redis://redis:6379/2',
+        RELAY_JWT_SECRET: SECRET,
+        RELAY_ADMIN_TOKEN: 'admin-token-0123456789',
+        RELAY_HISTORY_TTL_SECONDS: '60',
+        RELAY_HISTORY_MAX: '50',
+        LOG_LEVEL: 'debug',
+        NODE_ENV: 'production',
+      }),
+    ).toEqual({
+      port: 9001,
+      redisUrl: 'redis://redis:6379/2',
+      jwtSecret: SECRET,
+      jwtSecretIsDefault: false,
+      adminToken: 'admin-token-0123456789',
+      historyTtlSeconds: 60,
+      historyMax: 50,
+      logLevel: 'debug',
+      production: true,
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    const config = readServerConfig({ PORT: '', REDIS_URL: '', RELAY_ADMIN_TOKEN: '' });
+    expect(config.port).toBe(8000);
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.adminToken).toBeUndefined();
+  });
+
+  it.each([
+    ['PORT', { PORT: 'eighty' }],
+    ['PORT', { PORT: '0' }],
+    ['PORT', { PORT: '-1' }],
+    ['PORT', { PORT: '80.5' }],
+    ['PORT', { PORT: '65536' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }],
+    ['RELAY_HISTORY_TTL_SECONDS', { RELAY_HISTORY_TTL_SECONDS: '1d' }],
+    ['RELAY_HISTORY_MAX', { RELAY_HISTORY_MAX: '0' }],
+    ['RELAY_JWT_SECRET', { RELAY_JWT_SECRET: 'short' }],
+    ['RELAY_JWT_SECRET', { NODE_ENV: 'production' }],
+    ['RELAY_JWT_SECRET', { NODE_ENV: 'production', RELAY_JWT_SECRET: '' }],
+    ['RELAY_ADMIN_TOKEN', { RELAY_ADMIN_TOKEN: 'too-short' }],
+  ])('refuses a bad %s (%j) with a ConfigError naming it', (name, env) => {
+    const error = configError(env);
+    expect(error.message).toContain(name);
+  });
+
+  it('quotes the bad value so it can be found', () => {
+    expect(configError({ PORT: 'eighty' }).message).toContain('"eighty"');
+    expect(configError({ LOG_LEVEL: 'verbose' }).message).toContain('"verbose"');
+  });
+
+  it('never puts a secret into its message', () => {
+    expect(configError({ RELAY_JWT_SECRET: 'tiny-secret' }).message).not.toContain('tiny-secret');
+  });
+
+  it('accepts the dev secret outside production only', () => {
+    expect(readServerConfig({ NODE_ENV: 'development' }).jwtSecretIsDefault).toBe(true);
+    expect(readServerConfig({ NODE_ENV: 'production', RELAY_JWT_SECRET: SECRET }).production).toBe(
+      true,
+    );
+  });
+});

@@ -1,0 +1,111 @@
+import type { Socket } from 'socket.io-client';
+import { signUserToken } from '../src/index.js';
+import { testRedisUrl, uniquePrefix } from './support/redis.js';
+import {
+  connectSocket,
+  startRelayApp,
+  TEST_JWT_SECRET,
+  waitUntil,
+  type RelayApp,
+} from './support/relay-app.js';
+import {
+  buildRelayChild,
+  spawnRelayChild,
+  type RelayChild,
+} from './support/relay-child-process.js';
+
+const LIVENESS = { heartbeatMs: 200, ttlMs: 1000 };
+/** The documented bound (ttl + one heartbeat), plus two more beats for the sweep itself. */
+const SWEEP_BOUND_MS = LIVENESS.ttlMs + 3 * LIVENESS.heartbeatMs;
+
+describe('an instance killed without cleanup', () => {
+  const prefix = uniquePrefix('liveness');
+  const childId = 'liveness-child';
+  let entry: string;
+  let survivor: RelayApp;
+  let child: RelayChild | undefined;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    entry = await buildRelayChild();
+    const options = { redis: testRedisUrl(), keyPrefix: prefix, liveness: LIVENESS };
+    survivor = await startRelayApp({ ...options, instanceId: 'liveness-survivor' });
+    child = await spawnRelayChild(entry, { ...options, instanceId: childId });
+  }, 90_000);
+  afterAll(async () => {
+    for (const socket of sockets.splice(0)) socket.close();
+    await child?.kill();
+    await survivor?.close();
+  });
+
+  async function open(url: string, userId: string, threads: string[]): Promise<Socket> {
+    const socket = await connectSocket(url, await signUserToken(userId, TEST_JWT_SECRET));
+    sockets.push(socket);
+    for (const threadId of threads) {
+      expect(await socket.emitWithAck('thread:join', { threadId })).toMatchObject({ ok: true });
+    }
+    return socket;
+  }
+
+  it('loses its registry entries on the survivor within the liveness bound', async () => {
+    const running = child!;
+    // Two tabs of one user and another user on the doomed instance; the same user also
+    // has a connection on the survivor, joined to one of the same threads.
+    const doomed = [
+      await open(running.url, 'lena', ['lena-a', 'lena-b']),
+      await open(running.url, 'lena', ['lena-a']),
+      await open(running.url, 'lars', ['lars-a']),
+    ];
+    const kept = await open(survivor.url, 'lena', ['lena-a']);
+    const doomedIds = doomed.map((s) => s.id!);
+
+    // The survivor sees the child's connections through the shared registry.
+    await waitUntil(
+      async () => (await survivor.registry.connectionsOfInstance(childId)).length === 3,
+      'the child’s connections in the registry',
+    );
+    expect((await survivor.registry.connectionsOfInstance(childId)).sort()).toEqual(
+      [...doomedIds].sort(),
+    );
+    expect((await survivor.registry.connectionsOfThread('lena-a')).sort()).toEqual(
+      [doomedIds[0]!, doomedIds[1]!, kept.id!].sort(),
+    );
+    expect(await survivor.registry.connectionsOfThread('lena-b')).toEqual([doomedIds[0]]);
+    expect(await survivor.registry.connectionsOfThread('lars-a')).toEqual([doomedIds[2]]);
+    expect(await survivor.registry.getConnection(doomedIds[2]!)).toMatchObject({
+      instanceId: childId,
+      userId: 'lars',
+      threads: ['lars-a'],
+    });
+
+    await running.kill();
+    const killedAt = Date.now();
+
+    await waitUntil(
+      async () => (await survivor.registry.connectionsOfInstance(childId)).length === 0,
+      'the dead instance’s connections to be swept',
+      SWEEP_BOUND_MS,
+    );
+    const sweptAfter = Date.now() - killedAt;
+    expect(sweptAfter).toBeLessThanOrEqual(SWEEP_BOUND_MS);
+
+    expect(await survivor.registry.connectionsOfThread('lena-b')).toEqual([]);
+    expect(await survivor.registry.connectionsOfThread('lars-a')).toEqual([]);
+    expect(await survivor.registry.countConnectionsOfThread('lars-a')).toBe(0);
+    // The survivor's own connection is untouched.
+    expect(await survivor.registry.connectionsOfThread('lena-a')).toEqual([kept.id]);
+    expect(await survivor.registry.connectionsOfUser('lars')).toEqual([]);
+    expect(await survivor.registry.connectionsOfUser('lena')).toEqual([kept.id]);
+    for (const id of doomedIds) expect(await survivor.registry.getConnection(id)).toBeNull();
+    const listed = await survivor.registry.listConnections(null, 100);
+    expect(listed.items.map((c) => c.connectionId)).toEqual([kept.id]);
+
+    // The threads and their logs outlive the instance: sends are kept for the owner's return.
+    const receipt = await survivor.delivery.sendToThread('lars-a', 'agent_started', {});
+    expect(receipt).toMatchObject({ seq: 1, onlineConnections: 0 });
+    const back = await open(survivor.url, 'lars', []);
+    expect(await back.emitWithAck('thread:join', { threadId: 'lars-a', lastSeq: 0 })).toMatchObject(
+      { ok: true, replayed: 1, headSeq: 1 },
+    );
+  });
+});

@@ -1,0 +1,139 @@
+import type { Socket } from 'socket.io-client';
+import type { ThreadEvent } from '../src/index.js';
+import { parsePrometheus, sample, scrape } from './support/prometheus.js';
+import { testRedisUrl, uniquePrefix } from './support/redis.js';
+import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+
+type AckAnswer = { ok: boolean; error?: { code: string } } & Record<string, unknown>;
+
+describe.each([
+  ['memory', () => ({})],
+  ['redis', () => ({ redis: testRedisUrl(), keyPrefix: uniquePrefix('metrics') })],
+])('GET /metrics (%s)', (_mode, config) => {
+  let relay: RelayApp;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    relay = await startRelayApp(config());
+  });
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.close();
+  });
+  afterAll(async () => {
+    await relay.close();
+  });
+
+  it('serves Prometheus text: every non-comment line is `name{labels} value`', async () => {
+    const response = await fetch(`${relay.url}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    const samples = parsePrometheus(text);
+    for (const name of [
+      'relay_events_fanned_out_total',
+      'relay_events_replayed_total',
+      'relay_acks_total',
+      'relay_connections',
+      'relay_joined_threads',
+      'relay_append_duration_seconds_count',
+      'relay_delivery_latency_seconds_count',
+    ]) {
+      expect(samples.has(name)).toBe(true);
+    }
+    for (const family of [
+      'relay_events_appended_total',
+      'relay_resets_total',
+      'relay_errors_total',
+    ]) {
+      expect(text).toContain(`# TYPE ${family} counter`);
+    }
+    // Low cardinality: no ids in any label.
+    expect(text).not.toMatch(/thread_?id=|user_?id=|connection_?id=/i);
+  });
+
+  it('moves the counters by exactly N sends, M replayed events, K acks', async () => {
+    const N = 7;
+    const threadId = `metrics-thread-${Math.random().toString(36).slice(2)}`;
+    await relay.registry.registerThread(threadId, 'mia');
+    const before = await scrape(relay.url);
+
+    for (let i = 0; i < N; i += 1) {
+      await relay.delivery.sendToThread(threadId, 'tick', { i }, { idempotencyKey: `k-${i}` });
+    }
+    // A retried send with a seen idempotency key is counted as a duplicate, not appended.
+    await relay.delivery.sendToThread(threadId, 'tick', { i: 0 }, { idempotencyKey: 'k-0' });
+    await expect(relay.delivery.sendToThread('no-such-thread', 'tick', {})).rejects.toMatchObject({
+      code: 'THREAD_NOT_FOUND',
+    });
+
+    // The owner joins from the start: the M = N events in the log are replayed.
+    const socket = await connectSocket(relay.url, await relay.token('mia'));
+    sockets.push(socket);
+    const events: ThreadEvent[] = [];
+    socket.on('thread:event', (e: ThreadEvent) => events.push(e));
+    const joined = (await socket.emitWithAck('thread:join', { threadId })) as AckAnswer;
+    expect(joined).toMatchObject({ ok: true, replayed: N, headSeq: N });
+    await waitUntil(() => events.length === N, `${N} replayed events`);
+
+    // K = 3 cumulative acks, and one refused (beyond the head).
+    for (const seq of [2, 5, N]) {
+      expect(await socket.emitWithAck('thread:ack', { threadId, seq })).toMatchObject({ ok: true });
+    }
+    expect(await socket.emitWithAck('thread:ack', { threadId, seq: N + 10 })).toMatchObject({
+      ok: false,
+      error: { code: 'BAD_REQUEST' },
+    });
+
+    // A second connection with a cursor from another epoch gets a reset, not a replay.
+    const stale = await connectSocket(relay.url, await relay.token('mia'));
+    sockets.push(stale);
+    expect(
+      await stale.emitWithAck('thread:join', { threadId, lastSeq: 3, epoch: 'not-the-epoch' }),
+    ).toMatchObject({ ok: true, replayed: 0, reset: 'epoch_mismatch' });
+
+    const delta = (after: Map<string, number>, series: string) =>
+      sample(after, series) - sample(before, series);
+    let after = await scrape(relay.url);
+    await waitUntil(async () => {
+      after = await scrape(relay.url);
+      return delta(after, 'relay_delivery_latency_seconds_count') === 3;
+    }, 'three delivery latency observations');
+
+    expect(delta(after, 'relay_events_appended_total{result="appended"}')).toBe(N);
+    expect(delta(after, 'relay_events_appended_total{result="duplicate"}')).toBe(1);
+    expect(delta(after, 'relay_events_fanned_out_total')).toBe(N);
+    expect(delta(after, 'relay_append_duration_seconds_count')).toBe(N + 1);
+    expect(delta(after, 'relay_events_replayed_total')).toBe(N);
+    expect(delta(after, 'relay_acks_total')).toBe(3);
+    expect(delta(after, 'relay_resets_total{reason="epoch_mismatch"}')).toBe(1);
+    expect(delta(after, 'relay_errors_total{source="send",code="THREAD_NOT_FOUND"}')).toBe(1);
+    expect(delta(after, 'relay_errors_total{source="socket",code="BAD_REQUEST"}')).toBe(1);
+    expect(sample(after, 'relay_connections')).toBe(2);
+    expect(sample(after, 'relay_joined_threads')).toBe(1);
+    // Every bucket line is cumulative and ends at +Inf = count.
+    expect(sample(after, 'relay_delivery_latency_seconds_bucket{le="+Inf"}')).toBe(
+      sample(after, 'relay_delivery_latency_seconds_count'),
+    );
+
+    for (const s of sockets.splice(0)) s.close();
+    await waitUntil(
+      async () => sample(await scrape(relay.url), 'relay_connections') === 0,
+      'the connection gauge back to 0',
+    );
+    expect(sample(await scrape(relay.url), 'relay_joined_threads')).toBe(0);
+  });
+});
+
+describe('metrics registries', () => {
+  it('are per app: two apps in one process do not see each other’s counters', async () => {
+    const [a, b] = await Promise.all([startRelayApp(), startRelayApp()]);
+    try {
+      await a.registry.registerThread('iso-thread', 'ivy');
+      await a.delivery.sendToThread('iso-thread', 'tick', {});
+      expect(sample(await scrape(a.url), 'relay_events_fanned_out_total')).toBe(1);
+      expect(sample(await scrape(b.url), 'relay_events_fanned_out_total')).toBe(0);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});

@@ -1,0 +1,124 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TestRelayOptions } from './relay-app.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Under node_modules so the compiled code resolves the project's dependencies. */
+const BUILD_DIR = path.join(ROOT, 'node_modules', '.cache', 'thread-relay-child');
+const OUT_DIR = path.join(BUILD_DIR, 'out');
+const CHILD_ENTRY = path.join(OUT_DIR, 'test', 'support', 'relay-child.js');
+
+/**
+ * Compiles `relay-child.ts` and the sources it imports with tsc (decorator metadata
+ * included, which Nest's injection needs), incrementally, into a cache directory.
+ * Returns the compiled entry point.
+ */
+export async function buildRelayChild(timeoutMs = 60_000): Promise<string> {
+  mkdirSync(OUT_DIR, { recursive: true });
+  // node_modules is the edge of every package scope: the output needs its own.
+  writeFileSync(path.join(OUT_DIR, 'package.json'), '{ "type": "module" }\n');
+  const config = path.join(BUILD_DIR, 'tsconfig.json');
+  writeFileSync(
+    config,
+    JSON.stringify(
+      {
+        extends: path.join(ROOT, 'tsconfig.json'),
+        compilerOptions: {
+          rootDir: ROOT,
+          outDir: OUT_DIR,
+          types: ['node'],
+          typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+          declaration: false,
+          sourceMap: false,
+          incremental: true,
+          tsBuildInfoFile: path.join(BUILD_DIR, 'tsbuildinfo'),
+          noEmitOnError: true,
+        },
+        include: [],
+        files: [path.join(ROOT, 'test', 'support', 'relay-child.ts')],
+      },
+      null,
+      2,
+    ),
+  );
+  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const child = spawn(process.execPath, [tsc, '-p', config], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tsc did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.once('error', reject);
+    child.once('exit', (exitCode) => {
+      clearTimeout(timer);
+      resolve(exitCode);
+    });
+  });
+  if (code !== 0) throw new Error(`compiling the relay child failed (exit ${code}):\n${output}`);
+  return CHILD_ENTRY;
+}
+
+export interface RelayChild {
+  url: string;
+  process: ChildProcess;
+  /** Resolves once the process has exited. */
+  exited: Promise<void>;
+  /** SIGKILL: no shutdown hook runs, nothing is cleaned up. */
+  kill(): Promise<void>;
+}
+
+/** Starts a compiled relay child with `options`; resolves once it is listening. */
+export async function spawnRelayChild(
+  entry: string,
+  options: TestRelayOptions,
+  timeoutMs = 15_000,
+): Promise<RelayChild> {
+  const env: NodeJS.ProcessEnv = { ...process.env, RELAY_CHILD_OPTIONS: JSON.stringify(options) };
+  delete env.NODE_OPTIONS;
+  const child = spawn(process.execPath, [entry], {
+    cwd: ROOT,
+    env,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  };
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let buffered = '';
+      const timer = setTimeout(
+        () => reject(new Error(`relay child not ready within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      child.stdout.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const match = /RELAY_CHILD_READY (\S+)/.exec(buffered);
+        if (match?.[1]) {
+          clearTimeout(timer);
+          resolve(match[1]);
+        }
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`relay child exited before it was ready (code ${child.exitCode})`));
+      });
+    });
+    return { url, process: child, exited, kill };
+  } catch (error) {
+    await kill();
+    throw error;
+  }
+}
