@@ -175,13 +175,20 @@ export class DeliveryService {
       const unsubscribe = this.fanout.onDelivered((tid, uid, cursor) => {
         if (tid === threadId) consider(uid, cursor);
       });
-      const timer = setTimeout(
-        () => finish(new DeliveryTimeoutError(threadId, seq, timeoutMs, best), best),
-        timeoutMs,
-      );
+      // The stored cursor is authoritative: a timeout that fires before it has been read
+      // waits for the read, so an already-delivered seq never times out under load.
+      let storeRead = false;
+      let expired = false;
+      const timeout = () => finish(new DeliveryTimeoutError(threadId, seq, timeoutMs, best), best);
+      const timer = setTimeout(() => {
+        expired = true;
+        if (storeRead) timeout();
+      }, timeoutMs);
       this.registry.deliveredCursors(threadId).then(
         (cursors) => {
           for (const [uid, cursor] of Object.entries(cursors)) consider(uid, cursor);
+          storeRead = true;
+          if (expired) timeout();
         },
         (error: unknown) => finish(error instanceof Error ? error : new Error(String(error)), best),
       );

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { EventFanoutService } from '../../src/delivery/event-fanout.service.js';
 import {
   buildWebPage,
   startReferenceServer,
@@ -117,5 +118,32 @@ describe('web page (headless Chromium)', () => {
       page.locator('#messages .message.agent.done .text').textContent(),
     ).resolves.toContain('hello from chromium');
     expect(pageErrors).toEqual([]);
+  });
+
+  it('keeps delivering through REST polling after the socket is cut and cannot come back', async () => {
+    const before = await page.locator('#event-rows tr').count();
+    // Refuse every socket.io transport from now on, then cut the live connection.
+    await page.routeWebSocket(/socket\.io/, (ws) => ws.close());
+    await page.route(/\/socket\.io\//, (route) => route.abort());
+    server.app.get(EventFanoutService).namespace?.local.disconnectSockets(true);
+    await page.locator('#status[data-status="polling"]').waitFor({ timeout: WAIT_MS });
+
+    await page.locator('#message-input').fill('sent while polling');
+    await page.locator('#send-button').click();
+    const answer = page.locator('#messages .message.agent.done .text', {
+      hasText: 'sent while polling',
+    });
+    await answer.waitFor({ timeout: WAIT_MS });
+    await page
+      .locator('#event-rows tr[data-type="agent_completed"]')
+      .nth(1)
+      .waitFor({ timeout: WAIT_MS });
+    const seqs = await page
+      .locator('#event-rows tr')
+      .evaluateAll((trs) => trs.map((tr) => Number((tr as HTMLElement).dataset.seq)));
+    expect(seqs.length).toBeGreaterThan(before);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    await page.screenshot({ path: `${ARTIFACTS}/web-page-polling.png`, fullPage: true });
+    expect(pageErrors.filter((e) => !/socket\.io|WebSocket|ERR_FAILED/i.test(e))).toEqual([]);
   });
 });
