@@ -8,8 +8,13 @@ import {
   DeliveryTimeoutError,
   type ThreadEvent,
 } from '../src/index.js';
-import { uniquePrefix, testRedisUrl } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import {
+  backendModes,
+  connectSocket,
+  startRelayApp,
+  waitUntil,
+  type RelayApp,
+} from './support/relay-app.js';
 
 function collect(socket: Socket): ThreadEvent[] {
   const events: ThreadEvent[] = [];
@@ -17,10 +22,7 @@ function collect(socket: Socket): ThreadEvent[] {
   return events;
 }
 
-describe.each([
-  ['memory', () => ({})],
-  ['redis', () => ({ redis: testRedisUrl(), keyPrefix: uniquePrefix('delivery') })],
-])('DeliveryService (%s)', (_name, config) => {
+describe.each(backendModes('delivery'))('DeliveryService (%s)', (_name, config) => {
   let relay: RelayApp;
   const sockets: Socket[] = [];
 

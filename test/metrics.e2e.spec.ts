@@ -1,15 +1,17 @@
 import type { Socket } from 'socket.io-client';
 import type { ThreadEvent } from '../src/index.js';
 import { parsePrometheus, sample, scrape } from './support/prometheus.js';
-import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import {
+  backendModes,
+  connectSocket,
+  startRelayApp,
+  waitUntil,
+  type RelayApp,
+} from './support/relay-app.js';
 
 type AckAnswer = { ok: boolean; error?: { code: string } } & Record<string, unknown>;
 
-describe.each([
-  ['memory', () => ({})],
-  ['redis', () => ({ redis: testRedisUrl(), keyPrefix: uniquePrefix('metrics') })],
-])('GET /metrics (%s)', (_mode, config) => {
+describe.each(backendModes('metrics'))('GET /metrics (%s)', (_mode, config) => {
   let relay: RelayApp;
   const sockets: Socket[] = [];
 

@@ -10,6 +10,7 @@ import {
   ThreadRelayModule,
   type ThreadRelayModuleOptions,
 } from '../../src/index.js';
+import { testRedisUrl, uniquePrefix } from './redis.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long';
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -82,4 +83,15 @@ export async function waitUntil(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** The two backends every module-level suite runs against: in-memory and Redis under its own prefix. */
+export function backendModes(
+  label: string,
+  extra: TestRelayOptions = {},
+): Array<[string, () => TestRelayOptions]> {
+  return [
+    ['memory', () => ({ ...extra })],
+    ['redis', () => ({ redis: testRedisUrl(), keyPrefix: uniquePrefix(label), ...extra })],
+  ];
 }
