@@ -18,6 +18,7 @@ import { ThreadRegistryService } from './registry/thread-registry.service.js';
 import { ThreadRelayLifecycle } from './thread-relay.lifecycle.js';
 import { ThreadRelayConfigurableModule } from './thread-relay.module-definition.js';
 import { RELAY_OPTIONS } from './thread-relay.options.js';
+import { ThreadAdmissionService } from './registry/thread-admission.service.js';
 import { relayProviders } from './thread-relay.providers.js';
 
 /**
@@ -34,6 +35,7 @@ import { relayProviders } from './thread-relay.providers.js';
     RelayMetrics,
     ...relayProviders,
     ThreadRegistryService,
+    ThreadAdmissionService,
     InstanceLivenessService,
     EventFanoutService,
     RedisHealthService,

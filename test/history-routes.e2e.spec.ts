@@ -91,7 +91,39 @@ describe.each([
     expect(seen).toEqual(Array.from({ length: total }, (_, i) => i + 1));
   });
 
-  it('GET refuses: 401 without or with a bad bearer, 403 for another user (no data), 404 unknown, 400 bad after/limit', async () => {
+  it('opens an unregistered thread for its first caller, as a socket join does, so a client on REST polling can start a thread', async () => {
+    const fresh = 'history-fresh-thread';
+    const first = await get(`/threads/${fresh}/messages`, 'olive');
+    expect(first.status).toBe(200);
+    expect((await first.json()) as HistoryPage).toMatchObject({
+      threadId: fresh,
+      headSeq: 0,
+      messages: [],
+    });
+    expect(await relay.registry.getThread(fresh)).toMatchObject({ ownerId: 'olive' });
+    expect((await get(`/threads/${fresh}/messages`, 'mallory')).status).toBe(403);
+
+    const posted = 'history-fresh-post';
+    const sent = await post(
+      `/threads/${posted}/messages`,
+      'olive',
+      JSON.stringify({ text: 'hi', clientMessageId: 'cm-fresh' }),
+    );
+    expect(sent.status).toBe(200);
+    expect(await sent.json()).toMatchObject({ ok: true, seq: 1 });
+    expect(await relay.registry.getThread(posted)).toMatchObject({ ownerId: 'olive' });
+    expect(
+      (
+        await post(
+          `/threads/${posted}/messages`,
+          'mallory',
+          JSON.stringify({ text: 'x', clientMessageId: 'cm-m' }),
+        )
+      ).status,
+    ).toBe(403);
+  });
+
+  it('GET refuses: 401 without or with a bad bearer, 403 for another user (no data), 400 bad after/limit', async () => {
     const path = `/threads/${threadId}/messages`;
     expect((await get(path, null)).status).toBe(401);
     expect((await get(path, null, 'not-a-jwt')).status).toBe(401);
@@ -108,10 +140,6 @@ describe.each([
     expect(JSON.parse(otherText)).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     expect(otherText).not.toContain('olive-only');
     expect(otherText).not.toContain('messages');
-
-    const unknown = await get('/threads/no-such-thread/messages', 'olive');
-    expect(unknown.status).toBe(404);
-    expect(((await unknown.json()) as ErrorAnswer).error.code).toBe('THREAD_NOT_FOUND');
 
     for (const bad of ['after=-1', 'after=abc', 'after=1.5', 'after=1e3', 'limit=-5', 'limit=x']) {
       const response = await get(`${path}?${bad}`, 'olive');
@@ -157,7 +185,7 @@ describe.each([
     expect(page.messages).toHaveLength(1);
   });
 
-  it('POST refuses: 401 unauthenticated, 403 another user (nothing stored), 404 unknown thread, 400 bad bodies', async () => {
+  it('POST refuses: 401 unauthenticated, 403 another user (nothing stored), 400 bad bodies', async () => {
     const thread = 'history-refuse-thread';
     await relay.registry.registerThread(thread, 'olive');
     const path = `/threads/${thread}/messages`;
@@ -167,7 +195,6 @@ describe.each([
     const forbidden = await post(path, 'mallory', good);
     expect(forbidden.status).toBe(403);
     expect(((await forbidden.json()) as ErrorAnswer).error.code).toBe('FORBIDDEN');
-    expect((await post('/threads/no-such-thread/messages', 'olive', good)).status).toBe(404);
 
     const badBodies = [
       '{}',
@@ -189,5 +216,41 @@ describe.each([
 
     const page = (await (await get(path, 'olive')).json()) as HistoryPage;
     expect(page.headSeq).toBe(0);
+  });
+});
+
+describe('REST and socket joins with autoRegisterThreads off', () => {
+  let relay: RelayApp;
+  beforeAll(async () => {
+    relay = await startRelayApp({ autoRegisterThreads: false });
+  });
+  afterAll(async () => {
+    await relay.close();
+  });
+
+  it('answers THREAD_NOT_FOUND for an unregistered thread and registers nothing', async () => {
+    const headers = { authorization: `Bearer ${await relay.token('olive')}` };
+    const read = await fetch(`${relay.url}/threads/never-made/messages`, { headers });
+    expect(read.status).toBe(404);
+    expect(((await read.json()) as ErrorAnswer).error.code).toBe('THREAD_NOT_FOUND');
+    const write = await fetch(`${relay.url}/threads/never-made/messages`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'hi', clientMessageId: 'cm-1' }),
+    });
+    expect(write.status).toBe(404);
+    const socket = await connectSocket(relay.url, await relay.token('olive'));
+    try {
+      expect(await socket.emitWithAck('thread:join', { threadId: 'never-made' })).toMatchObject({
+        ok: false,
+        error: { code: 'THREAD_NOT_FOUND' },
+      });
+    } finally {
+      socket.close();
+    }
+    expect(await relay.registry.getThread('never-made')).toBeNull();
+
+    await relay.registry.registerThread('made', 'olive');
+    expect((await fetch(`${relay.url}/threads/made/messages`, { headers })).status).toBe(200);
   });
 });

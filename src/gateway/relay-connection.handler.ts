@@ -6,11 +6,10 @@ import { MESSAGE_LOG, type MessageLog } from '../delivery/message-log.interface.
 import { threadRoom, userRoom } from '../delivery/rooms.js';
 import { UserMessageService } from '../delivery/user-message.service.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
-import { ForbiddenError } from '../errors/forbidden.error.js';
-import { ThreadOwnershipConflictError } from '../errors/thread-ownership-conflict.error.js';
 import { RedisHealthService } from '../observability/redis-health.service.js';
 import { RelayMetrics } from '../observability/relay-metrics.service.js';
 import { ClientEvents, ServerEvents, type Ack } from '../protocol.js';
+import { ThreadAdmissionService } from '../registry/thread-admission.service.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
@@ -47,6 +46,7 @@ export class RelayConnectionHandler {
 
   constructor(
     private readonly registry: ThreadRegistryService,
+    private readonly admission: ThreadAdmissionService,
     private readonly delivery: DeliveryService,
     private readonly userMessages: UserMessageService,
     private readonly fanout: EventFanoutService,
@@ -182,7 +182,7 @@ export class RelayConnectionHandler {
     state: ConnectionState,
   ): Promise<object> {
     const input = parseClientPayload(joinSchema, payload, ClientEvents.join);
-    await this.authorizeJoin(userId, input.threadId);
+    await this.admission.admit(userId, input.threadId, 'join');
     const plan = await planReplay(
       socket,
       input.threadId,
@@ -231,25 +231,6 @@ export class RelayConnectionHandler {
       );
     });
     return { ...plan.result, ...(plan.reset ? { reset: plan.reset.reason } : {}) };
-  }
-
-  private async authorizeJoin(userId: string, threadId: string): Promise<void> {
-    const thread = await this.registry.getThread(threadId);
-    if (!thread && this.options.autoRegisterThreads && !this.options.threadAccess) {
-      try {
-        await this.registry.registerThread(threadId, userId);
-        return;
-      } catch (error) {
-        if (error instanceof ThreadOwnershipConflictError)
-          throw new ForbiddenError(userId, threadId);
-        throw error;
-      }
-    }
-    if (!(await this.registry.canAccess(userId, threadId, 'join'))) {
-      throw new ForbiddenError(userId, threadId);
-    }
-    if (!thread && this.options.autoRegisterThreads)
-      await this.registry.registerThread(threadId, userId);
   }
 
   private async leave(socket: Socket, payload: unknown, state: ConnectionState): Promise<object> {

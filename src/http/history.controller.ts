@@ -13,13 +13,11 @@ import type { Request } from 'express';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { UserMessageService } from '../delivery/user-message.service.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
-import { ForbiddenError } from '../errors/forbidden.error.js';
-import { ThreadNotFoundError } from '../errors/thread-not-found.error.js';
 import { parseClientPayload } from '../gateway/parse-client-payload.js';
 import { userMessageSchema } from '../gateway/client-payload.schemas.js';
 import type { HistoryPage } from '../protocol.js';
 import { assertValidId } from '../registry/thread-id.js';
-import { ThreadRegistryService } from '../registry/thread-registry.service.js';
+import { ThreadAdmissionService } from '../registry/thread-admission.service.js';
 import { HttpUserAuthService } from './http-user-auth.service.js';
 import { RelayErrorFilter } from './relay-error.filter.js';
 
@@ -40,7 +38,7 @@ function nonNegativeInt(name: string, raw: unknown, fallback: number): number {
 export class HistoryController {
   constructor(
     private readonly auth: HttpUserAuthService,
-    private readonly registry: ThreadRegistryService,
+    private readonly admission: ThreadAdmissionService,
     private readonly delivery: DeliveryService,
     private readonly userMessages: UserMessageService,
   ) {}
@@ -88,9 +86,7 @@ export class HistoryController {
     action: 'read' | 'write',
   ): Promise<string> {
     const tid = assertValidId(threadId, 'threadId');
-    if (!(await this.registry.getThread(tid))) throw new ThreadNotFoundError(tid);
-    if (!(await this.registry.canAccess(userId, tid, action)))
-      throw new ForbiddenError(userId, tid);
+    await this.admission.admit(userId, tid, action);
     return tid;
   }
 }

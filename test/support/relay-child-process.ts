@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestRelayOptions } from './relay-app.js';
@@ -9,6 +9,43 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUILD_DIR = path.join(ROOT, 'node_modules', '.cache', 'thread-relay-child');
 const OUT_DIR = path.join(BUILD_DIR, 'out');
 const CHILD_ENTRY = path.join(OUT_DIR, 'test', 'support', 'relay-child.js');
+/** The reference server as a child; built by `buildRelayChild` too. */
+export const REFERENCE_CHILD_ENTRY = path.join(OUT_DIR, 'test', 'support', 'reference-child.js');
+const LOCK_DIR = path.join(BUILD_DIR, 'build.lock');
+/** A lock older than this was left by a killed run. */
+const STALE_LOCK_MS = 120_000;
+
+/**
+ * Jest runs suites in parallel workers and several of them build the children: one tsc at
+ * a time, so no worker starts a child from a file another worker is half-way writing.
+ */
+async function withBuildLock<T>(timeoutMs: number, work: () => Promise<T>): Promise<T> {
+  mkdirSync(BUILD_DIR, { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(LOCK_DIR);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      try {
+        if (Date.now() - statSync(LOCK_DIR).mtimeMs > STALE_LOCK_MS)
+          rmSync(LOCK_DIR, { recursive: true, force: true });
+      } catch {
+        // Released between the two calls.
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`waited ${timeoutMs} ms for ${LOCK_DIR}`, { cause: error });
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(LOCK_DIR, { recursive: true, force: true });
+  }
+}
 
 /**
  * Compiles `relay-child.ts` and the sources it imports with tsc (decorator metadata
@@ -16,6 +53,10 @@ const CHILD_ENTRY = path.join(OUT_DIR, 'test', 'support', 'relay-child.js');
  * Returns the compiled entry point.
  */
 export async function buildRelayChild(timeoutMs = 60_000): Promise<string> {
+  return withBuildLock(2 * timeoutMs, () => compileChildren(timeoutMs));
+}
+
+async function compileChildren(timeoutMs: number): Promise<string> {
   mkdirSync(OUT_DIR, { recursive: true });
   // node_modules is the edge of every package scope: the output needs its own.
   writeFileSync(path.join(OUT_DIR, 'package.json'), '{ "type": "module" }\n');
@@ -37,7 +78,10 @@ export async function buildRelayChild(timeoutMs = 60_000): Promise<string> {
           noEmitOnError: true,
         },
         include: [],
-        files: [path.join(ROOT, 'test', 'support', 'relay-child.ts')],
+        files: [
+          path.join(ROOT, 'test', 'support', 'relay-child.ts'),
+          path.join(ROOT, 'test', 'support', 'reference-child.ts'),
+        ],
       },
       null,
       2,
@@ -75,13 +119,21 @@ export interface RelayChild {
   kill(): Promise<void>;
 }
 
-/** Starts a compiled relay child with `options`; resolves once it is listening. */
+/**
+ * Starts a compiled child (`entry`: the relay child, or REFERENCE_CHILD_ENTRY) with
+ * `options` and any `extraEnv`; resolves once it is listening.
+ */
 export async function spawnRelayChild(
   entry: string,
   options: TestRelayOptions,
   timeoutMs = 15_000,
+  extraEnv: NodeJS.ProcessEnv = {},
 ): Promise<RelayChild> {
-  const env: NodeJS.ProcessEnv = { ...process.env, RELAY_CHILD_OPTIONS: JSON.stringify(options) };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    RELAY_CHILD_OPTIONS: JSON.stringify(options),
+    ...extraEnv,
+  };
   delete env.NODE_OPTIONS;
   const child = spawn(process.execPath, [entry], {
     cwd: ROOT,
