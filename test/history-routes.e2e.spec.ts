@@ -141,7 +141,15 @@ describe.each([
     expect(otherText).not.toContain('olive-only');
     expect(otherText).not.toContain('messages');
 
-    for (const bad of ['after=-1', 'after=abc', 'after=1.5', 'after=1e3', 'limit=-5', 'limit=x']) {
+    for (const bad of [
+      'after=-1',
+      'after=abc',
+      'after=1.5',
+      'after=1e3',
+      'limit=-5',
+      'limit=x',
+      'limit=0',
+    ]) {
       const response = await get(`${path}?${bad}`, 'olive');
       expect([bad, response.status]).toEqual([bad, 400]);
       expect(((await response.json()) as ErrorAnswer).error.code).toBe('BAD_REQUEST');

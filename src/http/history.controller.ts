@@ -53,7 +53,9 @@ export class HistoryController {
     const userId = await this.auth.userId(request);
     const tid = await this.authorize(userId, threadId, 'read');
     const afterSeq = nonNegativeInt('after', after, 0);
-    const pageSize = Math.max(1, Math.min(nonNegativeInt('limit', limit, 100), HISTORY_LIMIT_CAP));
+    const wanted = nonNegativeInt('limit', limit, 100);
+    if (wanted === 0) throw new BadRequestError('limit must be at least 1');
+    const pageSize = Math.min(wanted, HISTORY_LIMIT_CAP);
     return this.delivery.history(tid, afterSeq, pageSize);
   }
 
