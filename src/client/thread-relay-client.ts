@@ -417,8 +417,12 @@ export class ThreadRelayClient {
       this.reportError(new ThreadRelayClientError('BAD_MESSAGE', 'relay:status: malformed'));
       return;
     }
+    const wasDegraded = this.serverDegraded;
     this.serverDegraded = payload.mode === 'degraded';
     if (this.socketRef?.connected) this.setStatus(this.serverDegraded ? 'degraded' : 'connected');
+    // Pub/sub keeps nothing: what other instances published while this one's Redis was away
+    // never reached the socket. It is in the log, so read past each cursor once.
+    if (wasDegraded && !this.serverDegraded) void this.pollAll();
   }
 
   private handleUserEvent(payload: unknown): void {

@@ -22,21 +22,30 @@ export type DegradedReason = 'redis_connecting' | 'redis_connection_lost' | 'red
 
 const REALTIME: RelayStatusNotice = { mode: 'realtime' };
 
+/** One watched connection: the command connection, or the adapter's subscriber. */
+interface Watched {
+  name: 'commands' | 'subscriber';
+  client: Redis;
+  down: DegradedReason | null;
+}
+
 /**
- * Watches this instance's Redis command connection (Redis mode only; in memory mode the
- * relay is always realtime). When it is lost, every local socket is told
- * `relay:status { mode: 'degraded', reason }` and `/health` answers 503; when it returns,
- * `relay:status { mode: 'realtime' }`. Producers meanwhile get `RELAY_UNAVAILABLE` from
- * `sendToThread` within `delivery.unavailableTimeoutMs`, never a silent loss.
+ * Watches this instance's Redis connections (Redis mode only; in memory mode the relay is
+ * always realtime): the command connection, which stores and reads, and the socket.io
+ * adapter's subscriber, which hears the other instances' events. When either is lost,
+ * every local socket is told `relay:status { mode: 'degraded', reason }` and `/health`
+ * answers 503; when both are back, `relay:status { mode: 'realtime' }`. Events published
+ * while the subscriber was away are in the log, and clients read them on that notice (the
+ * SDK does), so a lost pub/sub message never becomes a lost event. Producers meanwhile get
+ * `RELAY_UNAVAILABLE` from `sendToThread` within `delivery.unavailableTimeoutMs`.
  */
 @Injectable()
 export class RedisHealthService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log: RelayLogger;
-  private readonly client: Redis | null;
-  private down: DegradedReason | null = null;
+  private readonly watched: Watched[];
   private timer: NodeJS.Timeout | null = null;
   private pinging = false;
-  private readonly listeners: Array<[string, (...args: unknown[]) => void]> = [];
+  private readonly listeners: Array<[Redis, string, (...args: unknown[]) => void]> = [];
 
   constructor(
     @Inject(RELAY_REDIS) redis: RedisBackend | null,
@@ -44,13 +53,18 @@ export class RedisHealthService implements OnApplicationBootstrap, OnModuleDestr
     @Inject(RELAY_OPTIONS) options: ResolvedRelayOptions,
   ) {
     this.log = RelayLogger.for(RedisHealthService.name, options);
-    this.client = redis?.connections.commands ?? null;
+    this.watched = redis
+      ? [
+          { name: 'commands', client: redis.connections.commands, down: null },
+          { name: 'subscriber', client: redis.connections.sub, down: null },
+        ]
+      : [];
   }
 
-  /** null in memory mode; otherwise whether the command connection is ready and answering. */
+  /** null in memory mode; otherwise whether every connection is ready and answering. */
   get redisUp(): boolean | null {
-    if (!this.client) return null;
-    return this.down === null && this.client.status === 'ready';
+    if (this.watched.length === 0) return null;
+    return this.currentReason() === null;
   }
 
   /** What a client should be told now. */
@@ -60,16 +74,24 @@ export class RedisHealthService implements OnApplicationBootstrap, OnModuleDestr
   }
 
   onApplicationBootstrap(): void {
-    const client = this.client;
-    if (!client) return;
-    if (client.status !== 'ready') this.down = 'redis_connecting';
-    this.listen(client, 'ready', () => this.markUp('ready'));
-    this.listen(client, 'close', () => this.markDown('redis_connection_lost', 'connection closed'));
-    this.listen(client, 'end', () => this.markDown('redis_connection_lost', 'connection ended'));
-    this.listen(client, 'error', (error) => {
-      if (client.status !== 'ready') this.markDown('redis_connection_lost', errorText(error));
-    });
-    this.timer = setInterval(() => this.probe(client), PING_EVERY_MS);
+    for (const conn of this.watched) {
+      const { client } = conn;
+      if (client.status !== 'ready') conn.down = 'redis_connecting';
+      this.listen(client, 'ready', () => this.ready(conn));
+      this.listen(client, 'close', () =>
+        this.markDown(conn, 'redis_connection_lost', 'connection closed'),
+      );
+      this.listen(client, 'end', () =>
+        this.markDown(conn, 'redis_connection_lost', 'connection ended'),
+      );
+      this.listen(client, 'error', (error) => {
+        if (client.status !== 'ready')
+          this.markDown(conn, 'redis_connection_lost', errorText(error));
+      });
+    }
+    const commands = this.watched[0];
+    if (!commands) return;
+    this.timer = setInterval(() => this.probe(commands), PING_EVERY_MS);
     this.timer.unref();
   }
 
@@ -77,21 +99,37 @@ export class RedisHealthService implements OnApplicationBootstrap, OnModuleDestr
     // Before the module quits its clients, so a clean shutdown is not announced as an outage.
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    for (const [event, listener] of this.listeners.splice(0)) this.client?.off(event, listener);
+    for (const [client, event, listener] of this.listeners.splice(0)) client.off(event, listener);
   }
 
   private currentReason(): DegradedReason | null {
-    if (!this.client) return null;
-    if (this.down) return this.down;
-    return this.client.status === 'ready' ? null : 'redis_connection_lost';
+    for (const conn of this.watched) {
+      if (conn.down) return conn.down;
+      if (conn.client.status !== 'ready') return 'redis_connection_lost';
+    }
+    return null;
   }
 
   private listen(client: Redis, event: string, listener: (...args: unknown[]) => void): void {
     client.on(event, listener);
-    this.listeners.push([event, listener]);
+    this.listeners.push([client, event, listener]);
   }
 
-  private probe(client: Redis): void {
+  private ready(conn: Watched): void {
+    if (conn.name === 'commands') {
+      this.markUp(conn, 'ready');
+      return;
+    }
+    // ioredis writes the subscriber's SUBSCRIBEs again when it is ready; the PING's reply
+    // comes after theirs, so once it is back the instance hears the others again.
+    conn.client.ping().then(
+      () => this.markUp(conn, 'resubscribed'),
+      (error: unknown) => this.markDown(conn, 'redis_connection_lost', errorText(error)),
+    );
+  }
+
+  private probe(conn: Watched): void {
+    const { client } = conn;
     if (this.pinging || client.status !== 'ready') return;
     this.pinging = true;
     let timer: NodeJS.Timeout | undefined;
@@ -104,9 +142,10 @@ export class RedisHealthService implements OnApplicationBootstrap, OnModuleDestr
     Promise.race([client.ping(), timeout])
       .then(
         () => {
-          if (this.down === 'redis_not_answering' && client.status === 'ready') this.markUp('ping');
+          if (conn.down === 'redis_not_answering' && client.status === 'ready')
+            this.markUp(conn, 'ping');
         },
-        (error: unknown) => this.markDown('redis_not_answering', errorText(error)),
+        (error: unknown) => this.markDown(conn, 'redis_not_answering', errorText(error)),
       )
       .finally(() => {
         clearTimeout(timer);
@@ -115,17 +154,21 @@ export class RedisHealthService implements OnApplicationBootstrap, OnModuleDestr
       .catch(() => undefined);
   }
 
-  private markDown(reason: DegradedReason, detail: string): void {
-    if (this.down !== null) return;
-    this.down = reason;
-    this.log.warn({ msg: 'relay degraded', reason, detail });
+  private markDown(conn: Watched, reason: DegradedReason, detail: string): void {
+    if (conn.down !== null) return;
+    const wasUp = this.watched.every((c) => c.down === null);
+    conn.down = reason;
+    this.log.warn({ msg: 'redis connection lost', connection: conn.name, reason, detail });
+    if (!wasUp) return;
+    this.log.warn({ msg: 'relay degraded', reason, connection: conn.name });
     this.announce({ mode: 'degraded', reason });
   }
 
-  private markUp(via: string): void {
-    if (this.down === null) return;
-    this.down = null;
-    this.log.info({ msg: 'relay realtime again', via });
+  private markUp(conn: Watched, via: string): void {
+    if (conn.down === null) return;
+    conn.down = null;
+    if (this.currentReason() !== null) return;
+    this.log.info({ msg: 'relay realtime again', via, connection: conn.name });
     this.announce(REALTIME);
   }
 

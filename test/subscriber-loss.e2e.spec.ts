@@ -1,0 +1,72 @@
+import { Redis } from 'ioredis';
+import { ThreadRelayClient, type ClientStatus, type ThreadEvent } from '../src/client/index.js';
+import { OwnRedisServer } from './support/redis.global-setup.js';
+import { uniquePrefix } from './support/redis.js';
+import { startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+
+/**
+ * Redis pub/sub keeps nothing for a subscriber that is away. An event another instance
+ * publishes while this instance's subscriber reconnects never reaches its sockets live;
+ * the instance must say so (degraded, then realtime once resubscribed) and the SDK must
+ * read the log on that notice, or the thread's last event would wait for the next one.
+ */
+describe('the cross-instance subscriber connection drops', () => {
+  let redis: OwnRedisServer;
+  let admin: Redis;
+  const relays: RelayApp[] = [];
+  let client: ThreadRelayClient | undefined;
+
+  beforeAll(async () => {
+    // Its own server: CLIENT KILL TYPE pubsub would cut every suite's subscribers on the shared one.
+    redis = await OwnRedisServer.start();
+    admin = new Redis(redis.url);
+    const prefix = uniquePrefix('subscriber-loss');
+    for (const instanceId of ['sub-a', 'sub-b']) {
+      relays.push(await startRelayApp({ redis: redis.url, keyPrefix: prefix, instanceId }));
+    }
+  });
+  afterAll(async () => {
+    await client?.close();
+    for (const relay of relays.splice(0)) await relay.close();
+    admin.disconnect();
+    await redis.dispose();
+  });
+
+  it('announces degraded then realtime, and the SDK picks up the event pub/sub dropped', async () => {
+    const [a, b] = [relays[0]!, relays[1]!];
+    const threadId = 'sub-loss-thread';
+    await a.registry.registerThread(threadId, 'sol');
+    const events: ThreadEvent[] = [];
+    const statuses: ClientStatus[] = [];
+    const c = new ThreadRelayClient({
+      url: b.url,
+      token: () => b.token('sol'),
+      socketOptions: { transports: ['websocket'] },
+    });
+    client = c;
+    c.onEvent((event) => events.push(event));
+    c.onStatus((status) => statuses.push(status));
+    await c.connect();
+    await c.join(threadId);
+    await a.delivery.sendToThread(threadId, 'before', {});
+    await waitUntil(() => events.length === 1, 'the first event over pub/sub');
+
+    // Every subscriber connection goes; Redis has none when the next event is published.
+    const killed = Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'));
+    expect(killed).toBeGreaterThanOrEqual(2);
+    await a.delivery.sendToThread(threadId, 'during', {});
+
+    await waitUntil(() => events.length === 2, 'the event published while B was not subscribed');
+    expect(events.map((e) => [e.seq, e.type])).toEqual([
+      [1, 'before'],
+      [2, 'during'],
+    ]);
+    await waitUntil(() => statuses.at(-1) === 'connected', 'realtime again');
+    expect(statuses).toContain('degraded');
+
+    // Live delivery through the new subscription works again.
+    await a.delivery.sendToThread(threadId, 'after', {});
+    await waitUntil(() => events.length === 3, 'the next event over pub/sub');
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+});
