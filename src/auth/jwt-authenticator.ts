@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { errors, jwtVerify } from 'jose';
 import type { Authenticate } from '../thread-relay.options.js';
 
@@ -18,7 +19,8 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions): Authenticate
   if (typeof options.secret !== 'string' || Buffer.byteLength(options.secret) < 32) {
     throw new Error('jwtAuthenticator: secret must be a string of at least 32 bytes');
   }
-  const key = new TextEncoder().encode(options.secret);
+  // A KeyObject made once: a raw byte key would be imported again on every verify.
+  const key = createSecretKey(Buffer.from(options.secret, 'utf8'));
   return async ({ token }) => {
     if (!token) return null;
     try {
