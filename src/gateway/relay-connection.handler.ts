@@ -115,6 +115,13 @@ export class RelayConnectionHandler {
       this.userMessage(uid, payload),
     );
     socket.conn.on('heartbeat', () => this.touch(socket.id, state));
+    // Polling clients upgrade to websocket after connecting; the registry should say so.
+    socket.conn.on('upgrade', () => {
+      const transport = socket.conn.transport.name;
+      void state.registered.then(() =>
+        this.registry.touchConnection(socket.id, Date.now(), transport).catch(() => undefined),
+      );
+    });
     socket.on('disconnect', (reason) => {
       this.connections.delete(socket.id);
       void state.registered.then(() =>

@@ -124,9 +124,12 @@ export class MemoryRegistryStore implements RegistryStore {
     return Promise.resolve(stored ? copyConnection(stored) : null);
   }
 
-  touchConnection(connectionId: string, lastSeenAt: number): Promise<void> {
+  touchConnection(connectionId: string, lastSeenAt: number, transport?: string): Promise<void> {
     const stored = this.connections.get(connectionId);
-    if (stored) stored.record.lastSeenAt = lastSeenAt;
+    if (stored) {
+      stored.record.lastSeenAt = lastSeenAt;
+      if (transport !== undefined) stored.record.transport = transport;
+    }
     return Promise.resolve();
   }
 

@@ -71,6 +71,7 @@ return dropped
 const TOUCH_CONNECTION = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[1])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'transport', ARGV[2]) end
 return 1
 `);
 
@@ -277,8 +278,12 @@ export class RedisRegistryStore implements RegistryStore {
     return toConnectionRecord(connectionId, asHash(hash), asStringArray(threads));
   }
 
-  async touchConnection(connectionId: string, lastSeenAt: number): Promise<void> {
-    await TOUCH_CONNECTION.run(this.client, [this.keys.conn(connectionId)], [String(lastSeenAt)]);
+  async touchConnection(connectionId: string, lastSeenAt: number, transport = ''): Promise<void> {
+    await TOUCH_CONNECTION.run(
+      this.client,
+      [this.keys.conn(connectionId)],
+      [String(lastSeenAt), transport],
+    );
   }
 
   async deleteConnection(connectionId: string): Promise<boolean> {

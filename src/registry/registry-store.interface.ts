@@ -23,7 +23,8 @@ export interface RegistryStore {
 
   putConnection(record: ConnectionRecord): Promise<void>;
   getConnection(connectionId: string): Promise<ConnectionRecord | null>;
-  touchConnection(connectionId: string, lastSeenAt: number): Promise<void>;
+  /** Updates `lastSeenAt`, and `transport` when given (after an upgrade); a missing connection stays missing. */
+  touchConnection(connectionId: string, lastSeenAt: number, transport?: string): Promise<void>;
   /** Removes the connection and every index that names it. Returns false when it did not exist. */
   deleteConnection(connectionId: string): Promise<boolean>;
   addConnectionThread(connectionId: string, threadId: string): Promise<void>;

@@ -227,8 +227,8 @@ export class ThreadRegistryService {
     return this.store.removeConnectionThread(connectionId, threadId);
   }
 
-  touchConnection(connectionId: string, at = Date.now()): Promise<void> {
-    return this.store.touchConnection(connectionId, at);
+  touchConnection(connectionId: string, at = Date.now(), transport?: string): Promise<void> {
+    return this.store.touchConnection(connectionId, at, transport);
   }
 
   getConnection(connectionId: string): Promise<ConnectionRecord | null> {

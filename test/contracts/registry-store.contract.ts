@@ -320,6 +320,13 @@ export function describeRegistryStore(
         });
         await store.touchConnection('ghost', 5_000);
         await expect(store.getConnection('ghost')).resolves.toBeNull();
+        await store.touchConnection('c-1', 6_000, 'websocket-upgraded');
+        await expect(store.getConnection('c-1')).resolves.toMatchObject({
+          lastSeenAt: 6_000,
+          transport: 'websocket-upgraded',
+        });
+        await store.touchConnection('ghost', 6_000, 'websocket');
+        await expect(store.getConnection('ghost')).resolves.toBeNull();
       });
 
       it('adds and removes joined threads in both directions', async () => {

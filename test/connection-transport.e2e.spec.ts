@@ -1,0 +1,40 @@
+import type { Socket } from 'socket.io-client';
+import {
+  backendModes,
+  connectSocket,
+  startRelayApp,
+  waitUntil,
+  type RelayApp,
+} from './support/relay-app.js';
+
+describe.each(backendModes('transport'))(
+  'the registry follows a transport upgrade (%s)',
+  (_mode, config) => {
+    let relay: RelayApp;
+    let socket: Socket | undefined;
+    beforeAll(async () => {
+      relay = await startRelayApp(config());
+    });
+    afterAll(async () => {
+      socket?.close();
+      await relay.close();
+    });
+
+    it('records polling at connect and websocket once the connection upgrades', async () => {
+      // socket.io-client's default: long-polling first, then the upgrade.
+      socket = await connectSocket(relay.url, await relay.token('uma'), {
+        transports: ['polling', 'websocket'],
+      });
+      const id = socket.id!;
+      await waitUntil(
+        async () => (await relay.registry.getConnection(id)) !== null,
+        'registration',
+      );
+      await waitUntil(() => socket!.io.engine.transport.name === 'websocket', 'the client upgrade');
+      await waitUntil(
+        async () => (await relay.registry.getConnection(id))?.transport === 'websocket',
+        'the registry to say websocket',
+      );
+    });
+  },
+);
