@@ -6,13 +6,15 @@ import { InvalidOptionError } from '../errors/invalid-option.error.js';
  * | key                 | type   | content                                                        |
  * | ------------------- | ------ | -------------------------------------------------------------- |
  * | `<p>thread:{T}:meta` | hash   | `epoch` (16 hex chars), `head` (last assigned seq)            |
- * | `<p>thread:{T}:log`  | stream | one entry per event, id `<seq>-0`; field `e` = JSON `{ id, type, payload, runId?, ts }`, field `k` = its idempotency key, if any |
+ * | `<p>thread:{T}:log`  | stream | one entry per event, id `<seq>-0`; field `e` = JSON `{ id, type, payload, runId?, ts }`, field `k` = its idempotency key: the caller's, else `#<event id>` |
  * | `<p>thread:{T}:idem` | hash   | idempotency key -> seq of the event it created                 |
  *
  * `seq`, `epoch` and `threadId` are not repeated inside `e`: the stream id, the meta hash
  * and the key name already hold them. The stream is trimmed to exactly `maxPerThread`
  * entries (`XADD MAXLEN`), so the lowest stored seq is `head - XLEN + 1`; idempotency
  * keys of trimmed entries are removed with them, which bounds the `idem` hash too.
+ * Every event has a key (its own id when the caller gave none), so an append that ioredis
+ * resends after a lost reply finds its first run instead of storing the event twice.
  * All three keys get the TTL `ttlSeconds` again on every append (the log lives that long
  * after its last append); `ensure()` gives a new, empty meta hash the same TTL.
  *

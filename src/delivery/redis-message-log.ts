@@ -156,12 +156,17 @@ export class RedisMessageLog implements MessageLog {
       ts: input.ts,
     };
     if (input.runId !== undefined) body.runId = input.runId;
+    // ioredis resends a command whose reply a dropped connection lost
+    // (`autoResendUnfulfilledCommands`), so this script can run twice for one call. The
+    // event id is fresh per call, so without a key of the caller's it is the key ('#'
+    // cannot start a caller's key): the second run then finds the first instead of
+    // storing the event again under the next seq.
     const reply = asArray(
       await this.scripts[APPEND_COMMAND](
         ...this.keys.forThread(threadId),
         newEpoch(),
         JSON.stringify(body),
-        options.idempotencyKey ?? '',
+        options.idempotencyKey ?? `#${input.id}`,
         this.retention.maxPerThread,
         this.retention.ttlSeconds,
       ),
@@ -173,7 +178,11 @@ export class RedisMessageLog implements MessageLog {
       return { event: toThreadEvent(threadId, seq, epoch, input), appended: true };
     }
     const earlier = decodeBody(streamFields(reply[3], 'idempotent entry'), seq, threadId);
-    return { event: toThreadEvent(threadId, seq, epoch, earlier), appended: false };
+    // Our own event: the hit is this call's append, run twice by a resend; it was appended.
+    return {
+      event: toThreadEvent(threadId, seq, epoch, earlier),
+      appended: earlier.id === input.id,
+    };
   }
 
   async read(threadId: string, afterSeq: number, limit: number): Promise<HistorySlice> {
