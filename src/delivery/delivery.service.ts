@@ -59,7 +59,10 @@ export class DeliveryService {
       const { event, appended } = await withinAvailability(
         this.messages.append(
           { id: randomUUID(), threadId, type: eventType, payload: body, runId, ts: Date.now() },
-          idempotencyKey === undefined ? {} : { idempotencyKey },
+          {
+            notAfter: Date.now() + timeoutMs,
+            ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+          },
         ),
         timeoutMs,
         'append',

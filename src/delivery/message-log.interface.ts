@@ -13,6 +13,11 @@ export interface NewEvent {
 export interface AppendOptions {
   /** Within retention, the same key returns the first append's result and stores nothing. */
   idempotencyKey?: string;
+  /**
+   * Epoch ms after which the caller no longer waits: a store that is not connected by then
+   * throws `RelayUnavailableError` without writing, so the event is surely not stored.
+   */
+  notAfter?: number;
 }
 
 export interface AppendResult {

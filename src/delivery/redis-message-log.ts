@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
+import { RelayUnavailableError } from '../errors/relay-unavailable.error.js';
 import type { JsonValue } from '../protocol.js';
+import { waitUntilReady } from '../redis/wait-until-ready.js';
 import { assertReadWindow, newEpoch, toThreadEvent } from './memory-message-log.js';
 import type {
   AppendOptions,
@@ -156,6 +158,11 @@ export class RedisMessageLog implements MessageLog {
       ts: input.ts,
     };
     if (input.runId !== undefined) body.runId = input.runId;
+    if (options.notAfter !== undefined && !(await waitUntilReady(this.client, options.notAfter))) {
+      throw new RelayUnavailableError(
+        `append: Redis is not connected; the event was not stored (delivery.unavailableTimeoutMs)`,
+      );
+    }
     // ioredis resends a command whose reply a dropped connection lost
     // (`autoResendUnfulfilledCommands`), so this script can run twice for one call. The
     // event id is fresh per call, so without a key of the caller's it is the key ('#'
