@@ -22,10 +22,13 @@ export type SendOutcome =
   /** `status` 0: no HTTP answer at all (connection refused or reset, timeout). */
   | { ok: false; status: number; code: string; ms: number };
 
-/** One producer send: `POST /debug/websocket/send` with the admin token. Never throws. */
+/**
+ * One producer send: `POST /debug/websocket/send` with the admin token, to a thread id or
+ * a run id (`{ runId }`). Never throws.
+ */
 export async function postSend(
   baseUrl: string,
-  threadId: string,
+  target: string | { runId: string },
   type: string,
   payload: object,
   timeoutMs = 10_000,
@@ -38,7 +41,11 @@ export async function postSend(
         authorization: `Bearer ${TEST_ADMIN_TOKEN}`,
         'content-type': 'application/json',
       },
-      body: JSON.stringify({ threadId, type, payload }),
+      body: JSON.stringify({
+        ...(typeof target === 'string' ? { threadId: target } : target),
+        type,
+        payload,
+      }),
       signal: AbortSignal.timeout(timeoutMs),
     });
     const body = (await response.json()) as Partial<SendReceipt> & {
@@ -282,4 +289,39 @@ export function compress(seqs: readonly number[]): string {
 /** 1..n */
 export function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i + 1);
+}
+
+/**
+ * What every chaos spec demands of each observed client at the end: per joined thread,
+ * exactly seq 1..head in order, every acknowledged seq among them, the thread's one epoch;
+ * no reset, no event id seen twice, no error the SDK could not retry.
+ */
+export function expectExactlyOnce(
+  c: ObservedClient,
+  heads: ReadonlyMap<string, number>,
+  ackedSeqs: (threadId: string) => readonly number[],
+  epochs: ReadonlyMap<string, ReadonlySet<string>>,
+): void {
+  for (const threadId of c.threads) {
+    const seen = c.seqs.get(threadId)!;
+    expect({ client: c.label, threadId, seqs: seen }).toEqual({
+      client: c.label,
+      threadId,
+      seqs: range(heads.get(threadId)!),
+    });
+    const missing = ackedSeqs(threadId).filter((s) => !seen.includes(s));
+    expect({ client: c.label, threadId, missing }).toEqual({
+      client: c.label,
+      threadId,
+      missing: [],
+    });
+    expect([...c.epochs.get(threadId)!]).toEqual([...epochs.get(threadId)!]);
+  }
+  expect({ client: c.label, resets: c.resets }).toEqual({ client: c.label, resets: [] });
+  // The same event (id) under two seqs would be a duplicate for the application.
+  expect({ client: c.label, repeated: c.repeatedIds }).toEqual({
+    client: c.label,
+    repeated: [],
+  });
+  expect({ client: c.label, errors: c.fatalErrors }).toEqual({ client: c.label, errors: [] });
 }
