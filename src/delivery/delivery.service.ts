@@ -213,9 +213,17 @@ export class DeliveryService {
     return cursor;
   }
 
-  /** Send-to-ack latency of the acked event, read from its `ts` off the ack's path. */
+  /**
+   * Send-to-ack latency of the acked event, from its `ts`: remembered by the fan-out for
+   * recent events, otherwise read from the log off the ack's path.
+   */
   private observeDeliveryLatency(threadId: string, seq: number): void {
     const ackedAt = Date.now();
+    const ts = this.fanout.recentTimestamp(threadId, seq);
+    if (ts !== undefined) {
+      this.metrics.deliverySeconds.observe(Math.max(0, ackedAt - ts) / 1000);
+      return;
+    }
     this.messages.read(threadId, seq - 1, 1).then(
       (slice) => {
         const event = slice.events[0];

@@ -6,9 +6,31 @@ import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.option
 import { ReplayGate } from './replay-gate.js';
 import { threadRoom, userRoom } from './rooms.js';
 
-/** Server-side events between instances, carried by the socket.io adapter. */
+/**
+ * Server-side events between instances, carried by the socket.io adapter. What one tick
+ * produced goes out as one batch (one Redis PUBLISH, one decode per instance) instead of
+ * one message per event; the single-event forms are still accepted from older instances.
+ */
 const REMOTE_EVENT = 'relay:thread-event';
+const REMOTE_EVENTS = 'relay:thread-events';
 const REMOTE_DELIVERED = 'relay:delivered';
+const REMOTE_DELIVERED_BATCH = 'relay:delivered-batch';
+
+/** Threads whose latest events this instance remembers (oldest forgotten first). */
+const RECENT_THREADS_MAX = 10_000;
+/** How many of a thread's latest events are remembered (seq and ts). */
+const RECENT_PER_THREAD = 16;
+
+type DeliveredNotice = [threadId: string, userId: string, cursor: number];
+
+/** The latest events of one thread dispatched here: its head and a ring of (seq, ts). */
+interface RecentEvents {
+  epoch: string;
+  head: number;
+  /** seq at even indexes, ts at odd ones. */
+  ring: Float64Array;
+  next: number;
+}
 
 export type DeliveredListener = (threadId: string, userId: string, cursor: number) => void;
 
@@ -25,6 +47,10 @@ export class EventFanoutService {
   private crossInstance = false;
   private readonly gates = new Map<string, Set<ReplayGate>>();
   private readonly deliveredListeners = new Set<DeliveredListener>();
+  private readonly recent = new Map<string, RecentEvents>();
+  private outboxEvents: ThreadEvent[] = [];
+  private outboxDelivered: DeliveredNotice[] = [];
+  private flushScheduled = false;
 
   constructor(@Inject(RELAY_OPTIONS) options: ResolvedRelayOptions) {
     this.log = RelayLogger.for(EventFanoutService.name, options);
@@ -39,18 +65,30 @@ export class EventFanoutService {
     this.nsp = nsp;
     if (!this.crossInstance) return;
     nsp.on(REMOTE_EVENT, (event: ThreadEvent) => this.dispatchLocal(event));
+    nsp.on(REMOTE_EVENTS, (events: ThreadEvent[]) => {
+      for (const event of events) this.dispatchLocal(event);
+    });
     nsp.on(REMOTE_DELIVERED, (threadId: string, userId: string, cursor: number) =>
       this.notifyDelivered(threadId, userId, cursor),
     );
+    nsp.on(REMOTE_DELIVERED_BATCH, (notices: DeliveredNotice[]) => {
+      for (const [threadId, userId, cursor] of notices) {
+        this.notifyDelivered(threadId, userId, cursor);
+      }
+    });
   }
 
   detach(): void {
+    this.flush();
     this.nsp = null;
   }
 
   publish(event: ThreadEvent): void {
     this.dispatchLocal(event);
-    if (this.crossInstance && this.nsp) this.nsp.serverSideEmit(REMOTE_EVENT, event);
+    if (this.crossInstance && this.nsp) {
+      this.outboxEvents.push(event);
+      this.scheduleFlush();
+    }
   }
 
   /** Sends to every connection of a user on every instance (events that belong to no thread). */
@@ -87,8 +125,28 @@ export class EventFanoutService {
   announceDelivered(threadId: string, userId: string, cursor: number): void {
     this.notifyDelivered(threadId, userId, cursor);
     if (this.crossInstance && this.nsp) {
-      this.nsp.serverSideEmit(REMOTE_DELIVERED, threadId, userId, cursor);
+      this.outboxDelivered.push([threadId, userId, cursor]);
+      this.scheduleFlush();
     }
+  }
+
+  /**
+   * The highest seq of the thread's current log that this instance has fanned out to a
+   * local connection (0 if none is remembered): an ack up to it needs no look at the log.
+   */
+  knownHead(threadId: string): number {
+    return this.recent.get(threadId)?.head ?? 0;
+  }
+
+  /** `ts` of a recent event of the thread fanned out here, if it is still remembered. */
+  recentTimestamp(threadId: string, seq: number): number | undefined {
+    const recent = this.recent.get(threadId);
+    // Seqs start at 1; unused ring slots hold 0.
+    if (!recent || seq < 1) return undefined;
+    for (let i = 0; i < recent.ring.length; i += 2) {
+      if (recent.ring[i] === seq) return recent.ring[i + 1];
+    }
+    return undefined;
   }
 
   onDelivered(listener: DeliveredListener): () => void {
@@ -100,14 +158,62 @@ export class EventFanoutService {
     for (const listener of this.deliveredListeners) listener(threadId, userId, cursor);
   }
 
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // After the current I/O phase: every event whose append completed in it joins the batch.
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const events = this.outboxEvents;
+    const delivered = this.outboxDelivered;
+    if (events.length === 0 && delivered.length === 0) return;
+    this.outboxEvents = [];
+    this.outboxDelivered = [];
+    const nsp = this.nsp;
+    if (!nsp) return;
+    try {
+      if (events.length > 0) nsp.serverSideEmit(REMOTE_EVENTS, events);
+      if (delivered.length > 0) nsp.serverSideEmit(REMOTE_DELIVERED_BATCH, delivered);
+    } catch (error) {
+      this.log.error({ msg: 'cross-instance fan-out failed', events: events.length }, error);
+    }
+  }
+
   private dispatchLocal(event: ThreadEvent): void {
     const gates = this.gates.get(event.threadId);
     if (gates) for (const gate of gates) gate.push(event);
     if (!this.nsp) return;
+    const room = threadRoom(event.threadId);
+    if (gates || this.nsp.adapter.rooms.has(room)) this.remember(event);
     try {
-      this.nsp.local.to(threadRoom(event.threadId)).emit(ServerEvents.event, event);
+      this.nsp.local.to(room).emit(ServerEvents.event, event);
     } catch (error) {
       this.log.error({ msg: 'fan-out failed', threadId: event.threadId, seq: event.seq }, error);
     }
+  }
+
+  /** Notes the event for acks of local connections (threads with none here are skipped). */
+  private remember(event: ThreadEvent): void {
+    let recent = this.recent.get(event.threadId);
+    if (!recent || recent.epoch !== event.epoch) {
+      if (!recent && this.recent.size >= RECENT_THREADS_MAX) {
+        const oldest = this.recent.keys().next();
+        if (!oldest.done) this.recent.delete(oldest.value);
+      }
+      recent = {
+        epoch: event.epoch,
+        head: 0,
+        ring: new Float64Array(RECENT_PER_THREAD * 2),
+        next: 0,
+      };
+      this.recent.set(event.threadId, recent);
+    }
+    if (event.seq > recent.head) recent.head = event.seq;
+    recent.ring[recent.next] = event.seq;
+    recent.ring[recent.next + 1] = event.ts;
+    recent.next = (recent.next + 2) % recent.ring.length;
   }
 }

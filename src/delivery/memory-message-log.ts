@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { ThreadEvent } from '../protocol.js';
 import type {
   AppendOptions,
@@ -29,8 +29,19 @@ interface ThreadLog {
 const MIN_SWEEP_MS = 1_000;
 const MAX_SWEEP_MS = 60_000;
 
+/** Random bytes for epochs, filled 512 epochs at a time: the Redis log draws one per append. */
+const EPOCH_BYTES = 8;
+const epochPool = Buffer.alloc(EPOCH_BYTES * 512);
+let epochOffset = epochPool.length;
+
 export function newEpoch(): string {
-  return randomBytes(8).toString('hex');
+  if (epochOffset + EPOCH_BYTES > epochPool.length) {
+    randomFillSync(epochPool);
+    epochOffset = 0;
+  }
+  const epoch = epochPool.toString('hex', epochOffset, epochOffset + EPOCH_BYTES);
+  epochOffset += EPOCH_BYTES;
+  return epoch;
 }
 
 /** Rejects what would make a slice ambiguous (NaN, Infinity, non-numbers) before any lookup. */

@@ -1,0 +1,336 @@
+/**
+ * One server instance of the benchmark, forked by the orchestrator (`--expose-gc`).
+ * Modes: `plain` / `plain-redis` (bare http + socket.io 4, optionally with the Redis
+ * adapter) and `relay-memory` / `relay-redis` (a Nest app with ThreadRelayModule).
+ * The producer runs in this process: events are handed to `io.to(room).emit` or to
+ * `DeliveryService.sendToThread` at a fixed rate from a 1 ms timer loop.
+ */
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server as HttpServer } from 'node:http';
+import { PerformanceObserver } from 'node:perf_hooks';
+import type { AddressInfo } from 'node:net';
+import { serveRpc } from './rpc.js';
+import {
+  BENCH_JWT_SECRET,
+  benchPayload,
+  EVENT_TYPE,
+  sleep,
+  type BurstRequest,
+  type CpuSample,
+  type MemorySample,
+  type Mode,
+  type ProduceRequest,
+  type ProduceResult,
+  type WireEvent,
+} from './common.js';
+
+interface StartRequest {
+  mode: Mode;
+  redisUrl: string;
+  keyPrefix: string;
+  instanceId: string;
+}
+
+/** What the producer needs from a server, whatever its kind. */
+interface Target {
+  url: string;
+  /** Sends one event; a promise when the send is asynchronous (thread-relay). */
+  send(threadId: string, step: number, measured: boolean): Promise<unknown> | void;
+  connections(): number;
+  /** Diagnostics: adapter, Redis client states, events received from other instances. */
+  diag(): Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** Resolves once commands queued before it have been answered (Redis modes). */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+let target: Target | null = null;
+
+async function listen(http: HttpServer): Promise<string> {
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+}
+
+async function startPlain(request: StartRequest): Promise<Target> {
+  const { Server } = await import('socket.io');
+  const http = createServer();
+  const io = new Server(http, { serveClient: false });
+  let closeRedis = async () => {};
+  let remoteBroadcasts = 0;
+  let redisStatus = (): string[] => [];
+  let settle = async () => {};
+  if (request.mode === 'plain-redis') {
+    const { Redis } = await import('ioredis');
+    const { createAdapter } = await import('@socket.io/redis-adapter');
+    const pub = new Redis(request.redisUrl);
+    const sub = pub.duplicate();
+    io.adapter(createAdapter(pub, sub, { key: `${request.keyPrefix}socket.io` }));
+    sub.on('messageBuffer', () => (remoteBroadcasts += 1));
+    sub.on('pmessageBuffer', () => (remoteBroadcasts += 1));
+    redisStatus = () => [pub.status, sub.status];
+    settle = async () => {
+      await pub.ping();
+    };
+    closeRedis = async () => {
+      await Promise.all([pub.quit(), sub.quit()]);
+    };
+  }
+  io.on('connection', (socket) => {
+    socket.on('join', (body: { threadId?: unknown }, ack?: (answer: object) => void) => {
+      if (typeof body?.threadId !== 'string') {
+        ack?.({ ok: false });
+        return;
+      }
+      void socket.join(`thread:${body.threadId}`);
+      ack?.({ ok: true, threadId: body.threadId });
+    });
+  });
+  const url = await listen(http);
+  // Same envelope as thread-relay's `thread:event`, with a per-thread counter for seq.
+  const seqs = new Map<string, number>();
+  return {
+    url,
+    send(threadId, step, measured) {
+      const seq = (seqs.get(threadId) ?? 0) + 1;
+      seqs.set(threadId, seq);
+      const event: WireEvent = {
+        id: randomUUID(),
+        threadId,
+        seq,
+        epoch: 'plain',
+        type: EVENT_TYPE,
+        payload: benchPayload(step, measured),
+        ts: Date.now(),
+      };
+      io.to(`thread:${threadId}`).emit('thread:event', event);
+    },
+    connections: () => io.of('/').sockets.size,
+    settle: () => settle(),
+    diag: () => ({
+      adapter: io.of('/').adapter.constructor.name,
+      redisStatus: redisStatus(),
+      remoteMessages: remoteBroadcasts,
+    }),
+    close: async () => {
+      io.disconnectSockets(true);
+      await io.close();
+      await closeRedis();
+    },
+  };
+}
+
+async function startRelay(request: StartRequest): Promise<Target> {
+  const { Module } = await import('@nestjs/common');
+  const { NestFactory } = await import('@nestjs/core');
+  const relay = await import('../src/index.js');
+  const { EventFanoutService } = await import('../src/delivery/event-fanout.service.js');
+  const redis =
+    request.mode === 'relay-redis' ? { redis: request.redisUrl, keyPrefix: request.keyPrefix } : {};
+  class BenchAppModule {}
+  Module({
+    imports: [
+      relay.ThreadRelayModule.forRoot({
+        authenticate: relay.jwtAuthenticator({ secret: BENCH_JWT_SECRET }),
+        instanceId: request.instanceId,
+        ...redis,
+      }),
+    ],
+  })(BenchAppModule);
+  const app = await NestFactory.create(BenchAppModule, {
+    logger: ['error', 'warn'],
+    abortOnError: false,
+  });
+  app.useWebSocketAdapter(new relay.RelayIoAdapter(app));
+  await app.listen(0, '127.0.0.1');
+  const http = app.getHttpServer() as HttpServer;
+  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const delivery = app.get(relay.DeliveryService);
+  const fanout = app.get(EventFanoutService);
+  let remoteEvents = 0;
+  fanout.namespace?.on('relay:thread-event', () => (remoteEvents += 1));
+  fanout.namespace?.on(
+    'relay:thread-events',
+    (events: unknown[]) => (remoteEvents += events.length),
+  );
+  const adapter = fanout.namespace?.adapter as unknown as {
+    requestChannel?: string;
+    subClient?: { status?: string; condition?: { subscriber?: { set?: object } } };
+    serverCount?: () => Promise<number>;
+    pubClient?: { status?: string };
+  };
+  return {
+    url,
+    send: (threadId, step, measured) =>
+      delivery.sendToThread(threadId, EVENT_TYPE, benchPayload(step, measured)),
+    connections: () => fanout.namespace?.sockets.size ?? 0,
+    // Behind every command already queued on the module's Redis connection.
+    settle: async () => {
+      await app.get(relay.ThreadRegistryService).getThread('bench-settle-probe');
+    },
+    diag: async () => ({
+      subscribers: await adapter.serverCount?.(),
+      subscribed: JSON.stringify(adapter.subClient?.condition?.subscriber?.set),
+      adapter: fanout.namespace?.adapter.constructor.name,
+      requestChannel: adapter.requestChannel,
+      redisStatus: [adapter.pubClient?.status, adapter.subClient?.status],
+      remoteEvents,
+    }),
+    close: () => app.close(),
+  };
+}
+
+function current(): Target {
+  if (!target) throw new Error('server not started');
+  return target;
+}
+
+/**
+ * Sends `rate` events per second for warm-up + measure, round-robin over `threads`: every
+ * tick of a 1 ms timer sends what is due by the clock, so stalls turn into bursts and the
+ * average rate holds as long as the process keeps up. Resolves when every send settled.
+ */
+async function produce(request: ProduceRequest): Promise<ProduceResult> {
+  const server = current();
+  const { rate, warmupMs, measureMs, threads, step } = request;
+  const total = Math.round((rate * (warmupMs + measureMs)) / 1000);
+  const warmupCount = Math.round((rate * warmupMs) / 1000);
+  const result: ProduceResult = {
+    measured: 0,
+    sent: 0,
+    errors: 0,
+    firstError: null,
+    elapsedMs: 0,
+    plannedMs: warmupMs + measureMs,
+    maxInFlight: 0,
+    maxBatch: 0,
+  };
+  let inFlight = 0;
+  let settledAll: (() => void) | null = null;
+  const settle = (measured: boolean, error: unknown) => {
+    inFlight -= 1;
+    if (error === null) {
+      if (measured) result.measured += 1;
+    } else {
+      result.errors += 1;
+      result.firstError ??= error instanceof Error ? error.message : JSON.stringify(error);
+    }
+    if (inFlight === 0 && settledAll) settledAll();
+  };
+  const start = performance.now();
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000));
+      result.maxBatch = Math.max(result.maxBatch, due - result.sent);
+      while (result.sent < due) {
+        const index = result.sent;
+        const measured = index >= warmupCount;
+        const threadId = threads[index % threads.length] as string;
+        result.sent += 1;
+        const pending = server.send(threadId, step, measured);
+        if (pending) {
+          inFlight += 1;
+          result.maxInFlight = Math.max(result.maxInFlight, inFlight);
+          pending.then(
+            () => settle(measured, null),
+            (error: unknown) => settle(measured, error),
+          );
+        } else if (measured) {
+          result.measured += 1;
+        }
+      }
+      if (result.sent >= total) resolve();
+      else setTimeout(tick, 1);
+    };
+    tick();
+  });
+  result.elapsedMs = performance.now() - start;
+  if (inFlight > 0) await new Promise<void>((resolve) => (settledAll = resolve));
+  return result;
+}
+
+/** Sends `perThread` events to each thread with at most `concurrency` sends in flight. */
+async function burst(request: BurstRequest): Promise<{ sent: number; errors: number; ms: number }> {
+  const server = current();
+  const jobs: string[] = [];
+  for (let i = 0; i < request.perThread; i++) jobs.push(...request.threads);
+  const start = performance.now();
+  let next = 0;
+  let errors = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const threadId = jobs[next++] as string;
+      try {
+        await server.send(threadId, request.step, true);
+      } catch {
+        errors += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: request.concurrency }, worker));
+  return { sent: jobs.length, errors, ms: performance.now() - start };
+}
+
+async function memory(): Promise<MemorySample> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('start the server with --expose-gc');
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await sleep(200);
+  }
+  const usage = process.memoryUsage();
+  return {
+    rss: usage.rss,
+    heapUsed: usage.heapUsed,
+    heapTotal: usage.heapTotal,
+    external: usage.external,
+    arrayBuffers: usage.arrayBuffers,
+    connections: current().connections(),
+  };
+}
+
+/** Garbage-collection pauses since the last `gc` call: a common cause of latency spikes. */
+const gcStats = { count: 0, totalMs: 0, maxMs: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gcStats.count += 1;
+    gcStats.totalMs += entry.duration;
+    gcStats.maxMs = Math.max(gcStats.maxMs, entry.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
+
+serveRpc({
+  start: async (request: StartRequest) => {
+    target = request.mode.startsWith('relay')
+      ? await startRelay(request)
+      : await startPlain(request);
+    return { url: target.url };
+  },
+  produce,
+  burst,
+  memory,
+  connections: () => current().connections(),
+  diag: () => current().diag(),
+  settle: () => current().settle(),
+  gc: () => {
+    const stats = {
+      count: gcStats.count,
+      totalMs: Math.round(gcStats.totalMs),
+      maxMs: Math.round(gcStats.maxMs * 10) / 10,
+      heapUsedMiB: Math.round(process.memoryUsage().heapUsed / 1024 / 1024),
+    };
+    Object.assign(gcStats, { count: 0, totalMs: 0, maxMs: 0 });
+    return stats;
+  },
+  cpu: (): CpuSample => {
+    const usage = process.cpuUsage();
+    return { cpuMicros: usage.user + usage.system, at: performance.now() };
+  },
+  stop: async () => {
+    const closing = target?.close();
+    target = null;
+    await Promise.race([closing, sleep(5_000)]);
+    // Exit after the answer is on its way; --cpu-prof writes its profile on exit.
+    setTimeout(() => process.exit(0), 50);
+  },
+});
