@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { DeliveryTimeoutError } from '../errors/delivery-timeout.error.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
+import { RelayUnavailableError } from '../errors/relay-unavailable.error.js';
 import type { HistoryPage } from '../protocol.js';
 import { RelayMetrics } from '../observability/relay-metrics.service.js';
 import { assertValidId } from '../registry/thread-id.js';
@@ -12,7 +13,7 @@ import { withinAvailability } from './availability.js';
 import type { DeliveryReceipt, SendOptions, UserDeliveryReceipt } from './delivery.types.js';
 import { assertEventType, normalisePayload } from './event-payload.js';
 import { EventFanoutService } from './event-fanout.service.js';
-import { MESSAGE_LOG, type MessageLog } from './message-log.interface.js';
+import { MESSAGE_LOG, type AppendResult, type MessageLog } from './message-log.interface.js';
 
 /** Largest page `history()` returns; callers page with `afterSeq`. */
 export const MAX_HISTORY_PAGE = 1000;
@@ -56,16 +57,18 @@ export class DeliveryService {
         'resolve',
       );
       const stopAppendTimer = this.metrics.appendSeconds.startTimer();
-      const { event, appended } = await withinAvailability(
-        this.messages.append(
-          { id: randomUUID(), threadId, type: eventType, payload: body, runId, ts: Date.now() },
-          {
-            notAfter: Date.now() + timeoutMs,
-            ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
-          },
-        ),
-        timeoutMs,
-        'append',
+      const appending = this.messages.append(
+        { id: randomUUID(), threadId, type: eventType, payload: body, runId, ts: Date.now() },
+        {
+          notAfter: Date.now() + timeoutMs,
+          ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+        },
+      );
+      const { event, appended } = await withinAvailability(appending, timeoutMs, 'append').catch(
+        (error: unknown) => {
+          if (error instanceof RelayUnavailableError) this.fanOutIfStoredLate(appending);
+          throw error;
+        },
       );
       stopAppendTimer();
       this.metrics.eventsAppended.inc({ result: appended ? 'appended' : 'duplicate' });
@@ -211,6 +214,27 @@ export class DeliveryService {
     this.observeDeliveryLatency(threadId, seq);
     this.log.debug({ msg: 'acked', threadId, seq, cursor, userId, connectionId });
     return cursor;
+  }
+
+  /**
+   * An append already sent to the store whose answer came after the caller was told
+   * `RELAY_UNAVAILABLE` is stored all the same: it is fanned out when it lands, so
+   * connected clients see it now rather than when a later event reveals the gap.
+   */
+  private fanOutIfStoredLate(appending: Promise<AppendResult>): void {
+    appending.then(
+      ({ event, appended }) => {
+        if (!appended) return;
+        this.fanout.publish(event);
+        this.metrics.eventsFannedOut.inc();
+        this.log.warn({
+          msg: 'stored after the send was refused; fanned out late',
+          threadId: event.threadId,
+          seq: event.seq,
+        });
+      },
+      () => undefined,
+    );
   }
 
   /**
