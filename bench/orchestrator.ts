@@ -953,8 +953,10 @@ async function main(): Promise<void> {
   const targets = targetsOf(results, ratios);
   const table = markdown(cli.config, results, ratios, targets);
   console.log(`\n${table}\n`);
-  const out =
-    cli.out ?? path.join(ROOT, 'bench', 'results', cli.config.quick ? 'quick.json' : 'latest.json');
+  // Only the full default run replaces the committed results; narrowed runs go aside.
+  const fullRun = process.argv.length <= 2;
+  const defaultName = fullRun ? 'latest.json' : cli.config.quick ? 'quick.json' : 'partial.json';
+  const out = cli.out ?? path.join(ROOT, 'bench', 'results', defaultName);
   mkdirSync(path.dirname(out), { recursive: true });
   const report = {
     command,
