@@ -2,13 +2,8 @@ import { ThreadRelayClient, type ThreadEvent } from '../../src/client/index.js';
 import { signUserToken } from '../../src/index.js';
 import { makeRunId } from '../../src/registry/thread-id.js';
 import { sendViaInstance } from '../support/debug-send.js';
-import { testRedisUrl, uniquePrefix } from '../support/redis.js';
-import { TEST_ADMIN_TOKEN, TEST_JWT_SECRET, waitUntil } from '../support/relay-app.js';
-import {
-  buildRelayChild,
-  spawnRelayChild,
-  type RelayChild,
-} from '../support/relay-child-process.js';
+import { TEST_JWT_SECRET, waitUntil } from '../support/relay-app.js';
+import { spawnRelayCluster, type RelayChild } from '../support/relay-child-process.js';
 
 const SHARED_THREAD = 'team-chat';
 const SHARED_RUNS = 5;
@@ -29,23 +24,13 @@ interface Run {
  * app must see 1..N exactly once, and each run's events in the order the run sent them.
  */
 describe('concurrent agent runs across two instances', () => {
-  const prefix = uniquePrefix('concurrent');
   const instances: RelayChild[] = [];
   const clients: ThreadRelayClient[] = [];
 
   beforeAll(async () => {
-    const entry = await buildRelayChild();
-    for (let i = 0; i < 2; i += 1) {
-      instances.push(
-        await spawnRelayChild(entry, {
-          redis: testRedisUrl(),
-          keyPrefix: prefix,
-          instanceId: `concurrent-${i}`,
-          debug: { adminToken: TEST_ADMIN_TOKEN },
-          history: { maxPerThread: 5000 },
-        }),
-      );
-    }
+    instances.push(
+      ...(await spawnRelayCluster(2, 'concurrent', { history: { maxPerThread: 5000 } })),
+    );
   }, 120_000);
 
   afterAll(async () => {

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
 import { ThreadRelayClient, type ThreadRelayClientError } from '../../src/client/index.js';
 import { signUserToken } from '../../src/index.js';
+import { debugConnections, debugThreads, drainSockets, sleep } from '../support/chaos-harness.js';
 import { cutTransport } from '../support/forced-disconnect.js';
 import { sample, scrape } from '../support/prometheus.js';
 import { testRedisUrl, uniquePrefix } from '../support/redis.js';
@@ -116,8 +117,6 @@ function trace(threadId: string, what: string): void {
   if (!lines) traces.set(threadId, (lines = []));
   lines.push(`${Date.now() - traceStart} ${what}`);
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function threadOf(client: number): number {
   // Second tabs: the same user, same thread as client (client - THREADS) * 9, opened on
@@ -298,39 +297,6 @@ function describeSide(name: string, r: StormResult & { tally: Tally }): string {
     `open ${(r.openMs / 1000).toFixed(1)} s, drain ${((r.drainMs ?? 0) / 1000).toFixed(1)} s` +
     (r.notes ? ` | ${r.notes}` : '')
   );
-}
-
-interface DebugConnection {
-  id: string;
-  threads: string[];
-}
-
-/** Every connection the cluster's registry lists (`GET /debug/websocket/connections`). */
-async function debugConnections(url: string): Promise<DebugConnection[]> {
-  const response = await fetch(`${url}/debug/websocket/connections?limit=1000`, {
-    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
-  });
-  if (response.status !== 200) throw new Error(`connections: ${response.status}`);
-  const page = (await response.json()) as { connections: DebugConnection[]; nextCursor: unknown };
-  if (page.nextCursor !== null) throw new Error('connections: more than one page');
-  return page.connections;
-}
-
-interface DebugThread {
-  threadId: string;
-  headSeq: number;
-  delivered: Record<string, number>;
-}
-
-/** Every thread the cluster's registry lists (`GET /debug/websocket/threads`), with its head. */
-async function debugThreads(url: string): Promise<DebugThread[]> {
-  const response = await fetch(`${url}/debug/websocket/threads?limit=1000`, {
-    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
-  });
-  if (response.status !== 200) throw new Error(`threads: ${response.status}`);
-  const page = (await response.json()) as { threads: DebugThread[]; nextCursor: unknown };
-  if (page.nextCursor !== null) throw new Error('threads: more than one page');
-  return page.threads;
 }
 
 /** `relay_events_replayed_total` summed over the instances. */
@@ -534,8 +500,8 @@ describe(`disconnect storm: ${CLIENTS} clients, ${CUTS} forced disconnects while
       );
     });
     result.drainMs = Date.now() - draining;
-    // Anything resent late would show up as a duplicate now.
-    await sleep(500);
+    // Anything the servers had resent would be in the lists (as a duplicate) after this.
+    await drainSockets(result.clients.map((c) => ({ socket: c.socket(), threadId: c.threadId })));
     results.ours = { ...result, tally: tally(result) };
 
     expect(result.cuts).toBe(CUTS);

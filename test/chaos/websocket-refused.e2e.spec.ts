@@ -1,13 +1,9 @@
 import { ThreadRelayClient, type ClientStatus, type ThreadEvent } from '../../src/client/index.js';
 import { signUserToken } from '../../src/index.js';
+import { drainSockets } from '../support/chaos-harness.js';
 import { sendViaInstance } from '../support/debug-send.js';
-import { testRedisUrl, uniquePrefix } from '../support/redis.js';
-import { TEST_ADMIN_TOKEN, TEST_JWT_SECRET, waitUntil } from '../support/relay-app.js';
-import {
-  buildRelayChild,
-  spawnRelayChild,
-  type RelayChild,
-} from '../support/relay-child-process.js';
+import { TEST_JWT_SECRET, waitUntil } from '../support/relay-app.js';
+import { spawnRelayCluster, type RelayChild } from '../support/relay-child-process.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 const CLIENTS = 10;
@@ -27,23 +23,12 @@ interface View {
  * the socket once it is let through again.
  */
 describe('websocket refused mid-stream, two instances in their own processes', () => {
-  const prefix = uniquePrefix('ws-refused');
   const instances: RelayChild[] = [];
   let proxy: TcpProxy;
   const views: View[] = [];
 
   beforeAll(async () => {
-    const entry = await buildRelayChild();
-    for (let i = 0; i < 2; i += 1) {
-      instances.push(
-        await spawnRelayChild(entry, {
-          redis: testRedisUrl(),
-          keyPrefix: prefix,
-          instanceId: `ws-refused-${i}`,
-          debug: { adminToken: TEST_ADMIN_TOKEN },
-        }),
-      );
-    }
+    instances.push(...(await spawnRelayCluster(2, 'ws-refused')));
     // The clients' only way in; producers talk to both instances directly.
     proxy = await TcpProxy.start(Number(new URL(instances[0]!.url).port));
   }, 120_000);
@@ -130,7 +115,8 @@ describe('websocket refused mid-stream, two instances in their own processes', (
       'every event',
       15_000,
     );
-    await new Promise((r) => setTimeout(r, 300)); // a late duplicate would show up here
+    // A late duplicate the server had sent would be in the lists after this.
+    await drainSockets(views.map((v) => ({ socket: v.client.socket, threadId: v.threadId })));
 
     for (const view of views) {
       expect(view.events.map((e) => e.seq)).toEqual(

@@ -3,6 +3,7 @@
  * drive `POST /debug/websocket/send` over HTTP, reads of the cluster's debug routes, and
  * an observer around `ThreadRelayClient` that records what the application was handed.
  */
+import type { Socket } from 'socket.io-client';
 import { ThreadRelayClient, type ThreadRelayClientError } from '../../src/client/index.js';
 import type { ClientStatus, JoinResult } from '../../src/client/index.js';
 import type { RelayStatusNotice } from '../../src/index.js';
@@ -324,4 +325,21 @@ export function expectExactlyOnce(
     repeated: [],
   });
   expect({ client: c.label, errors: c.fatalErrors }).toEqual({ client: c.label, errors: [] });
+}
+
+/**
+ * Waits until every frame each relay connection had already been sent has arrived: the
+ * answer to a request is written after everything queued before it on that connection.
+ * After it, a late duplicate or replay the server had sent would be in the client's lists.
+ * The request is a cumulative ack of seq 1, which moves no cursor once later seqs are acked.
+ */
+export async function drainSockets(
+  connections: ReadonlyArray<{ socket: Socket | null; threadId: string }>,
+): Promise<void> {
+  await Promise.all(
+    connections.map(async ({ socket, threadId }) => {
+      if (!socket?.connected) throw new Error(`drain: the socket of ${threadId} is not connected`);
+      await socket.timeout(10_000).emitWithAck('thread:ack', { threadId, seq: 1 });
+    }),
+  );
 }

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TestRelayOptions } from './relay-app.js';
+import { TEST_ADMIN_TOKEN, type TestRelayOptions } from './relay-app.js';
+import { testRedisUrl, uniquePrefix } from './redis.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Under node_modules so the compiled code resolves the project's dependencies. */
@@ -173,4 +174,35 @@ export async function spawnRelayChild(
     await kill();
     throw error;
   }
+}
+
+/**
+ * `count` relay children on the shared test Redis under one fresh key prefix, debug routes
+ * on (the admin token), named `<label>-0`, `<label>-1`, ...; `extra` adds options to each.
+ */
+export async function spawnRelayCluster(
+  count: number,
+  label: string,
+  extra: TestRelayOptions = {},
+): Promise<RelayChild[]> {
+  const entry = await buildRelayChild();
+  const keyPrefix = uniquePrefix(label);
+  const children: RelayChild[] = [];
+  try {
+    for (let i = 0; i < count; i += 1) {
+      children.push(
+        await spawnRelayChild(entry, {
+          redis: testRedisUrl(),
+          keyPrefix,
+          instanceId: `${label}-${i}`,
+          debug: { adminToken: TEST_ADMIN_TOKEN },
+          ...extra,
+        }),
+      );
+    }
+  } catch (error) {
+    await Promise.all(children.map((child) => child.kill()));
+    throw error;
+  }
+  return children;
 }
