@@ -32,7 +32,6 @@ interface BenchClient {
   delivered: number;
   acked: number;
   ackTimer: NodeJS.Timeout | null;
-  ackInFlight: boolean;
   onCaughtUp: (() => void) | null;
   expect: number;
 }
@@ -103,26 +102,23 @@ function onEvent(client: BenchClient, event: WireEvent): void {
   }
 }
 
-/** One `thread:ack` per window with the highest seq, and one in flight at a time. */
+/** One `thread:ack` per window with the highest seq. */
 function noteDelivered(client: BenchClient, seq: number): void {
   if (seq > client.delivered) client.delivered = seq;
   scheduleAck(client);
 }
 
 function scheduleAck(client: BenchClient): void {
-  if (client.ackTimer || client.ackInFlight) return;
+  if (client.ackTimer) return;
   client.ackTimer = setTimeout(() => {
     client.ackTimer = null;
     const socket = client.socket;
     const seq = client.delivered;
     if (!socket?.connected || seq <= client.acked) return;
-    client.ackInFlight = true;
     recording.acks += 1;
-    socket.emit('thread:ack', { threadId: client.spec.threadId, seq }, () => {
-      client.ackInFlight = false;
-      client.acked = Math.max(client.acked, seq);
-      if (client.delivered > client.acked) scheduleAck(client);
-    });
+    // As the SDK does: no answer asked for, so the server writes back only a refusal.
+    socket.emit('thread:ack', { threadId: client.spec.threadId, seq });
+    client.acked = seq;
   }, ackWindowMs);
 }
 
@@ -187,7 +183,6 @@ async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promi
 function closeClient(client: BenchClient): void {
   if (client.ackTimer) clearTimeout(client.ackTimer);
   client.ackTimer = null;
-  client.ackInFlight = false;
   client.socket?.removeAllListeners();
   client.socket?.disconnect();
   client.socket = null;
@@ -209,7 +204,6 @@ serveRpc({
       delivered: 0,
       acked: 0,
       ackTimer: null,
-      ackInFlight: false,
       onCaughtUp: null,
       expect: 0,
     }));

@@ -133,7 +133,11 @@ const children = new Set<RpcChild>();
 function spawnChild(name: string, entry: string): RpcChild {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const execArgv = ['--expose-gc'];
+  // BENCH_NODE_ARGS: extra node flags for every child (e.g. --trace-gc), for investigations.
+  const execArgv = [
+    '--expose-gc',
+    ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  ];
   if (cli.profile) {
     const dir = path.join(ROOT, 'bench', 'profiles');
     mkdirSync(dir, { recursive: true });

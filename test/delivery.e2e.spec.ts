@@ -167,6 +167,36 @@ describe.each(backendModes('delivery'))('DeliveryService (%s)', (_name, config) 
     );
   });
 
+  it('raises the cursor to the lastSeq a join resumes from, only in the current epoch', async () => {
+    const threadId = 'resume-thread';
+    await relay.registry.registerThread(threadId, 'hana');
+    let epoch = '';
+    for (let i = 1; i <= 3; i++) {
+      epoch = (await relay.delivery.sendToThread(threadId, 'agent_thinking', { i })).epoch;
+    }
+    const socket = await connectSocket(relay.url, await relay.token('hana'));
+    sockets.push(socket);
+    const rejoin = async (join: object): Promise<unknown> => {
+      await socket.emitWithAck('thread:leave', { threadId });
+      return socket.emitWithAck('thread:join', { threadId, ...join });
+    };
+    // Without the epoch the client shows nothing about which log it read.
+    expect(await rejoin({ lastSeq: 2 })).toMatchObject({ ok: true });
+    // Another epoch's seq is a reset, not a position in this log.
+    expect(await rejoin({ lastSeq: 2, epoch: 'an-older-epoch' })).toMatchObject({
+      ok: true,
+      reset: 'epoch_mismatch',
+    });
+    expect(await relay.registry.deliveredCursors(threadId)).toEqual({});
+
+    expect(await rejoin({ lastSeq: 2, epoch })).toMatchObject({ ok: true, replayed: 1 });
+    expect(await relay.registry.deliveredCursors(threadId)).toEqual({ hana: 2 });
+    await expect(relay.delivery.waitForDelivery(threadId, 2, 10)).resolves.toBe(2);
+    // Only upward: resuming from an earlier seq leaves the cursor where it is.
+    expect(await rejoin({ lastSeq: 1, epoch })).toMatchObject({ ok: true, replayed: 2 });
+    expect(await relay.registry.deliveredCursors(threadId)).toEqual({ hana: 2 });
+  });
+
   it('sendToUser reaches every connection of the user and nobody else', async () => {
     const a1 = await connectSocket(relay.url, await relay.token('frank'));
     const a2 = await connectSocket(relay.url, await relay.token('frank'));

@@ -242,6 +242,31 @@ describe('RedisRegistryStore scripts', () => {
     await client.script('FLUSH');
     await expect(store.recordDelivered('t-1', 'alice', 1)).resolves.toBe(2);
   });
+
+  it('writes the cursor raises of one turn together, one per (thread, user)', async () => {
+    const client = clients.create(server.url);
+    const store = new RedisRegistryStore(client, 'batch:');
+    await store.recordDelivered('warm-up', 'alice', 1);
+    await client.config('RESETSTAT');
+    const raises: Promise<number>[] = [];
+    for (let thread = 0; thread < 10; thread++) {
+      for (const seq of [3, 9, 5]) raises.push(store.recordDelivered(`t-${thread}`, 'alice', seq));
+    }
+    raises.push(store.recordDelivered('t-0', 'bob', 4));
+    // Every caller learns the cursor as stored: the highest seq of its (thread, user).
+    expect(await Promise.all(raises)).toEqual([...Array<number>(30).fill(9), 4]);
+    const stats = await client.info('commandstats');
+    expect(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1]).toBe('11');
+  });
+
+  it('retries the raises of a batch that met NOSCRIPT', async () => {
+    const client = clients.create(server.url);
+    const store = new RedisRegistryStore(client, 'batch-flush:');
+    await store.recordDelivered('t-0', 'alice', 6);
+    await client.script('FLUSH');
+    const raises = [0, 1, 2, 3].map((thread) => store.recordDelivered(`t-${thread}`, 'alice', 5));
+    await expect(Promise.all(raises)).resolves.toEqual([6, 5, 5, 5]);
+  });
 });
 
 describe('RedisRegistryKeys', () => {

@@ -1,9 +1,9 @@
 import type { TimerSet } from './timer-set.js';
 
 /**
- * Sends `true` when the ack was answered (or refused for good, so there is no point in
- * repeating it), `false` when it could not go out now (no socket, timeout): it is then
- * kept and sent by the next flush.
+ * Sends `true` when the ack went out (or was refused for good, so there is no point in
+ * repeating it), `false` when it could not go out now (no socket, not joined): it is
+ * then kept and sent by the next flush.
  */
 export type AckSender = (threadId: string, seq: number) => Promise<boolean>;
 

@@ -572,26 +572,20 @@ export class ThreadRelayClient {
     return result;
   }
 
-  private async sendAck(threadId: string, seq: number): Promise<boolean> {
+  /**
+   * Acks ask for no answer: the server then writes back only a refusal (`relay:error`,
+   * reported through `onError`), which saves a frame each way per ack. An ack lost with
+   * its connection is not resent: the next join resumes from `lastSeq`, and the server
+   * raises the cursor that far.
+   */
+  private sendAck(threadId: string, seq: number): Promise<boolean> {
     const thread = this.threads.get(threadId);
     const socket = this.socketRef;
-    if (!thread || !socket?.connected || thread.joinedOn !== this.connection) return false;
-    try {
-      await socketRequest(
-        socket,
-        ClientEvents.ack,
-        { threadId, seq },
-        this.options.requestTimeoutMs,
-        threadId,
-      );
-      return true;
-    } catch (error) {
-      const failure = toClientError(error, 'INTERNAL', `ack ${threadId}`, threadId);
-      if (failure.retryable) return false;
-      // A refused ack would be refused again; the next delivery acks anew.
-      this.reportError(failure);
-      return true;
+    if (!thread || !socket?.connected || thread.joinedOn !== this.connection) {
+      return Promise.resolve(false);
     }
+    socket.emit(ClientEvents.ack, { threadId, seq });
+    return Promise.resolve(true);
   }
 
   private armPollFallback(): void {

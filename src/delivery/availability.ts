@@ -5,14 +5,14 @@ import { RelayUnavailableError } from '../errors/relay-unavailable.error.js';
  * not cancelled: if the backend comes back it may still complete, which is why producers
  * that retry after `RELAY_UNAVAILABLE` should pass an idempotency key.
  */
-export async function withinAvailability<T>(
+export function withinAvailability<T>(
   operation: Promise<T>,
   timeoutMs: number,
   what: string,
 ): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
+  // On every send's path: one timer and one promise, no race or async frame.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
       () =>
         reject(
           new RelayUnavailableError(
@@ -21,18 +21,23 @@ export async function withinAvailability<T>(
         ),
       timeoutMs,
     );
+    operation.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        if (isConnectionError(error)) {
+          reject(
+            new RelayUnavailableError(`${what}: the relay store is unreachable`, { cause: error }),
+          );
+        } else {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      },
+    );
   });
-  try {
-    return await Promise.race([operation, timeout]);
-  } catch (error) {
-    if (error instanceof RelayUnavailableError) throw error;
-    if (isConnectionError(error)) {
-      throw new RelayUnavailableError(`${what}: the relay store is unreachable`, { cause: error });
-    }
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function isConnectionError(error: unknown): boolean {

@@ -7,7 +7,7 @@ import type { HistoryPage } from '../protocol.js';
 import { RelayMetrics } from '../observability/relay-metrics.service.js';
 import { assertValidId } from '../registry/thread-id.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
-import { RelayLogger } from '../thread-relay.logger.js';
+import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
 import { withinAvailability } from './availability.js';
 import type { DeliveryReceipt, SendOptions, UserDeliveryReceipt } from './delivery.types.js';
@@ -51,11 +51,21 @@ export class DeliveryService {
         : assertValidId(sendOptions.idempotencyKey, 'idempotencyKey');
     const timeoutMs = this.options.delivery.unavailableTimeoutMs;
     try {
-      const { threadId, runId } = await withinAvailability(
-        this.registry.resolveDetailed(threadOrRunId),
+      const { threadId, runId } =
+        (typeof threadOrRunId === 'string'
+          ? this.registry.cachedResolution(threadOrRunId)
+          : undefined) ??
+        (await withinAvailability(
+          this.registry.resolveDetailed(threadOrRunId),
+          timeoutMs,
+          'resolve',
+        ));
+      // Asked alongside the append rather than after it: one store round trip per send.
+      const counting = withinAvailability(
+        this.registry.countConnectionsOfThread(threadId),
         timeoutMs,
-        'resolve',
-      );
+        'count connections',
+      ).catch(() => -1);
       const stopAppendTimer = this.metrics.appendSeconds.startTimer();
       const appending = this.messages.append(
         { id: randomUUID(), threadId, type: eventType, payload: body, runId, ts: Date.now() },
@@ -76,11 +86,7 @@ export class DeliveryService {
         this.fanout.publish(event);
         this.metrics.eventsFannedOut.inc();
       }
-      const onlineConnections = await withinAvailability(
-        this.registry.countConnectionsOfThread(threadId),
-        timeoutMs,
-        'count connections',
-      ).catch(() => -1);
+      const onlineConnections = await counting;
       this.log.debug({
         msg: appended ? 'routed' : 'duplicate send',
         threadId,
@@ -214,6 +220,34 @@ export class DeliveryService {
     this.observeDeliveryLatency(threadId, seq);
     this.log.debug({ msg: 'acked', threadId, seq, cursor, userId, connectionId });
     return cursor;
+  }
+
+  /**
+   * A join resuming from `seq` in the current epoch shows the client holds everything up to
+   * it, so the cursor is raised that far: acks are sent without an answer, and one lost
+   * with its connection is made up for here. A failure is logged, not thrown: the cursor
+   * only lags, and the join itself should not fail for it.
+   */
+  async acknowledgeResume(
+    threadId: string,
+    userId: string,
+    seq: number,
+    connectionId: string,
+  ): Promise<void> {
+    try {
+      const cursor = await this.registry.recordDelivered(threadId, userId, seq);
+      this.fanout.announceDelivered(threadId, userId, cursor);
+      this.log.debug({ msg: 'resumed', threadId, seq, cursor, userId, connectionId });
+    } catch (error) {
+      this.log.warn({
+        msg: 'cursor not raised on resume',
+        threadId,
+        seq,
+        userId,
+        connectionId,
+        reason: errorText(error),
+      });
+    }
   }
 
   /**

@@ -187,7 +187,10 @@ export class EventFanoutService {
     if (gates) for (const gate of gates) gate.push(event);
     if (!this.nsp) return;
     const room = threadRoom(event.threadId);
-    if (gates || this.nsp.adapter.rooms.has(room)) this.remember(event);
+    const joinedHere = this.nsp.adapter.rooms.has(room);
+    if (gates || joinedHere) this.remember(event);
+    // socket.io encodes the packet before it looks at the room: skip threads nobody here joined.
+    if (!joinedHere) return;
     try {
       this.nsp.local.to(room).emit(ServerEvents.event, event);
     } catch (error) {

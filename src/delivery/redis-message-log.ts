@@ -28,10 +28,11 @@ import { RedisMessageLogKeys } from './redis-message-log.keys.js';
 const APPEND_LUA = `
 local meta, log, idem = KEYS[1], KEYS[2], KEYS[3]
 local key = ARGV[3]
-local epoch = redis.call('HGET', meta, 'epoch')
+local state = redis.call('HMGET', meta, 'epoch', 'head')
+local epoch, head = state[1], tonumber(state[2])
 if not epoch then
   redis.call('DEL', log, idem)
-  epoch = ARGV[1]
+  epoch, head = ARGV[1], 0
   redis.call('HSET', meta, 'epoch', epoch, 'head', 0)
 elseif key ~= '' then
   local prior = redis.call('HGET', idem, key)
@@ -41,7 +42,7 @@ elseif key ~= '' then
     redis.call('HDEL', idem, key)
   end
 end
-local seq = tonumber(redis.call('HGET', meta, 'head')) + 1
+local seq = head + 1
 local max = tonumber(ARGV[4])
 local len = redis.call('XLEN', log)
 if len >= max then

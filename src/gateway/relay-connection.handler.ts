@@ -199,7 +199,12 @@ export class RelayConnectionHandler {
       this.fanout,
     );
     try {
-      await this.registry.addConnectionThread(socket.id, input.threadId);
+      await Promise.all([
+        this.registry.addConnectionThread(socket.id, input.threadId),
+        plan.resumedFrom > 0
+          ? this.delivery.acknowledgeResume(input.threadId, userId, plan.resumedFrom, socket.id)
+          : undefined,
+      ]);
     } catch (error) {
       plan.abort();
       throw error;

@@ -15,6 +15,11 @@ const PAGE = 500;
 export interface ReplayPlan {
   result: JoinResult;
   reset: ThreadResetNotice | null;
+  /**
+   * The client's `lastSeq` when it resumed in the log's current epoch (it names the epoch
+   * and the seq is still in the log), else 0: the client holds every event up to it.
+   */
+  resumedFrom: number;
   /** Sends the missed events, then the held live ones, then joins the room; call after acking. */
   run(): Promise<number>;
   /** Gives up without joining (the socket went away or the join failed). */
@@ -45,12 +50,14 @@ export async function planReplay(
     const state = await log.ensure(threadId);
     let cursor: number;
     let reset: ThreadResetNotice | null = null;
+    let resumedFrom = 0;
     if (lastSeq === undefined && epoch === undefined) {
       cursor = state.firstSeq - 1;
     } else {
       const check = checkCursor(state, lastSeq ?? 0, epoch);
       if (check.ok) {
         cursor = lastSeq ?? 0;
+        if (epoch !== undefined) resumedFrom = cursor;
       } else {
         reset = { threadId, epoch: state.epoch, headSeq: state.headSeq, reason: check.reason };
         cursor = state.headSeq;
@@ -65,6 +72,7 @@ export async function planReplay(
     return {
       result,
       reset,
+      resumedFrom,
       abort: close,
       run: async () => {
         try {

@@ -9,6 +9,7 @@ import type {
   ThreadMetadata,
   ThreadRecord,
 } from './registry.types.js';
+import { CursorRaiseBatch, type CursorRaise } from './cursor-raise-batch.js';
 import { RedisRegistryKeys } from './redis-registry.keys.js';
 
 /**
@@ -27,10 +28,19 @@ class LuaScript {
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      if (!isNoScript(error)) throw error;
       return client.eval(this.source, keys.length, ...keys, ...args);
     }
   }
+
+  /** Adds an EVALSHA to a pipeline; a NOSCRIPT answer is for the caller to retry with `run`. */
+  queue(pipeline: ChainableCommander, keys: string[], args: (string | number)[]): void {
+    pipeline.evalsha(this.sha, keys.length, ...keys, ...args);
+  }
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
 /** Decides the owner on the one `thread_registry` hash; the first claim wins, later ones read it. */
@@ -109,6 +119,8 @@ return ARGV[2]
  */
 export class RedisRegistryStore implements RegistryStore {
   private readonly keys: RedisRegistryKeys;
+
+  private readonly cursorRaises = new CursorRaiseBatch((raises) => this.writeCursorRaises(raises));
 
   constructor(
     private readonly client: Redis,
@@ -389,13 +401,8 @@ export class RedisRegistryStore implements RegistryStore {
     return removed;
   }
 
-  async recordDelivered(threadId: string, userId: string, seq: number): Promise<number> {
-    const after = await RAISE_CURSOR.run(
-      this.client,
-      [this.keys.threadDelivered(threadId)],
-      [userId, String(seq)],
-    );
-    return Number(asString(after));
+  recordDelivered(threadId: string, userId: string, seq: number): Promise<number> {
+    return this.cursorRaises.raise(threadId, userId, seq);
   }
 
   async deliveredCursors(threadId: string): Promise<Record<string, number>> {
@@ -403,9 +410,46 @@ export class RedisRegistryStore implements RegistryStore {
     return Object.fromEntries(Object.entries(hash).map(([userId, seq]) => [userId, Number(seq)]));
   }
 
-  /** The client belongs to whoever passed it in; nothing else is held open. */
+  /** The client belongs to whoever passed it in; pending cursor raises go out first. */
   close(): Promise<void> {
+    this.cursorRaises.flush();
     return Promise.resolve();
+  }
+
+  /** One pipeline (one write) for a batch of cursor raises. */
+  private writeCursorRaises(raises: CursorRaise[]): void {
+    const pipeline = this.client.pipeline();
+    for (const raise of raises) {
+      RAISE_CURSOR.queue(
+        pipeline,
+        [this.keys.threadDelivered(raise.threadId)],
+        [raise.userId, String(raise.seq)],
+      );
+    }
+    pipeline.exec().then(
+      (results) => {
+        raises.forEach((raise, i) => {
+          const [error, value] = results?.[i] ?? [new Error('Redis discarded the pipeline')];
+          if (!error) {
+            settleWithReply(raise, value);
+          } else if (isNoScript(error)) {
+            RAISE_CURSOR.run(
+              this.client,
+              [this.keys.threadDelivered(raise.threadId)],
+              [raise.userId, String(raise.seq)],
+            ).then(
+              (after) => settleWithReply(raise, after),
+              (retryError: unknown) => raise.settle(asError(retryError), 0),
+            );
+          } else {
+            raise.settle(error, 0);
+          }
+        });
+      },
+      (error: unknown) => {
+        for (const raise of raises) raise.settle(asError(error), 0);
+      },
+    );
   }
 
   /** Deletes connections and every index naming them; returns how many existed. */
@@ -519,6 +563,19 @@ function toConnectionRecord(
 function asArray(value: unknown): unknown[] {
   if (!Array.isArray(value)) throw new Error(`Unexpected Redis reply: ${typeof value}`);
   return value as unknown[];
+}
+
+/** The script answers the stored cursor as a string, so large seqs keep every digit. */
+function settleWithReply(raise: CursorRaise, reply: unknown): void {
+  try {
+    raise.settle(null, Number(asString(reply)));
+  } catch (error) {
+    raise.settle(asError(error), 0);
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 function asString(value: unknown): string {

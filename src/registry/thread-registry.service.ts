@@ -123,6 +123,12 @@ export class ThreadRegistryService {
     return (await this.resolveDetailed(id)).threadId;
   }
 
+  /** The resolution of `id` if it is cached and fresh, without a store read. */
+  cachedResolution(id: string): Resolution | undefined {
+    const cached = this.resolved.get(id);
+    return cached && cached.until > Date.now() ? cached.value : undefined;
+  }
+
   async resolveDetailed(id: unknown): Promise<Resolution> {
     let checkedId: string;
     try {

@@ -201,6 +201,21 @@ describe('ThreadRelayClient delivery', () => {
     expect(seqs.length).toBeLessThanOrEqual(3);
     expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
     expect(new Set(seqs).size).toBe(seqs.length);
+    // No answer asked for: the server writes back only a refusal.
+    expect(server.acks.every((ack) => !ack.answerAsked)).toBe(true);
+  });
+
+  it('reports an ack the server refuses through onError and keeps delivering', async () => {
+    await harness.client.join('t1');
+    server.refuseAcks = true;
+    server.publish('t1');
+    await harness.until(() => harness.errors.length === 1, 'the refused ack reported');
+    expect(harness.errors[0]).toMatchObject({ code: 'BAD_REQUEST' });
+    expect(harness.errors[0]?.message).toContain('thread:ack');
+    server.refuseAcks = false;
+    server.publish('t1');
+    await harness.received('t1', 2);
+    await harness.until(() => server.acks.at(-1)?.seq === 2, 'the ack of seq 2');
   });
 
   it('rejects a join the server refuses and forgets the thread', async () => {

@@ -62,7 +62,7 @@ export class FakeRelayServer {
   readonly changed = new Signal();
   readonly handshakes: { token: unknown; accepted: boolean }[] = [];
   readonly joins: JoinRecord[] = [];
-  readonly acks: { threadId: string; seq: number }[] = [];
+  readonly acks: { threadId: string; seq: number; answerAsked: boolean }[] = [];
   readonly history: HistoryRecord[] = [];
   readonly messages: MessageRecord[] = [];
   /** The next this-many `user:message` requests are stored but never answered. */
@@ -71,6 +71,8 @@ export class FakeRelayServer {
   failingPosts = 0;
   /** The next join answers but sends none of the events it reports as replayed. */
   skipNextReplay = false;
+  /** Acks are refused as the relay refuses them: answered, or as `relay:error` without a callback. */
+  refuseAcks = false;
   private readonly logs = new Map<string, ThreadLog>();
   private readonly byClientId = new Map<string, ThreadEvent>();
   private blocked = false;
@@ -215,9 +217,20 @@ export class FakeRelayServer {
       void socket.leave(room(payload.threadId));
       ack({ ok: true });
     });
-    socket.on(ClientEvents.ack, (payload: { threadId: string; seq: number }, ack: AckFn) => {
-      this.acks.push({ threadId: payload.threadId, seq: payload.seq });
-      ack({ ok: true });
+    // The SDK sends acks without a callback; a caller that passes one gets the answer.
+    socket.on(ClientEvents.ack, (payload: { threadId: string; seq: number }, ack?: AckFn) => {
+      this.acks.push({
+        threadId: payload.threadId,
+        seq: payload.seq,
+        answerAsked: typeof ack === 'function',
+      });
+      if (this.refuseAcks) {
+        const error = { code: 'BAD_REQUEST', message: 'this connection has not joined the thread' };
+        if (ack) ack({ ok: false, error });
+        else socket.emit('relay:error', { event: ClientEvents.ack, error });
+      } else {
+        ack?.({ ok: true });
+      }
       this.changed.notify();
     });
     socket.on(
