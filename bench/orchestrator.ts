@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [-- --only relay-redis,plain-redis] [-- --skip memory,reconnect]
- * [-- --profile] [-- --out file.json]`
+ * [-- --profile] [-- --alloc-profile] [-- --out file.json]`
  *
  * Runs every mode in turn - plain socket.io, socket.io + Redis adapter on 2 instances,
  * thread-relay in memory, thread-relay on 2 instances with Redis - with the producer in the
@@ -86,6 +86,7 @@ interface Cli {
   modes: Mode[];
   skip: Set<string>;
   profile: boolean;
+  allocProfile: boolean;
   out: string | null;
   redisUrl: string | null;
   /** Clients' ack batch window (the SDK's `ackBatchMs`, default 50). */
@@ -114,6 +115,7 @@ function parseCli(argv: string[]): Cli {
     modes,
     skip: new Set((value('--skip') ?? '').split(',').filter(Boolean)),
     profile: argv.includes('--profile'),
+    allocProfile: argv.includes('--alloc-profile'),
     out: value('--out') ?? null,
     redisUrl: value('--redis-url') ?? process.env.REDIS_URL ?? null,
     ackWindowMs: Number(value('--ack-ms') ?? 50),
@@ -138,6 +140,11 @@ function spawnChild(name: string, entry: string): RpcChild {
     '--expose-gc',
     ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
   ];
+  if (cli.allocProfile) {
+    const dir = path.join(ROOT, 'bench', 'profiles');
+    mkdirSync(dir, { recursive: true });
+    env.BENCH_ALLOC_PROFILE = path.join(dir, `${runId}-${name}`);
+  }
   if (cli.profile) {
     const dir = path.join(ROOT, 'bench', 'profiles');
     mkdirSync(dir, { recursive: true });

@@ -1,5 +1,6 @@
 // Summarises a V8 .cpuprofile (from `npm run bench -- --profile`): self time by function
-// and by package. Usage: node bench/profile-summary.mjs <file.cpuprofile> [top=25]
+// and by package; or a .heapprofile (`-- --alloc-profile`): bytes allocated, the same way.
+// Usage: node bench/profile-summary.mjs <file.cpuprofile|file.heapprofile> [top=25]
 import { readFileSync } from 'node:fs';
 import process from 'node:process';
 
@@ -10,6 +11,10 @@ if (!file) {
 }
 const top = Number(topArg ?? 25);
 const profile = JSON.parse(readFileSync(file, 'utf8'));
+if (profile.head) {
+  summariseAllocations(profile);
+  process.exit(0);
+}
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const selfMicros = new Map();
 for (let i = 0; i < profile.samples.length; i++) {
@@ -66,4 +71,40 @@ for (const [name, micros] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0,
 process.stdout.write('\nby function (self):\n');
 for (const [name, micros] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, top)) {
   process.stdout.write(`${pct(micros)}  ${name}\n`);
+}
+
+/** Allocation sampling profile: a call tree whose nodes carry the bytes allocated there. */
+function summariseAllocations({ head }) {
+  const self = new Map();
+  const inclusive = new Map();
+  const byPackage = new Map();
+  const keyOf = ({ callFrame }) => {
+    const short = callFrame.url.replace(/^.*\/(node_modules|src|bench)\//, '$1/');
+    return `${callFrame.functionName || '(anonymous)'} ${short}:${callFrame.lineNumber + 1}`;
+  };
+  const walk = (node, stack) => {
+    const key = keyOf(node);
+    self.set(key, (self.get(key) ?? 0) + node.selfSize);
+    const pkg = packageOf(node.callFrame.url);
+    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + node.selfSize);
+    stack.push(key);
+    let total = node.selfSize;
+    for (const child of node.children) total += walk(child, stack);
+    stack.pop();
+    if (!stack.includes(key)) inclusive.set(key, (inclusive.get(key) ?? 0) + total);
+    return total;
+  };
+  const total = walk(head, []);
+  const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1).padStart(8)} MiB`;
+  process.stdout.write(`${file}: ${mib(total).trim()} allocated (sampled)\n`);
+  for (const [title, table, rows] of [
+    ['by package', byPackage, top],
+    ['by function (inclusive)', inclusive, top * 2],
+    ['by function (self)', self, top],
+  ]) {
+    process.stdout.write(`\n${title}:\n`);
+    for (const [name, bytes] of [...table].sort((a, b) => b[1] - a[1]).slice(0, rows)) {
+      process.stdout.write(`${mib(bytes)}  ${name}\n`);
+    }
+  }
 }

@@ -8,6 +8,8 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import { serveRpc } from './rpc.js';
@@ -299,6 +301,21 @@ new PerformanceObserver((list) => {
   }
 }).observe({ entryTypes: ['gc'] });
 
+/**
+ * `--alloc-profile`: samples every allocation, including objects the GC already freed
+ * (`--heap-prof` keeps only what is still alive at exit), and writes a .heapprofile on stop.
+ */
+const allocationProfile = process.env.BENCH_ALLOC_PROFILE;
+const profiler = allocationProfile ? new Session() : null;
+if (profiler) {
+  profiler.connect();
+  await profiler.post('HeapProfiler.startSampling', {
+    samplingInterval: 16_384,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+}
+
 serveRpc({
   start: async (request: StartRequest) => {
     target = request.mode.startsWith('relay')
@@ -330,6 +347,10 @@ serveRpc({
     const closing = target?.close();
     target = null;
     await Promise.race([closing, sleep(5_000)]);
+    if (profiler && allocationProfile) {
+      const { profile } = await profiler.post('HeapProfiler.stopSampling');
+      writeFileSync(`${allocationProfile}-${process.pid}.heapprofile`, JSON.stringify(profile));
+    }
     // Exit after the answer is on its way; --cpu-prof writes its profile on exit.
     setTimeout(() => process.exit(0), 50);
   },

@@ -52,6 +52,27 @@ describeMessageLog('RedisMessageLog', (retention) =>
 );
 
 describe('RedisMessageLog on Redis', () => {
+  it('counts the members of the set it was given in the append itself, duplicates too', async () => {
+    const retention = { ttlSeconds: 600, maxPerThread: 100 };
+    const countedSet = (threadId: string) => `${prefix}counted:{${threadId}}`;
+    const counting = new RedisMessageLog(shared, retention, prefix, countedSet);
+    const threadId = `count-${randomUUID()}`;
+    const event = { threadId, type: 'agent_thinking', payload: 1, ts: 1 };
+    const first = await counting.append({ ...event, id: randomUUID() });
+    expect(first).toMatchObject({ appended: true, countedMembers: 0 });
+    await shared.sadd(countedSet(threadId), 'conn-1', 'conn-2');
+    const second = await counting.append({ ...event, id: randomUUID() }, { idempotencyKey: 'k' });
+    expect(second).toMatchObject({ appended: true, countedMembers: 2 });
+    const again = await counting.append({ ...event, id: randomUUID() }, { idempotencyKey: 'k' });
+    expect(again).toMatchObject({ appended: false, countedMembers: 2 });
+    expect(again.event.seq).toBe(second.event.seq);
+    // A log given no set counts nothing, and leaves the count to its caller.
+    const plain = new RedisMessageLog(shared, retention, prefix);
+    const uncounted = await plain.append({ ...event, id: randomUUID() });
+    expect(uncounted.appended).toBe(true);
+    expect(uncounted.countedMembers).toBeUndefined();
+  });
+
   it('assigns 1..2000 exactly once when two instances append 1,000 each concurrently', async () => {
     const retention = { ttlSeconds: 600, maxPerThread: 5_000 };
     const first = new RedisMessageLog(newClient(), retention, prefix);

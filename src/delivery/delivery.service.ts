@@ -9,7 +9,7 @@ import { assertValidId } from '../registry/thread-id.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
-import { withinAvailability } from './availability.js';
+import { AvailabilityDeadlines } from './availability.js';
 import type { DeliveryReceipt, SendOptions, UserDeliveryReceipt } from './delivery.types.js';
 import { assertEventType, normalisePayload } from './event-payload.js';
 import { EventFanoutService } from './event-fanout.service.js';
@@ -26,6 +26,7 @@ export const MAX_HISTORY_PAGE = 1000;
 @Injectable()
 export class DeliveryService {
   private readonly log: RelayLogger;
+  private readonly deadlines: AvailabilityDeadlines;
 
   constructor(
     private readonly registry: ThreadRegistryService,
@@ -35,6 +36,7 @@ export class DeliveryService {
     private readonly metrics: RelayMetrics,
   ) {
     this.log = RelayLogger.for(DeliveryService.name, options);
+    this.deadlines = new AvailabilityDeadlines(options.delivery.unavailableTimeoutMs);
   }
 
   async sendToThread(
@@ -55,17 +57,7 @@ export class DeliveryService {
         (typeof threadOrRunId === 'string'
           ? this.registry.cachedResolution(threadOrRunId)
           : undefined) ??
-        (await withinAvailability(
-          this.registry.resolveDetailed(threadOrRunId),
-          timeoutMs,
-          'resolve',
-        ));
-      // Asked alongside the append rather than after it: one store round trip per send.
-      const counting = withinAvailability(
-        this.registry.countConnectionsOfThread(threadId),
-        timeoutMs,
-        'count connections',
-      ).catch(() => -1);
+        (await this.deadlines.within(this.registry.resolveDetailed(threadOrRunId), 'resolve'));
       const stopAppendTimer = this.metrics.appendSeconds.startTimer();
       const appending = this.messages.append(
         { id: randomUUID(), threadId, type: eventType, payload: body, runId, ts: Date.now() },
@@ -74,19 +66,24 @@ export class DeliveryService {
           ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
         },
       );
-      const { event, appended } = await withinAvailability(appending, timeoutMs, 'append').catch(
-        (error: unknown) => {
+      const { event, appended, countedMembers } = await this.deadlines
+        .within(appending, 'append')
+        .catch((error: unknown) => {
           if (error instanceof RelayUnavailableError) this.fanOutIfStoredLate(appending);
           throw error;
-        },
-      );
+        });
       stopAppendTimer();
       this.metrics.eventsAppended.inc({ result: appended ? 'appended' : 'duplicate' });
       if (appended) {
         this.fanout.publish(event);
         this.metrics.eventsFannedOut.inc();
       }
-      const onlineConnections = await counting;
+      // The Redis log counts the thread's joined connections in the append itself.
+      const onlineConnections =
+        countedMembers ??
+        (await this.deadlines
+          .within(this.registry.countConnectionsOfThread(threadId), 'count connections')
+          .catch(() => -1));
       this.log.debug({
         msg: appended ? 'routed' : 'duplicate send',
         threadId,
@@ -142,9 +139,8 @@ export class DeliveryService {
     if (!Number.isInteger(limit) || limit < 1) {
       throw new BadRequestError(`limit must be a positive integer, got ${limit}`);
     }
-    const slice = await withinAvailability(
+    const slice = await this.deadlines.within(
       this.messages.read(tid, afterSeq, Math.min(limit, MAX_HISTORY_PAGE)),
-      this.options.delivery.unavailableTimeoutMs,
       'history',
     );
     return { threadId: tid, epoch: slice.epoch, headSeq: slice.headSeq, messages: slice.events };

@@ -24,6 +24,11 @@ export interface AppendResult {
   event: ThreadEvent;
   /** false when the idempotency key matched an earlier append; `event` is then that earlier event. */
   appended: boolean;
+  /**
+   * Members of a set the log was configured to count in the same step (the Redis log is
+   * given the thread's joined-connections set); absent when the log counts nothing.
+   */
+  countedMembers?: number;
 }
 
 export interface LogState {

@@ -15,9 +15,10 @@ import type {
 import { RedisMessageLogKeys } from './redis-message-log.keys.js';
 
 /**
- * KEYS: meta, log, idem. ARGV: epoch for a new log, encoded event, idempotency key ('' for
- * none), maxPerThread, ttlSeconds.
- * Returns {1, seq, epoch} when appended, {0, seq, epoch, fields} for an idempotent hit.
+ * KEYS: meta, log, idem, counted set. ARGV: epoch for a new log, encoded event, idempotency
+ * key ('' for none), maxPerThread, ttlSeconds, '1' to count the set's members (else '0').
+ * Returns {1, seq, epoch, count} when appended, {0, seq, epoch, count, fields} for an
+ * idempotent hit; count is -1 when not asked for.
  *
  * Lua scripts are not rolled back on error, so nothing that matters is written before XADD,
  * the one command that could fail on bad state: if it fails the head stays where it was.
@@ -28,6 +29,8 @@ import { RedisMessageLogKeys } from './redis-message-log.keys.js';
 const APPEND_LUA = `
 local meta, log, idem = KEYS[1], KEYS[2], KEYS[3]
 local key = ARGV[3]
+local count = -1
+if ARGV[6] == '1' then count = redis.call('SCARD', KEYS[4]) end
 local state = redis.call('HMGET', meta, 'epoch', 'head')
 local epoch, head = state[1], tonumber(state[2])
 if not epoch then
@@ -38,7 +41,7 @@ elseif key ~= '' then
   local prior = redis.call('HGET', idem, key)
   if prior then
     local found = redis.call('XRANGE', log, prior .. '-0', prior .. '-0')
-    if found[1] then return {0, tonumber(prior), epoch, found[1][2]} end
+    if found[1] then return {0, tonumber(prior), epoch, count, found[1][2]} end
     redis.call('HDEL', idem, key)
   end
 end
@@ -66,7 +69,7 @@ redis.call('HINCRBY', meta, 'head', 1)
 redis.call('EXPIRE', meta, ARGV[5])
 redis.call('EXPIRE', log, ARGV[5])
 redis.call('EXPIRE', idem, ARGV[5])
-return {1, seq, epoch}
+return {1, seq, epoch, count}
 `;
 
 /**
@@ -138,13 +141,19 @@ export class RedisMessageLog implements MessageLog {
   private readonly keys: RedisMessageLogKeys;
   private readonly scripts: LogScripts;
 
+  /**
+   * `countedSetOf`, when given, names a set of the thread (same hash tag) whose size every
+   * append returns as `AppendResult.countedMembers`: the module passes the registry's set of
+   * connections joined to the thread, which saves each send a command of its own.
+   */
   constructor(
     private readonly client: Redis,
     private readonly retention: RetentionOptions,
     keyPrefix = '',
+    private readonly countedSetOf?: (threadId: string) => string,
   ) {
     this.keys = new RedisMessageLogKeys(keyPrefix);
-    client.defineCommand(APPEND_COMMAND, { numberOfKeys: 3, lua: APPEND_LUA });
+    client.defineCommand(APPEND_COMMAND, { numberOfKeys: 4, lua: APPEND_LUA });
     client.defineCommand(READ_COMMAND, { numberOfKeys: 2, lua: READ_LUA });
     client.defineCommand(ENSURE_COMMAND, { numberOfKeys: 3, lua: ENSURE_LUA });
     this.scripts = client as unknown as LogScripts;
@@ -169,27 +178,36 @@ export class RedisMessageLog implements MessageLog {
     // event id is fresh per call, so without a key of the caller's it is the key ('#'
     // cannot start a caller's key): the second run then finds the first instead of
     // storing the event again under the next seq.
+    const meta = this.keys.meta(threadId);
     const reply = asArray(
       await this.scripts[APPEND_COMMAND](
-        ...this.keys.forThread(threadId),
+        meta,
+        this.keys.log(threadId),
+        this.keys.idem(threadId),
+        // Without a set to count, the meta key stands in: it is in the slot and never read.
+        this.countedSetOf?.(threadId) ?? meta,
         newEpoch(),
         JSON.stringify(body),
         options.idempotencyKey ?? `#${input.id}`,
         this.retention.maxPerThread,
         this.retention.ttlSeconds,
+        this.countedSetOf ? '1' : '0',
       ),
       'append',
     );
     const seq = asInteger(reply[1], 'append seq');
     const epoch = asString(reply[2], 'append epoch');
+    const count = asInteger(reply[3], 'append count');
+    const counted = count >= 0 ? { countedMembers: count } : {};
     if (reply[0] === 1) {
-      return { event: toThreadEvent(threadId, seq, epoch, input), appended: true };
+      return { event: toThreadEvent(threadId, seq, epoch, input), appended: true, ...counted };
     }
-    const earlier = decodeBody(streamFields(reply[3], 'idempotent entry'), seq, threadId);
+    const earlier = decodeBody(streamFields(reply[4], 'idempotent entry'), seq, threadId);
     // Our own event: the hit is this call's append, run twice by a resend; it was appended.
     return {
       event: toThreadEvent(threadId, seq, epoch, earlier),
       appended: earlier.id === input.id,
+      ...counted,
     };
   }
 

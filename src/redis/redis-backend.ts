@@ -1,6 +1,7 @@
 import { createAdapter } from '@socket.io/redis-adapter';
 import { RedisMessageLog } from '../delivery/redis-message-log.js';
 import type { SocketAdapterConstructor } from '../gateway/socket-adapter.factory.js';
+import { RedisRegistryKeys } from '../registry/redis-registry.keys.js';
 import { RedisRegistryStore } from '../registry/redis-registry.store.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import type { ResolvedRelayOptions } from '../thread-relay.options.js';
@@ -29,10 +30,14 @@ export class RedisBackend {
         log.debug({ msg: 'redis client error', role, reason: error.message }),
       );
     }
+    const registryKeys = new RedisRegistryKeys(options.keyPrefix);
     return new RedisBackend(
       connections,
       new RedisRegistryStore(connections.commands, options.keyPrefix),
-      new RedisMessageLog(connections.commands, options.history, options.keyPrefix),
+      // Each append also counts the connections joined to its thread (same hash tag).
+      new RedisMessageLog(connections.commands, options.history, options.keyPrefix, (threadId) =>
+        registryKeys.threadConns(threadId),
+      ),
       options.keyPrefix,
     );
   }
