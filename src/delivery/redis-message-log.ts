@@ -129,9 +129,8 @@ interface StoredBody {
  *
  * Concurrency: every call is a single EVALSHA and never waits on another, and ioredis
  * writes each command to the socket as soon as it is issued, so concurrent appends are in
- * flight together rather than one round trip each. `enableAutoPipelining` (which the
- * module sets on the clients it creates) additionally coalesces them into fewer writes;
- * nothing here depends on it, so a caller's client without it is just as correct.
+ * flight together rather than one round trip each. Nothing here depends on a client's
+ * `enableAutoPipelining` either way (the module leaves it off on the clients it creates).
  *
  * The scripts are registered with `defineCommand`, which sends the script body once per
  * connection (also after a reconnect or SCRIPT FLUSH) and EVALSHA afterwards. The client

@@ -28,9 +28,11 @@ export class RedisConnections {
   static create(
     config: Exclude<ResolvedRelayOptions['redis'], { kind: 'none' }>,
   ): RedisConnections {
-    // Auto-pipelining batches concurrent commands into one write, so many concurrent sends
-    // do not each wait a round trip in series.
-    const defaults: RedisOptions = { enableAutoPipelining: true, lazyConnect: false };
+    // No auto-pipelining: ioredis writes every command as soon as it is issued and never
+    // waits for earlier replies, so concurrent sends are in flight together anyway. Its
+    // pipeline objects made appends cost 12-19% more CPU and five times the young-generation
+    // GC time (40,000 appends, 5 at a time), and GC pauses are what lengthen delivery p99.
+    const defaults: RedisOptions = { enableAutoPipelining: false, lazyConnect: false };
     if (config.kind === 'client') {
       const base = config.client;
       return new RedisConnections(base, base.duplicate(), base.duplicate(SUBSCRIBER), false);
