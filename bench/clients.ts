@@ -21,6 +21,8 @@ import {
 
 /** The SDK's default `ackBatchMs`; `--ack-ms` changes it. */
 let ackWindowMs = 50;
+/** The SDK's default `ackIntervalMs`; `--ack-interval-ms` changes it. */
+let ackIntervalMs = 250;
 
 interface BenchClient {
   spec: ClientSpec;
@@ -32,6 +34,8 @@ interface BenchClient {
   delivered: number;
   acked: number;
   ackTimer: NodeJS.Timeout | null;
+  /** When the last ack went out (`performance.now()`). */
+  ackSentAt: number;
   onCaughtUp: (() => void) | null;
   expect: number;
 }
@@ -102,7 +106,10 @@ function onEvent(client: BenchClient, event: WireEvent): void {
   }
 }
 
-/** One `thread:ack` per window with the highest seq. */
+/**
+ * As the SDK's AckBatcher: the highest seq, `ackWindowMs` after a delivery, and no sooner
+ * than `ackIntervalMs` after the previous ack of the thread.
+ */
 function noteDelivered(client: BenchClient, seq: number): void {
   if (seq > client.delivered) client.delivered = seq;
   scheduleAck(client);
@@ -110,6 +117,7 @@ function noteDelivered(client: BenchClient, seq: number): void {
 
 function scheduleAck(client: BenchClient): void {
   if (client.ackTimer) return;
+  const delay = Math.max(ackWindowMs, client.ackSentAt + ackIntervalMs - performance.now());
   client.ackTimer = setTimeout(() => {
     client.ackTimer = null;
     const socket = client.socket;
@@ -119,7 +127,8 @@ function scheduleAck(client: BenchClient): void {
     // As the SDK does: no answer asked for, so the server writes back only a refusal.
     socket.emit('thread:ack', { threadId: client.spec.threadId, seq });
     client.acked = seq;
-  }, ackWindowMs);
+    client.ackSentAt = performance.now();
+  }, delay);
 }
 
 async function connectClient(client: BenchClient): Promise<void> {
@@ -189,9 +198,10 @@ function closeClient(client: BenchClient): void {
 }
 
 serveRpc({
-  init: (args: { mode: Mode; ackWindowMs: number }) => {
+  init: (args: { mode: Mode; ackWindowMs: number; ackIntervalMs: number }) => {
     mode = args.mode;
     ackWindowMs = args.ackWindowMs;
+    ackIntervalMs = args.ackIntervalMs;
   },
   /** Connects and joins a group of clients, `concurrency` handshakes at a time. */
   connect: async (args: { group: string; clients: ClientSpec[]; concurrency: number }) => {
@@ -204,6 +214,7 @@ serveRpc({
       delivered: 0,
       acked: 0,
       ackTimer: null,
+      ackSentAt: -Infinity,
       onCaughtUp: null,
       expect: 0,
     }));

@@ -91,6 +91,7 @@ interface Cli {
   redisUrl: string | null;
   /** Clients' ack batch window (the SDK's `ackBatchMs`, default 50). */
   ackWindowMs: number;
+  ackIntervalMs: number;
 }
 
 function parseCli(argv: string[]): Cli {
@@ -119,6 +120,7 @@ function parseCli(argv: string[]): Cli {
     out: value('--out') ?? null,
     redisUrl: value('--redis-url') ?? process.env.REDIS_URL ?? null,
     ackWindowMs: Number(value('--ack-ms') ?? 50),
+    ackIntervalMs: Number(value('--ack-interval-ms') ?? 250),
   };
 }
 
@@ -254,7 +256,11 @@ async function startServers(mode: Mode, keyPrefix: string, phase: string): Promi
 
 async function startClients(mode: Mode, phase: string): Promise<RpcChild> {
   const proc = spawnChild(`${mode}-${phase}-clients`, 'clients.js');
-  await proc.call('init', { mode, ackWindowMs: cli.ackWindowMs });
+  await proc.call('init', {
+    mode,
+    ackWindowMs: cli.ackWindowMs,
+    ackIntervalMs: cli.ackIntervalMs,
+  });
   return proc;
 }
 
@@ -978,6 +984,7 @@ async function main(): Promise<void> {
       ...cli.config,
       p99LimitMs: P99_LIMIT_MS,
       ackWindowMs: cli.ackWindowMs,
+      ackIntervalMs: cli.ackIntervalMs,
       producer:
         'in the first server process; 2-instance modes: clients alternate between the instances, so half of the events cross Redis',
       eventBytes: 'payload ~200 bytes serialised, inside the thread:event envelope',

@@ -20,8 +20,14 @@ export interface ThreadRelayClientOptions {
   pollAfterMs?: number;
   /** Polling period while in polling mode (default 1000). */
   pollIntervalMs?: number;
-  /** Acks are batched over this window (default 50). */
+  /** A delivery is acknowledged this long after it, with whatever else arrived meanwhile (default 50). */
   ackBatchMs?: number;
+  /**
+   * A thread is acknowledged at most once per this interval (default 250): a thread that
+   * streams events costs a few acks a second instead of one per event. `waitForDelivery`
+   * on the server resolves up to this much later for such a thread; 0 acks every batch.
+   */
+  ackIntervalMs?: number;
   /** How long an out-of-order gap may wait for in-flight events before history is read (default 200). */
   gapGraceMs?: number;
   /** Timeout of each socket request and REST call (default 10000). */
@@ -45,6 +51,7 @@ export interface ResolvedClientOptions {
   pollAfterMs: number;
   pollIntervalMs: number;
   ackBatchMs: number;
+  ackIntervalMs: number;
   gapGraceMs: number;
   requestTimeoutMs: number;
   sendTimeoutMs: number;
@@ -99,6 +106,7 @@ const DEFAULTS = {
   pollAfterMs: 3000,
   pollIntervalMs: 1000,
   ackBatchMs: 50,
+  ackIntervalMs: 250,
   gapGraceMs: 200,
   requestTimeoutMs: 10_000,
   sendTimeoutMs: 30_000,
@@ -129,6 +137,7 @@ export function resolveClientOptions(options: ThreadRelayClientOptions): Resolve
     pollAfterMs: positive('pollAfterMs', options.pollAfterMs, DEFAULTS.pollAfterMs),
     pollIntervalMs: positive('pollIntervalMs', options.pollIntervalMs, DEFAULTS.pollIntervalMs),
     ackBatchMs: positive('ackBatchMs', options.ackBatchMs, DEFAULTS.ackBatchMs, true),
+    ackIntervalMs: positive('ackIntervalMs', options.ackIntervalMs, DEFAULTS.ackIntervalMs, true),
     gapGraceMs: positive('gapGraceMs', options.gapGraceMs, DEFAULTS.gapGraceMs, true),
     requestTimeoutMs: positive(
       'requestTimeoutMs',

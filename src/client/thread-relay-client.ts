@@ -104,8 +104,11 @@ export class ThreadRelayClient {
       this.options.fetch,
       this.options.requestTimeoutMs,
     );
-    this.acks = new AckBatcher(this.options.ackBatchMs, this.timers, (threadId, seq) =>
-      this.sendAck(threadId, seq),
+    this.acks = new AckBatcher(
+      this.options.ackBatchMs,
+      this.options.ackIntervalMs,
+      this.timers,
+      (threadId, seq) => this.sendAck(threadId, seq),
     );
     this.poller = new PollLoop(this.timers, this.options.pollIntervalMs, () => this.pollAll());
     this.streamConfig = {
