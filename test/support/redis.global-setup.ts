@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -106,6 +107,8 @@ export class OwnRedisServer {
  * so a green run always means the Redis paths were exercised.
  */
 export default async function globalSetup(): Promise<void> {
+  // Every key of this run starts with test:<run id>: (see uniquePrefix); teardown deletes them.
+  process.env.RELAY_TEST_RUN ??= randomBytes(4).toString('hex');
   const candidates = [process.env.REDIS_URL, 'redis://127.0.0.1:6379'].filter(
     (url): url is string => typeof url === 'string' && url.length > 0,
   );

@@ -7,7 +7,15 @@ export function testRedisUrl(): string {
   return url;
 }
 
-/** A key prefix no other test uses, so suites sharing one Redis never see each other's keys. */
+/**
+ * A key prefix no other test uses, so suites sharing one Redis never see each other's keys.
+ * It starts with the run's prefix, whose keys global teardown deletes.
+ */
 export function uniquePrefix(label = 't'): string {
-  return `test:${label}:${randomBytes(4).toString('hex')}:`;
+  return `${testRunPrefix()}${label}:${randomBytes(4).toString('hex')}:`;
+}
+
+/** `test:<run id>:`, the run id set by global setup (`adhoc` outside a jest run). */
+export function testRunPrefix(): string {
+  return `test:${process.env.RELAY_TEST_RUN ?? 'adhoc'}:`;
 }
