@@ -161,8 +161,9 @@ export class EventFanoutService {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // After the current I/O phase: every event whose append completed in it joins the batch.
-    setImmediate(() => this.flush());
+    // After the callback and the promise jobs now running: the appends one Redis read
+    // answered all join the batch, without waiting for the rest of the I/O phase.
+    process.nextTick(() => this.flush());
   }
 
   private flush(): void {
