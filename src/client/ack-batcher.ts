@@ -3,9 +3,10 @@ import type { TimerSet } from './timer-set.js';
 /**
  * Sends `true` when the ack went out (or was refused for good, so there is no point in
  * repeating it), `false` when it could not go out now (no socket, not joined): it is
- * then kept and sent by the next flush.
+ * then kept and sent by the next flush. With `confirm` it resolves once the server has
+ * recorded it (or refused it), not when it left.
  */
-export type AckSender = (threadId: string, seq: number) => Promise<boolean>;
+export type AckSender = (threadId: string, seq: number, confirm: boolean) => Promise<boolean>;
 
 interface ThreadAcks {
   delivered: number;
@@ -59,8 +60,12 @@ export class AckBatcher {
     });
   }
 
-  /** Sends the thread's outstanding ack now, whatever its interval, and waits for it. */
-  async flushThread(threadId: string): Promise<void> {
+  /**
+   * Sends the thread's outstanding ack now, whatever its interval. With `confirm` (before
+   * a leave or a close) it waits for the server's answer: socket.io drops a packet that
+   * arrives together with the disconnect, so an unanswered last ack could be lost.
+   */
+  async flushThread(threadId: string, confirm = false): Promise<void> {
     const state = this.threads.get(threadId);
     if (!state) return;
     if (state.inFlight) await state.inFlight;
@@ -70,7 +75,7 @@ export class AckBatcher {
     if (seq <= state.acked) return;
     const previousSentAt = state.sentAt;
     state.sentAt = this.now();
-    const attempt = this.send(threadId, seq).then(
+    const attempt = this.send(threadId, seq, confirm).then(
       (done) => {
         if (!done) {
           // It never went out: the next chance to send should not wait an interval for it.

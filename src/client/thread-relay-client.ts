@@ -108,7 +108,7 @@ export class ThreadRelayClient {
       this.options.ackBatchMs,
       this.options.ackIntervalMs,
       this.timers,
-      (threadId, seq) => this.sendAck(threadId, seq),
+      (threadId, seq, confirm) => this.sendAck(threadId, seq, confirm),
     );
     this.poller = new PollLoop(this.timers, this.options.pollIntervalMs, () => this.pollAll());
     this.streamConfig = {
@@ -187,7 +187,7 @@ export class ThreadRelayClient {
     const socket = this.socketRef;
     const onSocket = () => socket?.connected === true && thread.joinedOn === this.connection;
     // The server refuses acks for threads the connection has left.
-    if (onSocket()) await this.acks.flushThread(threadId);
+    if (onSocket()) await this.acks.flushThread(threadId, true);
     const wasOnSocket = onSocket();
     this.drop(thread, new ThreadRelayClientError('LEFT', `left thread ${threadId}`, { threadId }));
     if (wasOnSocket && socket) {
@@ -268,7 +268,7 @@ export class ThreadRelayClient {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.socketRef?.connected) {
-      const flushes = [...this.threads.keys()].map((id) => this.acks.flushThread(id));
+      const flushes = [...this.threads.keys()].map((id) => this.acks.flushThread(id, true));
       await Promise.race([Promise.all(flushes), this.timers.sleep(CLOSE_FLUSH_MS)]);
     }
     if (this.closed) return;
@@ -579,16 +579,33 @@ export class ThreadRelayClient {
    * Acks ask for no answer: the server then writes back only a refusal (`relay:error`,
    * reported through `onError`), which saves a frame each way per ack. An ack lost with
    * its connection is not resent: the next join resumes from `lastSeq`, and the server
-   * raises the cursor that far.
+   * raises the cursor that far. Before a leave or a close the ack is confirmed instead
+   * (`confirm`), since nothing follows it on this connection.
    */
-  private sendAck(threadId: string, seq: number): Promise<boolean> {
+  private async sendAck(threadId: string, seq: number, confirm: boolean): Promise<boolean> {
     const thread = this.threads.get(threadId);
     const socket = this.socketRef;
-    if (!thread || !socket?.connected || thread.joinedOn !== this.connection) {
-      return Promise.resolve(false);
+    if (!thread || !socket?.connected || thread.joinedOn !== this.connection) return false;
+    if (!confirm) {
+      socket.emit(ClientEvents.ack, { threadId, seq });
+      return true;
     }
-    socket.emit(ClientEvents.ack, { threadId, seq });
-    return Promise.resolve(true);
+    try {
+      await socketRequest(
+        socket,
+        ClientEvents.ack,
+        { threadId, seq },
+        this.options.requestTimeoutMs,
+        threadId,
+      );
+      return true;
+    } catch (error) {
+      const failure = toClientError(error, 'INTERNAL', `ack ${threadId}`, threadId);
+      if (failure.retryable) return false;
+      // A refused ack would be refused again; the next delivery acks anew.
+      this.reportError(failure);
+      return true;
+    }
   }
 
   private armPollFallback(): void {

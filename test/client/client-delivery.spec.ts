@@ -205,6 +205,18 @@ describe('ThreadRelayClient delivery', () => {
     expect(server.acks.every((ack) => !ack.answerAsked)).toBe(true);
   });
 
+  it('sends the outstanding ack on close(), ahead of the disconnect', async () => {
+    await harness.client.join('t1');
+    server.publish('t1');
+    await harness.received('t1', 1);
+    await harness.until(() => server.acks.length === 1, 'the first ack');
+    // Within the ack interval: without close() this one would wait ~250 ms.
+    server.publish('t1');
+    await harness.received('t1', 2);
+    await harness.client.close();
+    await harness.until(() => server.acks.at(-1)?.seq === 2, 'the ack sent by close()');
+  });
+
   it('reports an ack the server refuses through onError and keeps delivering', async () => {
     await harness.client.join('t1');
     server.refuseAcks = true;
