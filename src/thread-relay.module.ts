@@ -7,6 +7,7 @@ import { HttpUserAuthService } from './http/http-user-auth.service.js';
 import { WebSocketManager } from './compat/websocket-manager.js';
 import { DeliveryService } from './delivery/delivery.service.js';
 import { EventFanoutService } from './delivery/event-fanout.service.js';
+import { MissedEventsCatchUp } from './delivery/missed-events-catch-up.service.js';
 import { UserMessageService } from './delivery/user-message.service.js';
 import { RelayConnectionHandler } from './gateway/relay-connection.handler.js';
 import { RelayGateway } from './gateway/relay.gateway.js';
@@ -38,6 +39,7 @@ import { relayProviders } from './thread-relay.providers.js';
     ThreadAdmissionService,
     InstanceLivenessService,
     EventFanoutService,
+    MissedEventsCatchUp,
     RedisHealthService,
     DeliveryService,
     UserMessageService,

@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import type { Socket } from 'socket.io-client';
-import { signUserToken } from '../src/index.js';
+import { RedisMessageLog } from '../src/delivery/redis-message-log.js';
+import { signUserToken, type ThreadEvent } from '../src/index.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import {
   connectSocket,
@@ -26,6 +29,8 @@ describe('an instance killed without cleanup', () => {
   let child: RelayChild | undefined;
   const sockets: Socket[] = [];
 
+  const logClient = new Redis(testRedisUrl());
+
   beforeAll(async () => {
     entry = await buildRelayChild();
     const options = { redis: testRedisUrl(), keyPrefix: prefix, liveness: LIVENESS };
@@ -36,6 +41,7 @@ describe('an instance killed without cleanup', () => {
     for (const socket of sockets.splice(0)) socket.close();
     await child?.kill();
     await survivor?.close();
+    await logClient.quit();
   });
 
   async function open(url: string, userId: string, threads: string[]): Promise<Socket> {
@@ -78,6 +84,22 @@ describe('an instance killed without cleanup', () => {
       threads: ['lars-a'],
     });
 
+    // An event the child stored but was killed before fanning out: written to the log
+    // directly, as its append would have left it. The survivor's tab must still get it.
+    const seen: ThreadEvent[] = [];
+    kept.on('thread:event', (event: ThreadEvent) => seen.push(event));
+    await survivor.delivery.sendToThread('lena-a', 'agent_started', {});
+    await waitUntil(() => seen.length === 1, 'the live event on the survivor');
+    const childLog = new RedisMessageLog(logClient, { ttlSeconds: 600, maxPerThread: 100 }, prefix);
+    const stranded = await childLog.append({
+      id: randomUUID(),
+      threadId: 'lena-a',
+      type: 'assistant_message',
+      payload: { text: 'last words' },
+      ts: Date.now(),
+    });
+    expect(stranded.event.seq).toBe(2);
+
     await running.kill();
     const killedAt = Date.now();
 
@@ -88,6 +110,11 @@ describe('an instance killed without cleanup', () => {
     );
     const sweptAfter = Date.now() - killedAt;
     expect(sweptAfter).toBeLessThanOrEqual(SWEEP_BOUND_MS);
+    await waitUntil(() => seen.length === 2, 'the stranded event on the survivor’s tab');
+    expect(seen.map((event) => [event.seq, event.type])).toEqual([
+      [1, 'agent_started'],
+      [2, 'assistant_message'],
+    ]);
 
     expect(await survivor.registry.connectionsOfThread('lena-b')).toEqual([]);
     expect(await survivor.registry.connectionsOfThread('lars-a')).toEqual([]);

@@ -101,4 +101,31 @@ describe('EventFanoutService', () => {
       ['t1', 'u1', 4],
     ]);
   });
+
+  it('tells this instance and the others about a dead instance, and hears theirs', () => {
+    const fanout = fanoutFor(true);
+    const { nsp, serverSide, listeners } = fakeNamespace([]);
+    fanout.attach(nsp);
+    const gone: string[] = [];
+    fanout.onInstanceGone((instanceId) => gone.push(instanceId));
+    fanout.announceInstanceGone('i-1');
+    expect(serverSide).toEqual([{ name: 'relay:instance-gone', args: ['i-1'] }]);
+    listeners.get('relay:instance-gone')?.('i-2');
+    expect(gone).toEqual(['i-1', 'i-2']);
+  });
+
+  it('knows the head it sent per thread, from live events and from replays', () => {
+    const fanout = fanoutFor(false);
+    const { nsp } = fakeNamespace([threadRoom('t1'), threadRoom('t2'), 'user:u1']);
+    fanout.attach(nsp);
+    expect(fanout.locallyJoinedThreads()).toEqual(['t1', 't2']);
+    fanout.publish(event('t1', 1));
+    fanout.noteReplayed('t2', 'e1', 5);
+    fanout.noteReplayed('t1', 'e1', 0);
+    expect(fanout.sentHead('t1')).toEqual({ epoch: 'e1', head: 1 });
+    expect(fanout.sentHead('t2')).toEqual({ epoch: 'e1', head: 5 });
+    // A replay of a new epoch replaces what was known of the old one.
+    fanout.noteReplayed('t2', 'e2', 1);
+    expect(fanout.sentHead('t2')).toEqual({ epoch: 'e2', head: 1 });
+  });
 });

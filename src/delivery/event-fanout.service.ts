@@ -4,7 +4,7 @@ import { ServerEvents, type ThreadEvent } from '../protocol.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
 import { ReplayGate } from './replay-gate.js';
-import { threadRoom, userRoom } from './rooms.js';
+import { threadIdOfRoom, threadRoom, userRoom } from './rooms.js';
 
 /**
  * Server-side events between instances, carried by the socket.io adapter. What one tick
@@ -15,6 +15,7 @@ const REMOTE_EVENT = 'relay:thread-event';
 const REMOTE_EVENTS = 'relay:thread-events';
 const REMOTE_DELIVERED = 'relay:delivered';
 const REMOTE_DELIVERED_BATCH = 'relay:delivered-batch';
+const REMOTE_INSTANCE_GONE = 'relay:instance-gone';
 
 /** Threads whose latest events this instance remembers (oldest forgotten first). */
 const RECENT_THREADS_MAX = 10_000;
@@ -33,6 +34,7 @@ interface RecentEvents {
 }
 
 export type DeliveredListener = (threadId: string, userId: string, cursor: number) => void;
+export type InstanceGoneListener = (instanceId: string) => void;
 
 /**
  * Fans thread events out to the connections joined to the thread, on this instance and,
@@ -47,6 +49,7 @@ export class EventFanoutService {
   private crossInstance = false;
   private readonly gates = new Map<string, Set<ReplayGate>>();
   private readonly deliveredListeners = new Set<DeliveredListener>();
+  private readonly instanceGoneListeners = new Set<InstanceGoneListener>();
   private readonly recent = new Map<string, RecentEvents>();
   private outboxEvents: ThreadEvent[] = [];
   private outboxDelivered: DeliveredNotice[] = [];
@@ -76,6 +79,7 @@ export class EventFanoutService {
         this.notifyDelivered(threadId, userId, cursor);
       }
     });
+    nsp.on(REMOTE_INSTANCE_GONE, (instanceId: string) => this.notifyInstanceGone(instanceId));
   }
 
   detach(): void {
@@ -149,6 +153,51 @@ export class EventFanoutService {
     return undefined;
   }
 
+  /**
+   * Tells every instance, this one included, that `instanceId` died without a clean leave:
+   * events it stored but had not fanned out yet may be missing on their connections.
+   */
+  announceInstanceGone(instanceId: string): void {
+    this.notifyInstanceGone(instanceId);
+    try {
+      if (this.crossInstance) this.nsp?.serverSideEmit(REMOTE_INSTANCE_GONE, instanceId);
+    } catch (error) {
+      this.log.error({ msg: 'instance-gone notice failed', instanceId }, error);
+    }
+  }
+
+  onInstanceGone(listener: InstanceGoneListener): () => void {
+    this.instanceGoneListeners.add(listener);
+    return () => this.instanceGoneListeners.delete(listener);
+  }
+
+  /** Threads some local connection has joined (its room exists here). */
+  locallyJoinedThreads(): string[] {
+    const threads: string[] = [];
+    for (const room of this.nsp?.adapter.rooms.keys() ?? []) {
+      const threadId = threadIdOfRoom(room);
+      if (threadId !== null) threads.push(threadId);
+    }
+    return threads;
+  }
+
+  /** The epoch and highest seq this instance sent to the thread's local connections. */
+  sentHead(threadId: string): { epoch: string; head: number } | undefined {
+    const recent = this.recent.get(threadId);
+    return recent ? { epoch: recent.epoch, head: recent.head } : undefined;
+  }
+
+  /** A replay sent the thread's events up to `seq` of `epoch` to a local connection. */
+  noteReplayed(threadId: string, epoch: string, seq: number): void {
+    const recent = this.recentOf(threadId, epoch);
+    if (seq > recent.head) recent.head = seq;
+  }
+
+  /** Sends an event that never reached this instance's connections (clients drop repeats). */
+  redeliver(event: ThreadEvent): void {
+    this.dispatchLocal(event);
+  }
+
   onDelivered(listener: DeliveredListener): () => void {
     this.deliveredListeners.add(listener);
     return () => this.deliveredListeners.delete(listener);
@@ -156,6 +205,10 @@ export class EventFanoutService {
 
   private notifyDelivered(threadId: string, userId: string, cursor: number): void {
     for (const listener of this.deliveredListeners) listener(threadId, userId, cursor);
+  }
+
+  private notifyInstanceGone(instanceId: string): void {
+    for (const listener of this.instanceGoneListeners) listener(instanceId);
   }
 
   private scheduleFlush(): void {
@@ -201,23 +254,28 @@ export class EventFanoutService {
 
   /** Notes the event for acks of local connections (threads with none here are skipped). */
   private remember(event: ThreadEvent): void {
-    let recent = this.recent.get(event.threadId);
-    if (!recent || recent.epoch !== event.epoch) {
-      if (!recent && this.recent.size >= RECENT_THREADS_MAX) {
-        const oldest = this.recent.keys().next();
-        if (!oldest.done) this.recent.delete(oldest.value);
-      }
-      recent = {
-        epoch: event.epoch,
-        head: 0,
-        ring: new Float64Array(RECENT_PER_THREAD * 2),
-        next: 0,
-      };
-      this.recent.set(event.threadId, recent);
-    }
+    const recent = this.recentOf(event.threadId, event.epoch);
     if (event.seq > recent.head) recent.head = event.seq;
     recent.ring[recent.next] = event.seq;
     recent.ring[recent.next + 1] = event.ts;
     recent.next = (recent.next + 2) % recent.ring.length;
+  }
+
+  /** The thread's entry for `epoch`: a new epoch starts over; the oldest thread is forgotten. */
+  private recentOf(threadId: string, epoch: string): RecentEvents {
+    const recent = this.recent.get(threadId);
+    if (recent?.epoch === epoch) return recent;
+    if (!recent && this.recent.size >= RECENT_THREADS_MAX) {
+      const oldest = this.recent.keys().next();
+      if (!oldest.done) this.recent.delete(oldest.value);
+    }
+    const fresh: RecentEvents = {
+      epoch,
+      head: 0,
+      ring: new Float64Array(RECENT_PER_THREAD * 2),
+      next: 0,
+    };
+    this.recent.set(threadId, fresh);
+    return fresh;
   }
 }

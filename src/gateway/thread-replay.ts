@@ -77,7 +77,7 @@ export async function planReplay(
       run: async () => {
         try {
           if (reset) socket.emit(ServerEvents.reset, reset);
-          return await replay(socket, threadId, cursor, state.epoch, log, gate);
+          return await replay(socket, threadId, cursor, state.epoch, log, gate, fanout);
         } finally {
           close();
         }
@@ -96,6 +96,7 @@ async function replay(
   epoch: string,
   log: MessageLog,
   gate: ReplayGate,
+  fanout: EventFanoutService,
 ): Promise<number> {
   let cursor = from;
   let sent = 0;
@@ -134,6 +135,7 @@ async function replay(
     if (index === held.length) {
       // Same tick as the last held event: nothing can slip between it and the room join.
       void socket.join(threadRoom(threadId));
+      fanout.noteReplayed(threadId, epoch, cursor);
       return sent;
     }
     // A held event is ahead of the cursor (an earlier one is still in flight from another

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { EventFanoutService } from '../delivery/event-fanout.service.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
 import { REGISTRY_STORE, type RegistryStore } from './registry-store.interface.js';
@@ -6,7 +7,8 @@ import { REGISTRY_STORE, type RegistryStore } from './registry-store.interface.j
 /**
  * Keeps this instance's liveness key fresh and removes the connections of instances whose
  * key lapsed (killed without a clean shutdown), so the registry never keeps ghosts for
- * longer than `liveness.ttlMs` plus one heartbeat.
+ * longer than `liveness.ttlMs` plus one heartbeat, and tells every instance about each
+ * one so they can send what it stored but never fanned out.
  */
 @Injectable()
 export class InstanceLivenessService {
@@ -17,6 +19,7 @@ export class InstanceLivenessService {
   constructor(
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
     @Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions,
+    private readonly fanout: EventFanoutService,
   ) {
     this.log = RelayLogger.for(InstanceLivenessService.name, options);
   }
@@ -40,6 +43,8 @@ export class InstanceLivenessService {
         if (dead === this.options.instanceId) continue;
         const removed = await this.store.removeInstance(dead);
         this.log.warn({ msg: 'dead instance swept', instanceId: dead, connections: removed });
+        // What it stored but never fanned out is sent by every instance (MissedEventsCatchUp).
+        this.fanout.announceInstanceGone(dead);
       }
     } catch (error) {
       this.log.error(
