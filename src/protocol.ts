@@ -56,6 +56,8 @@ export interface LeaveRequest {
 export interface AckRequest {
   threadId: string;
   seq: number;
+  /** The log epoch `seq` counts in; an ack of another epoch than the log's is ignored. */
+  epoch?: string;
 }
 export interface UserMessageRequest {
   threadId: string;

@@ -2,6 +2,8 @@ import { jest } from '@jest/globals';
 import type { Socket } from 'socket.io-client';
 import {
   InvalidPayloadError,
+  MESSAGE_LOG,
+  type MessageLog,
   SEND_MESSAGE_DEPRECATION_CODE,
   ThreadNotFoundError,
   WebSocketManager,
@@ -187,14 +189,54 @@ describe.each(backendModes('delivery'))('DeliveryService (%s)', (_name, config) 
       ok: true,
       reset: 'epoch_mismatch',
     });
-    expect(await relay.registry.deliveredCursors(threadId)).toEqual({});
+    expect(await relay.registry.deliveredCursors(threadId, epoch)).toEqual({});
 
     expect(await rejoin({ lastSeq: 2, epoch })).toMatchObject({ ok: true, replayed: 1 });
-    expect(await relay.registry.deliveredCursors(threadId)).toEqual({ hana: 2 });
+    expect(await relay.registry.deliveredCursors(threadId, epoch)).toEqual({ hana: 2 });
     await expect(relay.delivery.waitForDelivery(threadId, 2, 10)).resolves.toBe(2);
     // Only upward: resuming from an earlier seq leaves the cursor where it is.
     expect(await rejoin({ lastSeq: 1, epoch })).toMatchObject({ ok: true, replayed: 2 });
-    expect(await relay.registry.deliveredCursors(threadId)).toEqual({ hana: 2 });
+    expect(await relay.registry.deliveredCursors(threadId, epoch)).toEqual({ hana: 2 });
+  });
+
+  it('counts acks in the log’s epoch: a cursor of an expired log confirms nothing', async () => {
+    const threadId = 'epoch-thread';
+    await relay.registry.registerThread(threadId, 'ines');
+    const socket = await connectSocket(relay.url, await relay.token('ines'));
+    sockets.push(socket);
+    const events = collect(socket);
+    await socket.emitWithAck('thread:join', { threadId });
+    let last = await relay.delivery.sendToThread(threadId, 'agent_thinking', { i: 1 });
+    for (let i = 2; i <= 5; i++) {
+      last = await relay.delivery.sendToThread(threadId, 'agent_thinking', { i });
+    }
+    await waitUntil(() => events.length === 5, 'the first log’s events');
+    expect(
+      await socket.emitWithAck('thread:ack', { threadId, seq: 5, epoch: last.epoch }),
+    ).toMatchObject({ ok: true, cursor: 5 });
+
+    // The log expires (dropped here) and the next send starts a new epoch at seq 1.
+    await relay.app.get<MessageLog>(MESSAGE_LOG).drop(threadId);
+    const fresh = await relay.delivery.sendToThread(threadId, 'agent_thinking', { i: 6 });
+    expect(fresh.seq).toBe(1);
+    expect(fresh.epoch).not.toBe(last.epoch);
+    await expect(relay.delivery.waitForDelivery(threadId, 1, 100)).rejects.toBeInstanceOf(
+      DeliveryTimeoutError,
+    );
+    // A late ack of the old log is not recorded against the new one.
+    expect(
+      await socket.emitWithAck('thread:ack', { threadId, seq: 1, epoch: last.epoch }),
+    ).toMatchObject({ ok: true, ignored: 'stale_epoch' });
+    await expect(relay.delivery.waitForDelivery(threadId, 1, 100)).rejects.toBeInstanceOf(
+      DeliveryTimeoutError,
+    );
+
+    const waiting = relay.delivery.waitForDelivery(threadId, 1, 5_000);
+    expect(
+      await socket.emitWithAck('thread:ack', { threadId, seq: 1, epoch: fresh.epoch }),
+    ).toMatchObject({ ok: true, cursor: 1 });
+    await expect(waiting).resolves.toBe(1);
+    expect(await relay.registry.deliveredCursors(threadId, fresh.epoch)).toEqual({ ines: 1 });
   });
 
   it('sendToUser reaches every connection of the user and nobody else', async () => {

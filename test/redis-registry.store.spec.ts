@@ -112,7 +112,7 @@ describe('RedisRegistryStore on Redis', () => {
       threads: [],
     });
     await store.addConnectionThread('c-1', 't-1');
-    await store.recordDelivered('t-1', 'alice', 3);
+    await store.recordDelivered('t-1', 'alice', 3, 'e1');
     await store.heartbeatInstance('i-1', 60_000);
 
     const keys = await keysWithPrefix(client, prefix);
@@ -238,33 +238,46 @@ describe('RedisRegistryStore scripts', () => {
       created: false,
       record,
     });
-    await expect(store.recordDelivered('t-1', 'alice', 2)).resolves.toBe(2);
+    await expect(store.recordDelivered('t-1', 'alice', 2, 'e1')).resolves.toBe(2);
     await client.script('FLUSH');
-    await expect(store.recordDelivered('t-1', 'alice', 1)).resolves.toBe(2);
+    await expect(store.recordDelivered('t-1', 'alice', 1, 'e1')).resolves.toBe(2);
   });
 
   it('writes the cursor raises of one turn together, one per (thread, user)', async () => {
     const client = clients.create(server.url);
     const store = new RedisRegistryStore(client, 'batch:');
-    await store.recordDelivered('warm-up', 'alice', 1);
+    await store.recordDelivered('warm-up', 'alice', 1, 'e1');
     await client.config('RESETSTAT');
     const raises: Promise<number>[] = [];
     for (let thread = 0; thread < 10; thread++) {
-      for (const seq of [3, 9, 5]) raises.push(store.recordDelivered(`t-${thread}`, 'alice', seq));
+      for (const seq of [3, 9, 5])
+        raises.push(store.recordDelivered(`t-${thread}`, 'alice', seq, 'e1'));
     }
-    raises.push(store.recordDelivered('t-0', 'bob', 4));
+    raises.push(store.recordDelivered('t-0', 'bob', 4, 'e1'));
     // Every caller learns the cursor as stored: the highest seq of its (thread, user).
     expect(await Promise.all(raises)).toEqual([...Array<number>(30).fill(9), 4]);
     const stats = await client.info('commandstats');
     expect(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1]).toBe('11');
   });
 
+  it('replaces a cursor stored before cursors had an epoch', async () => {
+    const client = clients.create(server.url);
+    const store = new RedisRegistryStore(client, 'legacy:');
+    const key = new RedisRegistryKeys('legacy:').threadDelivered('t-1');
+    await client.hset(key, 'alice', '500');
+    await expect(store.deliveredCursors('t-1', 'e1')).resolves.toEqual({});
+    await expect(store.recordDelivered('t-1', 'alice', 3, 'e1')).resolves.toBe(3);
+    await expect(client.hget(key, 'alice')).resolves.toBe('e1:3');
+  });
+
   it('retries the raises of a batch that met NOSCRIPT', async () => {
     const client = clients.create(server.url);
     const store = new RedisRegistryStore(client, 'batch-flush:');
-    await store.recordDelivered('t-0', 'alice', 6);
+    await store.recordDelivered('t-0', 'alice', 6, 'e1');
     await client.script('FLUSH');
-    const raises = [0, 1, 2, 3].map((thread) => store.recordDelivered(`t-${thread}`, 'alice', 5));
+    const raises = [0, 1, 2, 3].map((thread) =>
+      store.recordDelivered(`t-${thread}`, 'alice', 5, 'e1'),
+    );
     await expect(Promise.all(raises)).resolves.toEqual([6, 5, 5, 5]);
   });
 });

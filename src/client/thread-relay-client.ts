@@ -586,18 +586,16 @@ export class ThreadRelayClient {
     const thread = this.threads.get(threadId);
     const socket = this.socketRef;
     if (!thread || !socket?.connected || thread.joinedOn !== this.connection) return false;
+    // The epoch tells the server which log `seq` counts in, so a late ack cannot move the
+    // cursor of a log that replaced it.
+    const { epoch } = thread.stream.cursor.position();
+    const ack = epoch === '' ? { threadId, seq } : { threadId, seq, epoch };
     if (!confirm) {
-      socket.emit(ClientEvents.ack, { threadId, seq });
+      socket.emit(ClientEvents.ack, ack);
       return true;
     }
     try {
-      await socketRequest(
-        socket,
-        ClientEvents.ack,
-        { threadId, seq },
-        this.options.requestTimeoutMs,
-        threadId,
-      );
+      await socketRequest(socket, ClientEvents.ack, ack, this.options.requestTimeoutMs, threadId);
       return true;
     } catch (error) {
       const failure = toClientError(error, 'INTERNAL', `ack ${threadId}`, threadId);

@@ -163,6 +163,8 @@ export class DeliveryService {
     }
     const threadId = await this.registry.resolve(threadOrRunId);
     const target = userId ?? (await this.registry.getThread(threadId))?.ownerId;
+    // Cursors count in one epoch: one left from a log that expired says nothing about this one.
+    const { epoch } = await this.messages.state(threadId);
     let best = 0;
     return new Promise<number>((resolve, reject) => {
       let settled = false;
@@ -180,8 +182,8 @@ export class DeliveryService {
         if (cursor >= seq) finish(null, cursor);
       };
       // Subscribe before reading the store so an ack landing in between is not missed.
-      const unsubscribe = this.fanout.onDelivered((tid, uid, cursor) => {
-        if (tid === threadId) consider(uid, cursor);
+      const unsubscribe = this.fanout.onDelivered((tid, uid, cursor, cursorEpoch) => {
+        if (tid === threadId && cursorEpoch === epoch) consider(uid, cursor);
       });
       // The stored cursor is authoritative: a timeout that fires before it has been read
       // waits for the read, so an already-delivered seq never times out under load.
@@ -192,7 +194,7 @@ export class DeliveryService {
         expired = true;
         if (storeRead) timeout();
       }, timeoutMs);
-      this.registry.deliveredCursors(threadId).then(
+      this.registry.deliveredCursors(threadId, epoch).then(
         (cursors) => {
           for (const [uid, cursor] of Object.entries(cursors)) consider(uid, cursor);
           storeRead = true;
@@ -203,15 +205,19 @@ export class DeliveryService {
     });
   }
 
-  /** Records a cumulative ack of `seq` on the thread by `userId` and tells waiting producers. */
+  /**
+   * Records a cumulative ack of `seq` of log `epoch` (the caller checked it is the current
+   * one) on the thread by `userId`, and tells waiting producers.
+   */
   async acknowledge(
     threadId: string,
     userId: string,
     seq: number,
+    epoch: string,
     connectionId: string,
   ): Promise<number> {
-    const cursor = await this.registry.recordDelivered(threadId, userId, seq);
-    this.fanout.announceDelivered(threadId, userId, cursor);
+    const cursor = await this.registry.recordDelivered(threadId, userId, seq, epoch);
+    this.fanout.announceDelivered(threadId, userId, cursor, epoch);
     this.metrics.acks.inc();
     this.observeDeliveryLatency(threadId, seq);
     this.log.debug({ msg: 'acked', threadId, seq, cursor, userId, connectionId });
@@ -228,11 +234,12 @@ export class DeliveryService {
     threadId: string,
     userId: string,
     seq: number,
+    epoch: string,
     connectionId: string,
   ): Promise<void> {
     try {
-      const cursor = await this.registry.recordDelivered(threadId, userId, seq);
-      this.fanout.announceDelivered(threadId, userId, cursor);
+      const cursor = await this.registry.recordDelivered(threadId, userId, seq, epoch);
+      this.fanout.announceDelivered(threadId, userId, cursor, epoch);
       this.log.debug({ msg: 'resumed', threadId, seq, cursor, userId, connectionId });
     } catch (error) {
       this.log.warn({

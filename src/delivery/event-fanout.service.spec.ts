@@ -76,12 +76,12 @@ describe('EventFanoutService', () => {
     fanout.attach(nsp);
     fanout.publish(event('t1', 1));
     fanout.publish(event('t1', 2));
-    fanout.announceDelivered('t1', 'u1', 2);
+    fanout.announceDelivered('t1', 'u1', 2, 'e1');
     expect(serverSide).toEqual([]);
     await nextImmediate();
     expect(serverSide.map((s) => s.name)).toEqual(['relay:thread-events', 'relay:delivered-batch']);
     expect((serverSide[0]?.args[0] as ThreadEvent[]).map((e) => e.seq)).toEqual([1, 2]);
-    expect(serverSide[1]?.args[0]).toEqual([['t1', 'u1', 2]]);
+    expect(serverSide[1]?.args[0]).toEqual([['t1', 'u1', 2, 'e1']]);
   });
 
   it('dispatches batches and single events from other instances', () => {
@@ -92,13 +92,14 @@ describe('EventFanoutService', () => {
     fanout.onDelivered((...args) => delivered.push(args));
     listeners.get('relay:thread-events')?.([event('t1', 1), event('t1', 2)]);
     listeners.get('relay:thread-event')?.(event('t1', 3));
-    listeners.get('relay:delivered-batch')?.([['t1', 'u1', 3]]);
+    listeners.get('relay:delivered-batch')?.([['t1', 'u1', 3, 'e1']]);
     listeners.get('relay:delivered')?.('t1', 'u1', 4);
     expect(emitted.map((e) => e.event.seq)).toEqual([1, 2, 3]);
     expect(fanout.knownHead('t1')).toBe(3);
+    // The single form predates epochs in cursors: its epoch is unknown ('').
     expect(delivered).toEqual([
-      ['t1', 'u1', 3],
-      ['t1', 'u1', 4],
+      ['t1', 'u1', 3, 'e1'],
+      ['t1', 'u1', 4, ''],
     ]);
   });
 

@@ -22,7 +22,7 @@ const RECENT_THREADS_MAX = 10_000;
 /** How many of a thread's latest events are remembered (seq and ts). */
 const RECENT_PER_THREAD = 16;
 
-type DeliveredNotice = [threadId: string, userId: string, cursor: number];
+type DeliveredNotice = [threadId: string, userId: string, cursor: number, epoch: string];
 
 /** The latest events of one thread dispatched here: its head and a ring of (seq, ts). */
 interface RecentEvents {
@@ -33,7 +33,13 @@ interface RecentEvents {
   next: number;
 }
 
-export type DeliveredListener = (threadId: string, userId: string, cursor: number) => void;
+/** `epoch` is '' for a notice from an instance that predates epochs in cursors. */
+export type DeliveredListener = (
+  threadId: string,
+  userId: string,
+  cursor: number,
+  epoch: string,
+) => void;
 export type InstanceGoneListener = (instanceId: string) => void;
 
 /**
@@ -72,11 +78,11 @@ export class EventFanoutService {
       for (const event of events) this.dispatchLocal(event);
     });
     nsp.on(REMOTE_DELIVERED, (threadId: string, userId: string, cursor: number) =>
-      this.notifyDelivered(threadId, userId, cursor),
+      this.notifyDelivered(threadId, userId, cursor, ''),
     );
     nsp.on(REMOTE_DELIVERED_BATCH, (notices: DeliveredNotice[]) => {
-      for (const [threadId, userId, cursor] of notices) {
-        this.notifyDelivered(threadId, userId, cursor);
+      for (const [threadId, userId, cursor, epoch] of notices) {
+        this.notifyDelivered(threadId, userId, cursor, typeof epoch === 'string' ? epoch : '');
       }
     });
     nsp.on(REMOTE_INSTANCE_GONE, (instanceId: string) => this.notifyInstanceGone(instanceId));
@@ -126,10 +132,10 @@ export class EventFanoutService {
     return count;
   }
 
-  announceDelivered(threadId: string, userId: string, cursor: number): void {
-    this.notifyDelivered(threadId, userId, cursor);
+  announceDelivered(threadId: string, userId: string, cursor: number, epoch: string): void {
+    this.notifyDelivered(threadId, userId, cursor, epoch);
     if (this.crossInstance && this.nsp) {
-      this.outboxDelivered.push([threadId, userId, cursor]);
+      this.outboxDelivered.push([threadId, userId, cursor, epoch]);
       this.scheduleFlush();
     }
   }
@@ -203,8 +209,8 @@ export class EventFanoutService {
     return () => this.deliveredListeners.delete(listener);
   }
 
-  private notifyDelivered(threadId: string, userId: string, cursor: number): void {
-    for (const listener of this.deliveredListeners) listener(threadId, userId, cursor);
+  private notifyDelivered(threadId: string, userId: string, cursor: number, epoch: string): void {
+    for (const listener of this.deliveredListeners) listener(threadId, userId, cursor, epoch);
   }
 
   private notifyInstanceGone(instanceId: string): void {

@@ -17,15 +17,22 @@ const seq = (field: string) =>
     .min(0, `${field} must not be negative`)
     .max(Number.MAX_SAFE_INTEGER, `${field} is too large`);
 
+const epoch = z.string({ error: 'epoch must be a string' }).max(64, 'epoch is too long').optional();
+
 export const joinSchema = z.object({
   threadId: id('threadId'),
   lastSeq: seq('lastSeq').optional(),
-  epoch: z.string({ error: 'epoch must be a string' }).max(64, 'epoch is too long').optional(),
+  epoch,
 });
 
 export const leaveSchema = z.object({ threadId: id('threadId') });
 
-export const ackSchema = z.object({ threadId: id('threadId'), seq: seq('seq') });
+/** `epoch`, when given, is the log the client counted `seq` in; the SDK always sends it. */
+export const ackSchema = z.object({
+  threadId: id('threadId'),
+  seq: seq('seq'),
+  epoch,
+});
 
 export const userMessageSchema = z.object({
   threadId: id('threadId'),

@@ -202,7 +202,13 @@ export class RelayConnectionHandler {
       await Promise.all([
         this.registry.addConnectionThread(socket.id, input.threadId),
         plan.resumedFrom > 0
-          ? this.delivery.acknowledgeResume(input.threadId, userId, plan.resumedFrom, socket.id)
+          ? this.delivery.acknowledgeResume(
+              input.threadId,
+              userId,
+              plan.resumedFrom,
+              plan.result.epoch,
+              socket.id,
+            )
           : undefined,
       ]);
     } catch (error) {
@@ -260,22 +266,32 @@ export class RelayConnectionHandler {
     payload: unknown,
     state: ConnectionState,
   ): Promise<object> {
-    const { threadId, seq } = parseClientPayload(ackSchema, payload, ClientEvents.ack);
+    const { threadId, seq, epoch } = parseClientPayload(ackSchema, payload, ClientEvents.ack);
     if (!state.threads.has(threadId)) {
       throw new BadRequestError(
         `${ClientEvents.ack}: this connection has not joined thread ${threadId}`,
       );
     }
-    // An ack up to a seq this instance fanned out needs no look at the log.
-    if (seq > this.fanout.knownHead(threadId)) {
-      const { headSeq } = await this.messages.state(threadId);
-      if (seq > headSeq) {
+    // The cursor counts in the log's current epoch. An ack up to a seq this instance sent
+    // in that epoch needs no look at the log; anything else is checked against it.
+    const sent = this.fanout.sentHead(threadId);
+    let current: string;
+    if (sent && seq <= sent.head && (epoch === undefined || epoch === sent.epoch)) {
+      current = sent.epoch;
+    } else {
+      const log = await this.messages.state(threadId);
+      if (epoch !== undefined && epoch !== log.epoch) {
+        // Sent before the client learned of the new log (its reset is on the way): nothing to record.
+        return { ignored: 'stale_epoch' };
+      }
+      if (seq > log.headSeq) {
         throw new BadRequestError(
-          `${ClientEvents.ack}: seq ${seq} is beyond the thread's head ${headSeq}`,
+          `${ClientEvents.ack}: seq ${seq} is beyond the thread's head ${log.headSeq}`,
         );
       }
+      current = log.epoch;
     }
-    const cursor = await this.delivery.acknowledge(threadId, userId, seq, socket.id);
+    const cursor = await this.delivery.acknowledge(threadId, userId, seq, current, socket.id);
     return { cursor };
   }
 

@@ -72,12 +72,13 @@ export class DebugController {
     const page = await this.registry.listThreads(args.cursor, args.limit);
     const threads = await Promise.all(
       page.items.map(async (t) => {
-        const [runs, state, liveConnections, delivered] = await Promise.all([
+        const [runs, state, liveConnections] = await Promise.all([
           this.registry.runsOfThread(t.threadId),
           this.messages.state(t.threadId),
           this.registry.countConnectionsOfThread(t.threadId),
-          this.registry.deliveredCursors(t.threadId),
         ]);
+        // Only cursors of the log as it is now: older epochs' seqs would not match its head.
+        const delivered = await this.registry.deliveredCursors(t.threadId, state.epoch);
         return {
           threadId: t.threadId,
           ownerId: t.ownerId,

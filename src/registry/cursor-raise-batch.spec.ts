@@ -10,10 +10,10 @@ describe('CursorRaiseBatch', () => {
       for (const raise of raises) raise.settle(null, raise.seq);
     });
     const first = [
-      batch.raise('t1', 'alice', 4),
-      batch.raise('t1', 'alice', 7),
-      batch.raise('t1', 'bob', 2),
-      batch.raise('t2', 'alice', 1),
+      batch.raise('t1', 'alice', 4, 'e1'),
+      batch.raise('t1', 'alice', 7, 'e1'),
+      batch.raise('t1', 'bob', 2, 'e1'),
+      batch.raise('t2', 'alice', 1, 'e1'),
     ];
     expect(batches).toHaveLength(0);
     await expect(Promise.all(first)).resolves.toEqual([7, 7, 2, 1]);
@@ -25,7 +25,7 @@ describe('CursorRaiseBatch', () => {
       ],
     ]);
     await nextTurn();
-    await expect(batch.raise('t1', 'alice', 9)).resolves.toBe(9);
+    await expect(batch.raise('t1', 'alice', 9, 'e1')).resolves.toBe(9);
     expect(batches).toHaveLength(2);
   });
 
@@ -36,8 +36,11 @@ describe('CursorRaiseBatch', () => {
         else raise.settle(null, raise.seq);
       }
     });
-    const broken = [batch.raise('broken', 'alice', 1), batch.raise('broken', 'alice', 2)];
-    const fine = batch.raise('fine', 'alice', 3);
+    const broken = [
+      batch.raise('broken', 'alice', 1, 'e1'),
+      batch.raise('broken', 'alice', 2, 'e1'),
+    ];
+    const fine = batch.raise('fine', 'alice', 3, 'e1');
     await expect(fine).resolves.toBe(3);
     for (const raise of broken) await expect(raise).rejects.toThrow('store down');
   });
@@ -46,7 +49,7 @@ describe('CursorRaiseBatch', () => {
     const batch = new CursorRaiseBatch(() => {
       throw new Error('no pipeline');
     });
-    await expect(batch.raise('t1', 'alice', 1)).rejects.toThrow('no pipeline');
+    await expect(batch.raise('t1', 'alice', 1, 'e1')).rejects.toThrow('no pipeline');
   });
 
   it('writes what is pending at once on flush()', async () => {
@@ -55,7 +58,7 @@ describe('CursorRaiseBatch', () => {
       written += raises.length;
       for (const raise of raises) raise.settle(null, raise.seq);
     });
-    const raise = batch.raise('t1', 'alice', 1);
+    const raise = batch.raise('t1', 'alice', 1, 'e1');
     batch.flush();
     expect(written).toBe(1);
     await expect(raise).resolves.toBe(1);

@@ -3,6 +3,8 @@ export interface CursorRaise {
   threadId: string;
   userId: string;
   seq: number;
+  /** The log epoch `seq` counts in. */
+  epoch: string;
   /** Called once with the cursor as stored after the write, or with the write's error. */
   settle(error: Error | null, cursor: number): void;
 }
@@ -17,6 +19,7 @@ interface Waiter {
 
 interface Pending {
   seq: number;
+  epoch: string;
   waiters: Waiter[];
 }
 
@@ -24,8 +27,8 @@ interface Pending {
  * Collects the cursor raises asked for during one turn of the event loop and writes them
  * together after its I/O phase. Acks arrive one socket read at a time: written one by one,
  * each costs its own store round trip and write syscall on both ends. Raises of the same
- * (thread, user) in one batch collapse into the highest seq, which is what a cumulative
- * cursor would store anyway.
+ * (thread, user) and epoch in one batch collapse into the highest seq, which is what a
+ * cumulative cursor would store anyway.
  */
 export class CursorRaiseBatch {
   private pending = new Map<string, Map<string, Pending>>();
@@ -33,7 +36,7 @@ export class CursorRaiseBatch {
 
   constructor(private readonly write: CursorRaiseWriter) {}
 
-  raise(threadId: string, userId: string, seq: number): Promise<number> {
+  raise(threadId: string, userId: string, seq: number, epoch: string): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       let ofThread = this.pending.get(threadId);
       if (!ofThread) {
@@ -41,11 +44,15 @@ export class CursorRaiseBatch {
         this.pending.set(threadId, ofThread);
       }
       const entry = ofThread.get(userId);
-      if (entry) {
+      if (entry?.epoch === epoch) {
         entry.seq = Math.max(entry.seq, seq);
         entry.waiters.push({ resolve, reject });
+      } else if (entry) {
+        // The log changed epoch within the turn: the later raise is the current one.
+        Object.assign(entry, { seq, epoch });
+        entry.waiters.push({ resolve, reject });
       } else {
-        ofThread.set(userId, { seq, waiters: [{ resolve, reject }] });
+        ofThread.set(userId, { seq, epoch, waiters: [{ resolve, reject }] });
       }
       if (!this.scheduled) {
         this.scheduled = true;
@@ -62,11 +69,12 @@ export class CursorRaiseBatch {
     this.pending = new Map();
     const raises: CursorRaise[] = [];
     for (const [threadId, ofThread] of batch) {
-      for (const [userId, { seq, waiters }] of ofThread) {
+      for (const [userId, { seq, epoch, waiters }] of ofThread) {
         raises.push({
           threadId,
           userId,
           seq,
+          epoch,
           settle: (error, cursor) => {
             for (const waiter of waiters) {
               if (error) waiter.reject(error);

@@ -38,7 +38,8 @@ export class MemoryRegistryStore implements RegistryStore {
   private readonly instanceConns = new Map<string, Set<string>>();
   /** instanceId -> time its heartbeat lapses. */
   private readonly instances = new Map<string, number>();
-  private readonly delivered = new Map<string, Map<string, number>>();
+  /** threadId -> userId -> delivered cursor and the log epoch it counts in. */
+  private readonly delivered = new Map<string, Map<string, { epoch: string; seq: number }>>();
 
   constructor(options: MemoryRegistryStoreOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -205,22 +206,24 @@ export class MemoryRegistryStore implements RegistryStore {
     return Promise.resolve(removed);
   }
 
-  recordDelivered(threadId: string, userId: string, seq: number): Promise<number> {
+  recordDelivered(threadId: string, userId: string, seq: number, epoch: string): Promise<number> {
     let cursors = this.delivered.get(threadId);
     if (!cursors) {
       cursors = new Map();
       this.delivered.set(threadId, cursors);
     }
-    const current = cursors.get(userId) ?? 0;
-    if (seq > current) {
-      cursors.set(userId, seq);
-      return Promise.resolve(seq);
-    }
-    return Promise.resolve(current);
+    const current = cursors.get(userId);
+    if (current?.epoch === epoch && current.seq >= seq) return Promise.resolve(current.seq);
+    cursors.set(userId, { epoch, seq });
+    return Promise.resolve(seq);
   }
 
-  deliveredCursors(threadId: string): Promise<Record<string, number>> {
-    return Promise.resolve(Object.fromEntries(this.delivered.get(threadId) ?? []));
+  deliveredCursors(threadId: string, epoch: string): Promise<Record<string, number>> {
+    const cursors: Record<string, number> = {};
+    for (const [userId, cursor] of this.delivered.get(threadId) ?? []) {
+      if (cursor.epoch === epoch) cursors[userId] = cursor.seq;
+    }
+    return Promise.resolve(cursors);
   }
 
   close(): Promise<void> {

@@ -10,7 +10,7 @@ import { InvalidOptionError } from '../errors/invalid-option.error.js';
  * | `<p>thread:{T}`               | hash   | ownerId, createdAt (ms), metadata (JSON)            |
  * | `<p>thread:{T}:runs`          | set    | run ids of thread T                                 |
  * | `<p>thread:{T}:conns`         | set    | connection ids joined to thread T                   |
- * | `<p>thread:{T}:delivered`     | hash   | userId -> highest acknowledged seq                  |
+ * | `<p>thread:{T}:delivered`     | hash   | userId -> `<epoch>:<highest acknowledged seq>`      |
  * | `<p>user:{U}:threads`         | set    | thread ids owned by user U                          |
  * | `<p>user:{U}:conns`           | set    | connection ids of user U                            |
  * | `<p>conn:{C}`                 | hash   | userId, instanceId, transport, connectedAt, lastSeenAt |

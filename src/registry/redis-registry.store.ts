@@ -98,11 +98,21 @@ local existed = redis.call('DEL', KEYS[1], KEYS[2])
 return {existed, fields[1], fields[2], threads}
 `);
 
-/** Raises the cursor only upward; returns the stored string so large seqs keep every digit. */
+/**
+ * KEYS: delivered hash. ARGV: userId, seq, epoch. The hash holds `<epoch>:<seq>` per user.
+ * Raises the cursor only upward within the epoch; a cursor of another epoch (or an older
+ * bare number) is replaced. Returns the seq as stored, a string so large seqs keep every digit.
+ */
 const RAISE_CURSOR = new LuaScript(`
 local current = redis.call('HGET', KEYS[1], ARGV[1])
-if current and tonumber(current) >= tonumber(ARGV[2]) then return current end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if current then
+  local sep = string.find(current, ':', 1, true)
+  if sep and string.sub(current, 1, sep - 1) == ARGV[3] then
+    local stored = string.sub(current, sep + 1)
+    if tonumber(stored) >= tonumber(ARGV[2]) then return stored end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3] .. ':' .. ARGV[2])
 return ARGV[2]
 `);
 
@@ -396,13 +406,18 @@ export class RedisRegistryStore implements RegistryStore {
     return removed;
   }
 
-  recordDelivered(threadId: string, userId: string, seq: number): Promise<number> {
-    return this.cursorRaises.raise(threadId, userId, seq);
+  recordDelivered(threadId: string, userId: string, seq: number, epoch: string): Promise<number> {
+    return this.cursorRaises.raise(threadId, userId, seq, epoch);
   }
 
-  async deliveredCursors(threadId: string): Promise<Record<string, number>> {
+  async deliveredCursors(threadId: string, epoch: string): Promise<Record<string, number>> {
     const hash = await this.client.hgetall(this.keys.threadDelivered(threadId));
-    return Object.fromEntries(Object.entries(hash).map(([userId, seq]) => [userId, Number(seq)]));
+    const cursors: Record<string, number> = {};
+    for (const [userId, value] of Object.entries(hash)) {
+      const sep = value.lastIndexOf(':');
+      if (sep > 0 && value.slice(0, sep) === epoch) cursors[userId] = Number(value.slice(sep + 1));
+    }
+    return cursors;
   }
 
   /** The client belongs to whoever passed it in; pending cursor raises go out first. */
@@ -421,7 +436,7 @@ export class RedisRegistryStore implements RegistryStore {
       RAISE_CURSOR.run(
         this.client,
         [this.keys.threadDelivered(raise.threadId)],
-        [raise.userId, String(raise.seq)],
+        [raise.userId, String(raise.seq), raise.epoch],
       ).then(
         (after) => settleWithReply(raise, after),
         (error: unknown) => raise.settle(asError(error), 0),

@@ -42,9 +42,14 @@ export interface RegistryStore {
   /** Forgets the instance and deletes every connection it held; returns how many. */
   removeInstance(instanceId: string): Promise<number>;
 
-  /** Raises the delivered cursor of (thread, user) to `seq` if higher; returns the cursor after the call. */
-  recordDelivered(threadId: string, userId: string, seq: number): Promise<number>;
-  deliveredCursors(threadId: string): Promise<Record<string, number>>;
+  /**
+   * Raises the delivered cursor of (thread, user) to `seq` of log `epoch`: upward within an
+   * epoch, while a cursor of another epoch is replaced (the caller made sure `epoch` is the
+   * log's current one). Returns the cursor after the call.
+   */
+  recordDelivered(threadId: string, userId: string, seq: number, epoch: string): Promise<number>;
+  /** Delivered cursors per user in log `epoch`; cursors of other epochs are left out. */
+  deliveredCursors(threadId: string, epoch: string): Promise<Record<string, number>>;
 
   /** Releases what the store created (not clients passed in by the user). */
   close(): Promise<void>;

@@ -265,12 +265,13 @@ export class ThreadRegistryService {
     return this.store.listConnections(cursor, limit);
   }
 
-  recordDelivered(threadId: string, userId: string, seq: number): Promise<number> {
-    return this.store.recordDelivered(threadId, userId, seq);
+  recordDelivered(threadId: string, userId: string, seq: number, epoch: string): Promise<number> {
+    return this.store.recordDelivered(threadId, userId, seq, epoch);
   }
 
-  deliveredCursors(threadId: string): Promise<Record<string, number>> {
-    return this.store.deliveredCursors(threadId);
+  /** Delivered cursors per user that count in log `epoch` (the log's current one, normally). */
+  deliveredCursors(threadId: string, epoch: string): Promise<Record<string, number>> {
+    return this.store.deliveredCursors(threadId, epoch);
   }
 
   private checked(value: unknown, field: string, context: Record<string, string> = {}): string {

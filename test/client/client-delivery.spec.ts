@@ -203,6 +203,8 @@ describe('ThreadRelayClient delivery', () => {
     expect(new Set(seqs).size).toBe(seqs.length);
     // No answer asked for: the server writes back only a refusal.
     expect(server.acks.every((ack) => !ack.answerAsked)).toBe(true);
+    // Each names the log its seq counts in.
+    expect(server.acks.every((ack) => ack.epoch === server.epochOf('t1'))).toBe(true);
   });
 
   it('sends the outstanding ack on close(), ahead of the disconnect', async () => {

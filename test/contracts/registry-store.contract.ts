@@ -197,7 +197,7 @@ export function describeRegistryStore(
         await store.putRun('r-1', 't-1');
         await store.putRun('r-2', 't-1');
         await store.putRun('r-3', 't-2');
-        await store.recordDelivered('t-1', 'alice', 4);
+        await store.recordDelivered('t-1', 'alice', 4, 'e1');
 
         await expect(store.deleteThread('t-1')).resolves.toBe(true);
         await expect(store.getThread('t-1')).resolves.toBeNull();
@@ -205,7 +205,7 @@ export function describeRegistryStore(
         await expect(store.getRunThread('r-1')).resolves.toBeNull();
         await expect(store.getRunThread('r-2')).resolves.toBeNull();
         await expect(store.runsOfThread('t-1')).resolves.toEqual([]);
-        await expect(store.deliveredCursors('t-1')).resolves.toEqual({});
+        await expect(store.deliveredCursors('t-1', 'e1')).resolves.toEqual({});
         await expect(store.getRunThread('r-3')).resolves.toBe('t-2');
         await expect(store.deleteThread('t-1')).resolves.toBe(false);
       });
@@ -518,14 +518,24 @@ export function describeRegistryStore(
 
     describe('delivered cursors', () => {
       it('only ever raises the cursor', async () => {
-        await expect(store.deliveredCursors('t-1')).resolves.toEqual({});
-        await expect(store.recordDelivered('t-1', 'alice', 5)).resolves.toBe(5);
-        await expect(store.recordDelivered('t-1', 'alice', 3)).resolves.toBe(5);
-        await expect(store.recordDelivered('t-1', 'alice', 5)).resolves.toBe(5);
-        await expect(store.recordDelivered('t-1', 'alice', 7)).resolves.toBe(7);
-        await expect(store.recordDelivered('t-1', 'bob', 2)).resolves.toBe(2);
-        await expect(store.recordDelivered('t-2', 'alice', 1)).resolves.toBe(1);
-        await expect(store.deliveredCursors('t-1')).resolves.toEqual({ alice: 7, bob: 2 });
+        await expect(store.deliveredCursors('t-1', 'e1')).resolves.toEqual({});
+        await expect(store.recordDelivered('t-1', 'alice', 5, 'e1')).resolves.toBe(5);
+        await expect(store.recordDelivered('t-1', 'alice', 3, 'e1')).resolves.toBe(5);
+        await expect(store.recordDelivered('t-1', 'alice', 5, 'e1')).resolves.toBe(5);
+        await expect(store.recordDelivered('t-1', 'alice', 7, 'e1')).resolves.toBe(7);
+        await expect(store.recordDelivered('t-1', 'bob', 2, 'e1')).resolves.toBe(2);
+        await expect(store.recordDelivered('t-2', 'alice', 1, 'e1')).resolves.toBe(1);
+        await expect(store.deliveredCursors('t-1', 'e1')).resolves.toEqual({ alice: 7, bob: 2 });
+      });
+
+      it('counts a cursor in its epoch: a new epoch replaces it, and reports only its own', async () => {
+        await store.recordDelivered('t-1', 'alice', 500, 'old-epoch');
+        await store.recordDelivered('t-1', 'bob', 40, 'old-epoch');
+        // The log expired and started over: seq 3 of the new log is not behind 500.
+        await expect(store.recordDelivered('t-1', 'alice', 3, 'new-epoch')).resolves.toBe(3);
+        await expect(store.deliveredCursors('t-1', 'new-epoch')).resolves.toEqual({ alice: 3 });
+        await expect(store.deliveredCursors('t-1', 'old-epoch')).resolves.toEqual({ bob: 40 });
+        await expect(store.recordDelivered('t-1', 'alice', 2, 'new-epoch')).resolves.toBe(3);
       });
 
       it('never lowers the cursor under concurrent acknowledgements', async () => {
@@ -533,19 +543,19 @@ export function describeRegistryStore(
         const seqs = shuffled(Array.from({ length: 100 }, (_, i) => i + 1));
         const results = await Promise.all(
           seqs.map((seq, i) =>
-            (all[i % all.length] as RegistryStore).recordDelivered('t-1', 'alice', seq),
+            (all[i % all.length] as RegistryStore).recordDelivered('t-1', 'alice', seq, 'e1'),
           ),
         );
         results.forEach((after, i) => expect(after).toBeGreaterThanOrEqual(seqs[i] ?? 0));
-        await expect(store.deliveredCursors('t-1')).resolves.toEqual({ alice: 100 });
-        await expect(store.recordDelivered('t-1', 'alice', 50)).resolves.toBe(100);
+        await expect(store.deliveredCursors('t-1', 'e1')).resolves.toEqual({ alice: 100 });
+        await expect(store.recordDelivered('t-1', 'alice', 50, 'e1')).resolves.toBe(100);
       });
 
       it('keeps large sequence numbers exact', async () => {
         const big = 2 ** 53 - 1;
-        await expect(store.recordDelivered('t-1', 'alice', big - 1)).resolves.toBe(big - 1);
-        await expect(store.recordDelivered('t-1', 'alice', big)).resolves.toBe(big);
-        await expect(store.deliveredCursors('t-1')).resolves.toEqual({ alice: big });
+        await expect(store.recordDelivered('t-1', 'alice', big - 1, 'e1')).resolves.toBe(big - 1);
+        await expect(store.recordDelivered('t-1', 'alice', big, 'e1')).resolves.toBe(big);
+        await expect(store.deliveredCursors('t-1', 'e1')).resolves.toEqual({ alice: big });
       });
     });
 

@@ -62,7 +62,7 @@ export class FakeRelayServer {
   readonly changed = new Signal();
   readonly handshakes: { token: unknown; accepted: boolean }[] = [];
   readonly joins: JoinRecord[] = [];
-  readonly acks: { threadId: string; seq: number; answerAsked: boolean }[] = [];
+  readonly acks: { threadId: string; seq: number; epoch?: string; answerAsked: boolean }[] = [];
   readonly history: HistoryRecord[] = [];
   readonly messages: MessageRecord[] = [];
   /** The next this-many `user:message` requests are stored but never answered. */
@@ -218,21 +218,28 @@ export class FakeRelayServer {
       ack({ ok: true });
     });
     // The SDK sends acks without a callback; a caller that passes one gets the answer.
-    socket.on(ClientEvents.ack, (payload: { threadId: string; seq: number }, ack?: AckFn) => {
-      this.acks.push({
-        threadId: payload.threadId,
-        seq: payload.seq,
-        answerAsked: typeof ack === 'function',
-      });
-      if (this.refuseAcks) {
-        const error = { code: 'BAD_REQUEST', message: 'this connection has not joined the thread' };
-        if (ack) ack({ ok: false, error });
-        else socket.emit('relay:error', { event: ClientEvents.ack, error });
-      } else {
-        ack?.({ ok: true });
-      }
-      this.changed.notify();
-    });
+    socket.on(
+      ClientEvents.ack,
+      (payload: { threadId: string; seq: number; epoch?: string }, ack?: AckFn) => {
+        this.acks.push({
+          threadId: payload.threadId,
+          seq: payload.seq,
+          epoch: payload.epoch,
+          answerAsked: typeof ack === 'function',
+        });
+        if (this.refuseAcks) {
+          const error = {
+            code: 'BAD_REQUEST',
+            message: 'this connection has not joined the thread',
+          };
+          if (ack) ack({ ok: false, error });
+          else socket.emit('relay:error', { event: ClientEvents.ack, error });
+        } else {
+          ack?.({ ok: true });
+        }
+        this.changed.notify();
+      },
+    );
     socket.on(
       ClientEvents.userMessage,
       (payload: { threadId: string; text: string; clientMessageId: string }, ack: AckFn) => {
