@@ -124,8 +124,9 @@ function scheduleAck(client: BenchClient): void {
     const seq = client.delivered;
     if (!socket?.connected || seq <= client.acked) return;
     recording.acks += 1;
-    // As the SDK does: no answer asked for, so the server writes back only a refusal.
-    socket.emit('thread:ack', { threadId: client.spec.threadId, seq });
+    // As the SDK does: with the epoch, and no answer asked for (the server writes back only
+    // a refusal).
+    socket.emit('thread:ack', { threadId: client.spec.threadId, seq, epoch: client.epoch });
     client.acked = seq;
     client.ackSentAt = performance.now();
   }, delay);
