@@ -49,15 +49,15 @@ describe('EventFanoutService', () => {
     // Nobody joined t2 here: neither remembered nor emitted (no packet encoded for nobody).
     fanout.publish(event('t2', 7));
     expect(emitted.map((e) => e.room)).toEqual([threadRoom('t1'), threadRoom('t1')]);
-    expect(fanout.knownHead('t1')).toBe(2);
+    expect(fanout.sentHead('t1')).toEqual({ epoch: 'e1', head: 2 });
     expect(fanout.recentTimestamp('t1', 2)).toBe(1_002);
-    expect(fanout.knownHead('t2')).toBe(0);
+    expect(fanout.sentHead('t2')).toBeUndefined();
     expect(fanout.recentTimestamp('t2', 7)).toBeUndefined();
     // Seq 0 never matches the ring's empty slots.
     expect(fanout.recentTimestamp('t1', 0)).toBeUndefined();
     // A new epoch (log recreated) starts over.
     fanout.publish(event('t1', 1, 'e2'));
-    expect(fanout.knownHead('t1')).toBe(1);
+    expect(fanout.sentHead('t1')).toEqual({ epoch: 'e2', head: 1 });
     expect(fanout.recentTimestamp('t1', 2)).toBeUndefined();
   });
 
@@ -65,7 +65,7 @@ describe('EventFanoutService', () => {
     const fanout = fanoutFor(false);
     fanout.attach(fakeNamespace([threadRoom('t1')]).nsp);
     for (let seq = 1; seq <= 40; seq++) fanout.publish(event('t1', seq));
-    expect(fanout.knownHead('t1')).toBe(40);
+    expect(fanout.sentHead('t1')?.head).toBe(40);
     expect(fanout.recentTimestamp('t1', 40)).toBe(1_040);
     expect(fanout.recentTimestamp('t1', 1)).toBeUndefined();
   });
@@ -95,7 +95,7 @@ describe('EventFanoutService', () => {
     listeners.get('relay:delivered-batch')?.([['t1', 'u1', 3, 'e1']]);
     listeners.get('relay:delivered')?.('t1', 'u1', 4);
     expect(emitted.map((e) => e.event.seq)).toEqual([1, 2, 3]);
-    expect(fanout.knownHead('t1')).toBe(3);
+    expect(fanout.sentHead('t1')?.head).toBe(3);
     // The single form predates epochs in cursors: its epoch is unknown ('').
     expect(delivered).toEqual([
       ['t1', 'u1', 3, 'e1'],

@@ -140,14 +140,6 @@ export class EventFanoutService {
     }
   }
 
-  /**
-   * The highest seq of the thread's current log that this instance has fanned out to a
-   * local connection (0 if none is remembered): an ack up to it needs no look at the log.
-   */
-  knownHead(threadId: string): number {
-    return this.recent.get(threadId)?.head ?? 0;
-  }
-
   /** `ts` of a recent event of the thread fanned out here, if it is still remembered. */
   recentTimestamp(threadId: string, seq: number): number | undefined {
     const recent = this.recent.get(threadId);
