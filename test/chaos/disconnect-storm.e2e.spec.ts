@@ -541,6 +541,8 @@ describe(`disconnect storm: ${CLIENTS} clients, ${CUTS} forced disconnects while
   it('socket.io + @socket.io/redis-adapter under the same storm: measured and reported', async () => {
     const options = { redis: testRedisUrl(), keyPrefix: baselinePrefix };
     const urls = await startInstances(BASELINE_ENTRY, [options, options]);
+    /** Per client: the instances (index in `urls`) whose fence event it has received. */
+    const fencesSeen: Array<Set<number>> = [];
     const side: Side = {
       name: 'socket.io+redis-adapter',
       urls,
@@ -576,9 +578,17 @@ describe(`disconnect storm: ${CLIENTS} clients, ${CUTS} forced disconnects while
           joined = false;
           entry.disconnects += 1;
         });
-        socket.on('thread:event', (event: { threadId: string; seq: number }) => {
-          if (event.threadId === threadId) entry.seqs.push(event.seq);
-        });
+        const fences = new Set<number>();
+        fencesSeen.push(fences);
+        socket.on(
+          'thread:event',
+          (event: { threadId: string; seq: number; type?: string; payload?: unknown }) => {
+            if (event.threadId !== threadId) return;
+            const fence = (event.payload as { fence?: unknown } | undefined)?.fence;
+            if (event.type === 'fence' && typeof fence === 'number') fences.add(fence);
+            else entry.seqs.push(event.seq);
+          },
+        );
         await waitUntil(() => joined, `baseline client joined ${threadId}`, 30_000);
         return entry;
       },
@@ -592,11 +602,35 @@ describe(`disconnect storm: ${CLIENTS} clients, ${CUTS} forced disconnects while
       'every baseline client back',
       15_000,
     );
-    const receivedSoFar = () => result.clients.reduce((sum, c) => sum + c.seqs.length, 0);
-    for (let before = -1, now = receivedSoFar(); now !== before; now = receivedSoFar()) {
-      before = now;
-      await sleep(500);
+    // Lost events never come, so there is nothing to count up to. Instead each instance
+    // emits a fence to every thread: the adapter publishes an instance's emits in order,
+    // so a client that has the fence of both instances has every earlier event it will get.
+    const fenceAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    try {
+      for (const [index, url] of urls.entries()) {
+        await Promise.all(
+          [...new Set(result.clients.map((c) => c.threadId))].map((threadId) =>
+            postJson(
+              fenceAgent,
+              `${url}/send`,
+              {},
+              {
+                threadId,
+                type: 'fence',
+                payload: { fence: index },
+              },
+            ),
+          ),
+        );
+      }
+    } finally {
+      fenceAgent.destroy();
     }
+    await waitUntil(
+      () => fencesSeen.every((fences) => fences.size === urls.length),
+      'every baseline client to receive the fence of every instance',
+      15_000,
+    );
     result.drainMs = Date.now() - draining;
     results.baseline = { ...result, tally: tally(result) };
     expect(result.cuts).toBe(CUTS);
