@@ -1,4 +1,5 @@
 import { RelayUnavailableError } from '../errors/relay-unavailable.error.js';
+import { toError } from '../errors/to-error.js';
 
 interface Pending {
   deadline: number;
@@ -75,7 +76,7 @@ function asUnavailable(error: unknown, what: string): Error {
   if (isConnectionError(error)) {
     return new RelayUnavailableError(`${what}: the relay store is unreachable`, { cause: error });
   }
-  return error instanceof Error ? error : new Error(String(error));
+  return toError(error);
 }
 
 function isConnectionError(error: unknown): boolean {

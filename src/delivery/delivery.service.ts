@@ -14,6 +14,7 @@ import type { DeliveryReceipt, SendOptions, UserDeliveryReceipt } from './delive
 import { assertEventType, normalisePayload } from './event-payload.js';
 import { EventFanoutService } from './event-fanout.service.js';
 import { MESSAGE_LOG, type AppendResult, type MessageLog } from './message-log.interface.js';
+import { toError } from '../errors/to-error.js';
 
 /** Largest page `history()` returns; callers page with `afterSeq`. */
 export const MAX_HISTORY_PAGE = 1000;
@@ -200,7 +201,7 @@ export class DeliveryService {
           storeRead = true;
           if (expired) timeout();
         },
-        (error: unknown) => finish(error instanceof Error ? error : new Error(String(error)), best),
+        (error: unknown) => finish(toError(error), best),
       );
     });
   }

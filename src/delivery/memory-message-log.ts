@@ -9,6 +9,7 @@ import type {
   NewEvent,
   RetentionOptions,
 } from './message-log.interface.js';
+import { toError } from '../errors/to-error.js';
 
 interface StoredEvent {
   event: ThreadEvent;
@@ -124,7 +125,7 @@ export class MemoryMessageLog implements MessageLog {
       return Promise.resolve(this.slice(threadId, afterSeq, limit));
     } catch (error) {
       // A bad window rejects like the Redis log's does, instead of throwing synchronously.
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return Promise.reject(toError(error));
     }
   }
 

@@ -1,3 +1,5 @@
+import { toError } from '../errors/to-error.js';
+
 /** One (thread, user) cursor raise and everyone waiting for its stored value. */
 export interface CursorRaise {
   threadId: string;
@@ -87,7 +89,7 @@ export class CursorRaiseBatch {
     try {
       this.write(raises);
     } catch (error) {
-      const failure = error instanceof Error ? error : new Error(String(error));
+      const failure = toError(error);
       for (const raise of raises) raise.settle(failure, 0);
     }
   }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { BadRequestError } from '../errors/bad-request.error.js';
+import { toError } from '../errors/to-error.js';
 import type { RegistryStore } from './registry-store.interface.js';
 import type {
   ClaimResult,
@@ -439,7 +440,7 @@ export class RedisRegistryStore implements RegistryStore {
         [raise.userId, String(raise.seq), raise.epoch],
       ).then(
         (after) => settleWithReply(raise, after),
-        (error: unknown) => raise.settle(asError(error), 0),
+        (error: unknown) => raise.settle(toError(error), 0),
       );
     }
   }
@@ -562,12 +563,8 @@ function settleWithReply(raise: CursorRaise, reply: unknown): void {
   try {
     raise.settle(null, Number(asString(reply)));
   } catch (error) {
-    raise.settle(asError(error), 0);
+    raise.settle(toError(error), 0);
   }
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }
 
 function asString(value: unknown): string {

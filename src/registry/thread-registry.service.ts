@@ -139,8 +139,8 @@ export class ThreadRegistryService {
       }
       throw error;
     }
-    const cached = this.resolved.get(checkedId);
-    if (cached && cached.until > Date.now()) return cached.value;
+    const cached = this.cachedResolution(checkedId);
+    if (cached) return cached;
 
     const resolution = await this.lookup(checkedId);
     if (!resolution) {
