@@ -14,12 +14,16 @@ export type LogFields = { msg: string } & Record<
  */
 export class RelayLogger {
   private readonly target: LoggerService;
+  /**
+   * Nest's `Logger` instance already appends its own context to every call, so passing it
+   * again would reach nestjs-pino as (fields, context, context) and the extra one would
+   * become a second `msg`. A custom LoggerService gets no such help and needs it passed.
+   */
+  private readonly contextArgs: [] | [string];
 
-  constructor(
-    private readonly context: string,
-    custom?: LoggerService,
-  ) {
+  constructor(context: string, custom?: LoggerService) {
     this.target = custom ?? new Logger(context);
+    this.contextArgs = custom ? [context] : [];
   }
 
   static for(context: string, options: Pick<ResolvedRelayOptions, 'logger'>): RelayLogger {
@@ -27,20 +31,20 @@ export class RelayLogger {
   }
 
   info(fields: LogFields): void {
-    this.target.log(fields, this.context);
+    this.target.log(fields, ...this.contextArgs);
   }
 
   warn(fields: LogFields): void {
-    this.target.warn(fields, this.context);
+    this.target.warn(fields, ...this.contextArgs);
   }
 
   error(fields: LogFields, error?: unknown): void {
     const withReason = error === undefined ? fields : { ...fields, reason: errorText(error) };
-    this.target.error(withReason, this.context);
+    this.target.error(withReason, ...this.contextArgs);
   }
 
   debug(fields: LogFields): void {
-    this.target.debug?.(fields, this.context);
+    this.target.debug?.(fields, ...this.contextArgs);
   }
 }
 

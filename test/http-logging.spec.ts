@@ -19,6 +19,9 @@ describe('reference server HTTP logging', () => {
     });
     const logger = pinoHttp(httpLoggerOptions('info'), sink);
     server = createServer((request, response) => {
+      // Express parses the query string onto the request; the serializer logs it as `req.query`.
+      const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
+      Object.assign(request, { query: Object.fromEntries(query) });
       logger(request, response);
       response.end('ok');
     });
@@ -73,5 +76,44 @@ describe('reference server HTTP logging', () => {
     expect(lines.some((l) => (l.req as { id?: unknown } | undefined)?.id === 'probe-1')).toBe(
       false,
     );
+  });
+
+  it('redacts credential values in req.url and req.query, keeping the rest', async () => {
+    await fetch(`${url}/threads/t/events?lastEventId=a:1&token=secret-value&ticket=tkt-secret`, {
+      headers: { 'x-request-id': 'query-1' },
+    });
+    const line = await logged('query-1');
+    const text = JSON.stringify(line);
+    expect(text).not.toContain('secret-value');
+    expect(text).not.toContain('tkt-secret');
+    const req = line.req as { url: string; query: Record<string, string> };
+    expect(req.url).toBe('/threads/t/events?lastEventId=a:1&token=[redacted]&ticket=[redacted]');
+    expect(req.query).toEqual({ lastEventId: 'a:1', token: '[redacted]', ticket: '[redacted]' });
+  });
+
+  it('matches sensitive names case-insensitively, encoded or nested', async () => {
+    const query = [
+      'Access_Token=v1',
+      'ID_TOKEN=v2',
+      'Auth=v3',
+      'AUTHORIZATION=v4',
+      'Key=v5',
+      'api_key=v6',
+      'ApiKey=v7',
+      'PassWord=v8',
+      'SECRET=v9',
+      '%74oken=v10',
+      'filter[password]=v11',
+      'page=2',
+    ].join('&');
+    await fetch(`${url}/x?${query}`, { headers: { 'x-request-id': 'query-2' } });
+    const line = await logged('query-2');
+    const text = JSON.stringify(line);
+    for (let n = 1; n <= 11; n++) expect(text).not.toMatch(new RegExp(`v${n}\\b`));
+    const req = line.req as { url: string; query: Record<string, string> };
+    expect(req.url).toContain('Access_Token=[redacted]');
+    expect(req.url).toContain('page=2');
+    expect(req.query.page).toBe('2');
+    expect(req.query.ApiKey).toBe('[redacted]');
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Options } from 'pino-http';
+import { REDACTED, redactQuery, redactUrl } from './query-redaction.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
@@ -30,12 +31,24 @@ export const REDACTED_PATHS = [
   'res.headers["set-cookie"]',
 ];
 
+/**
+ * Query-string credentials out of the logged request; headers are left to `redact`.
+ * pino-http passes a fresh serialized request (wrapSerializers defaults to true), so
+ * setting `url` is safe, but its `query` is the live object and is replaced, not edited.
+ */
+function requestWithoutQueryCredentials(req: { url?: unknown; query?: unknown }): unknown {
+  if (typeof req.url === 'string') req.url = redactUrl(req.url);
+  if (req.query !== undefined) req.query = redactQuery(req.query);
+  return req;
+}
+
 /** pino-http settings of the reference server: request ids, redaction, no noise from probes. */
 export function httpLoggerOptions(level: string): Options {
   return {
     level,
     genReqId: requestId,
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    redact: { paths: REDACTED_PATHS, censor: REDACTED },
+    serializers: { req: requestWithoutQueryCredentials },
     autoLogging: {
       ignore: (request) => request.url === '/health' || request.url === '/metrics',
     },
