@@ -35,6 +35,8 @@ export interface RelayStatusNotice {
 export interface ErrorBody {
   code: string;
   message: string;
+  /** With `RATE_LIMITED`: how long to wait before trying again. */
+  retryAfterMs?: number;
 }
 
 export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
@@ -70,6 +72,27 @@ export interface UserMessageResult {
   messageId: string;
 }
 
+/** `auth:refresh`: a fresh credential for the live connection, before the current one expires. */
+export interface AuthRefreshRequest {
+  token: string;
+}
+export interface AuthRefreshResult {
+  /** When the new credential expires (epoch ms); null when it does not. */
+  expiresAt: number | null;
+}
+
+/** `relay:session`, sent on connect when the credential expires: renew before `expiresAt`. */
+export interface RelaySessionNotice {
+  expiresAt: number;
+}
+
+/** `relay:error`: a failure no ack could carry (no ack asked, a replay that broke off, expiry). */
+export interface RelayErrorNotice {
+  /** The client event it answers, or null for the connection itself (`TOKEN_EXPIRED`, limits). */
+  event: string | null;
+  error: ErrorBody;
+}
+
 export interface HistoryPage {
   threadId: string;
   epoch: string;
@@ -82,6 +105,7 @@ export const ClientEvents = {
   leave: 'thread:leave',
   ack: 'thread:ack',
   userMessage: 'user:message',
+  authRefresh: 'auth:refresh',
 } as const;
 
 export const ServerEvents = {
@@ -89,6 +113,8 @@ export const ServerEvents = {
   reset: 'thread:reset',
   status: 'relay:status',
   userEvent: 'user:event',
+  error: 'relay:error',
+  session: 'relay:session',
 } as const;
 
 /** The type under which a user's own message is stored in the thread log. */

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AdminTokenGuard } from './http/admin-token.guard.js';
+import { BodyParserErrors } from './http/body-parser-errors.js';
 import { DebugController } from './http/debug.controller.js';
 import { HealthController } from './http/health.controller.js';
 import { HistoryController } from './http/history.controller.js';
@@ -8,6 +9,7 @@ import { WebSocketManager } from './compat/websocket-manager.js';
 import { DeliveryService } from './delivery/delivery.service.js';
 import { EventFanoutService } from './delivery/event-fanout.service.js';
 import { MissedEventsCatchUp } from './delivery/missed-events-catch-up.service.js';
+import { UserMessageRateLimiter } from './delivery/user-message-rate-limiter.js';
 import { UserMessageService } from './delivery/user-message.service.js';
 import { RelayConnectionHandler } from './gateway/relay-connection.handler.js';
 import { RelayGateway } from './gateway/relay.gateway.js';
@@ -31,6 +33,7 @@ import { relayProviders } from './thread-relay.providers.js';
 @Module({
   controllers: [HistoryController, DebugController, HealthController, MetricsController],
   providers: [
+    BodyParserErrors,
     HttpUserAuthService,
     AdminTokenGuard,
     RelayMetrics,
@@ -42,6 +45,7 @@ import { relayProviders } from './thread-relay.providers.js';
     MissedEventsCatchUp,
     RedisHealthService,
     DeliveryService,
+    UserMessageRateLimiter,
     UserMessageService,
     WebSocketManager,
     RelayConnectionHandler,

@@ -139,6 +139,10 @@ export function resolveRelayOptions(
   const delivery = objectOrUndefined('delivery', input.delivery);
   const liveness = objectOrUndefined('liveness', input.liveness);
   const debug = objectOrUndefined('debug', input.debug);
+  const limits = objectOrUndefined('limits', input.limits);
+  const backpressure = objectOrUndefined('backpressure', input.backpressure);
+  const clientEvents = objectOrUndefined('limits.clientEvents', limits.clientEvents);
+  const userMessages = objectOrUndefined('limits.userMessages', limits.userMessages);
 
   const namespace = gateway.namespace ?? '/';
   if (typeof namespace !== 'string' || !namespace.startsWith('/')) {
@@ -168,6 +172,41 @@ export function resolveRelayOptions(
     throw new InvalidOptionError('logger', 'must be a Nest LoggerService');
   }
 
+  const ttlSeconds = integer('history.ttlSeconds', history.ttlSeconds, 86_400, 1);
+  const highWaterBytes = integer(
+    'backpressure.highWaterBytes',
+    backpressure.highWaterBytes,
+    1024 * 1024,
+    1024,
+  );
+  const maxBufferedBytes = integer(
+    'backpressure.maxBufferedBytes',
+    backpressure.maxBufferedBytes,
+    8 * 1024 * 1024,
+    1024,
+  );
+  if (maxBufferedBytes < highWaterBytes) {
+    throw new InvalidOptionError(
+      'backpressure.maxBufferedBytes',
+      `must be at least backpressure.highWaterBytes (${highWaterBytes}), got ${maxBufferedBytes}`,
+    );
+  }
+  const clientBurst = integer('limits.clientEvents.burst', clientEvents.burst, 400, 1, 1_000_000);
+  const clientRate = integer(
+    'limits.clientEvents.perSecond',
+    clientEvents.perSecond,
+    200,
+    1,
+    1_000_000,
+  );
+  const joined = integer(
+    'limits.joinedThreadsPerConnection',
+    limits.joinedThreadsPerConnection,
+    200,
+    1,
+    100_000,
+  );
+
   return {
     redis: resolveRedis(input.redis),
     keyPrefix,
@@ -176,8 +215,59 @@ export function resolveRelayOptions(
     threadAccess: optionalFunction('threadAccess', input.threadAccess),
     autoRegisterThreads: autoRegister,
     history: {
-      ttlSeconds: integer('history.ttlSeconds', history.ttlSeconds, 86_400, 1),
+      ttlSeconds,
       maxPerThread: integer('history.maxPerThread', history.maxPerThread, 1_000, 1, 10_000_000),
+      autoThreadTtlSeconds: integer(
+        'history.autoThreadTtlSeconds',
+        history.autoThreadTtlSeconds,
+        ttlSeconds,
+        1,
+      ),
+    },
+    limits: {
+      clientEvents: { perSecond: clientRate, burst: clientBurst },
+      userMessages: {
+        perMinute: integer(
+          'limits.userMessages.perMinute',
+          userMessages.perMinute,
+          30,
+          1,
+          1_000_000,
+        ),
+        burst: integer('limits.userMessages.burst', userMessages.burst, 10, 1, 1_000_000),
+      },
+      joinedThreadsPerConnection: joined,
+      concurrentJoinsPerConnection: integer(
+        'limits.concurrentJoinsPerConnection',
+        limits.concurrentJoinsPerConnection,
+        16,
+        1,
+        10_000,
+      ),
+      connectionsPerUser: integer(
+        'limits.connectionsPerUser',
+        limits.connectionsPerUser,
+        20,
+        1,
+        1_000_000,
+      ),
+      autoRegisteredThreadsPerUser: integer(
+        'limits.autoRegisteredThreadsPerUser',
+        limits.autoRegisteredThreadsPerUser,
+        1_000,
+        1,
+        10_000_000,
+      ),
+    },
+    backpressure: {
+      highWaterBytes,
+      maxBufferedBytes,
+      stallTimeoutMs: integer(
+        'backpressure.stallTimeoutMs',
+        backpressure.stallTimeoutMs,
+        30_000,
+        100,
+      ),
     },
     gateway: {
       namespace,

@@ -13,6 +13,12 @@ export interface AuthRequest {
 
 export interface AuthenticatedUser {
   userId: string;
+  /**
+   * When the credential stops being valid (epoch ms). A live connection is told
+   * `TOKEN_EXPIRED` and closed then, unless the client renewed it with `auth:refresh`.
+   * Absent: the credential does not expire.
+   */
+  expiresAt?: number;
 }
 
 export type Authenticate = (
@@ -61,6 +67,35 @@ export interface ThreadRelayModuleOptions {
     ttlSeconds?: number;
     /** Events kept per thread (default 1000). */
     maxPerThread?: number;
+    /**
+     * Seconds an auto-registered thread stays registered after its last use (join, read,
+     * write, event); threads the application registers never expire (default: ttlSeconds).
+     */
+    autoThreadTtlSeconds?: number;
+  };
+  /** Per-connection and per-user limits; every one has a safe default. */
+  limits?: {
+    /** Client events per connection, as a token bucket (defaults 200 per second, burst 400; a connection refused more than `burst` events in a minute is disconnected). */
+    clientEvents?: { perSecond?: number; burst?: number };
+    /** User messages (socket and REST) per user, over every instance (defaults 30 per minute, burst 10). */
+    userMessages?: { perMinute?: number; burst?: number };
+    /** Threads one connection may have joined at once (default 200). */
+    joinedThreadsPerConnection?: number;
+    /** Joins one connection may have in progress (replaying) at once (default 16). */
+    concurrentJoinsPerConnection?: number;
+    /** Connections one user may hold at once, over every instance (default 20). */
+    connectionsPerUser?: number;
+    /** Live auto-registered threads one user may own (default 1000). */
+    autoRegisteredThreadsPerUser?: number;
+  };
+  /** How much unsent data a connection may hold before it is paused or cut. */
+  backpressure?: {
+    /** A replay waits while the connection has more than this unsent (default 1 MiB). */
+    highWaterBytes?: number;
+    /** A connection with more than this unsent is cut as a slow consumer (default 8 MiB). */
+    maxBufferedBytes?: number;
+    /** A replay that stays paused this long cuts the connection as a slow consumer (default 30000). */
+    stallTimeoutMs?: number;
   };
   gateway?: {
     /** socket.io namespace (default '/'). */
@@ -108,7 +143,16 @@ export interface ResolvedRelayOptions {
   authenticate: Authenticate;
   threadAccess: ThreadAccessHook | undefined;
   autoRegisterThreads: boolean;
-  history: { ttlSeconds: number; maxPerThread: number };
+  history: { ttlSeconds: number; maxPerThread: number; autoThreadTtlSeconds: number };
+  limits: {
+    clientEvents: { perSecond: number; burst: number };
+    userMessages: { perMinute: number; burst: number };
+    joinedThreadsPerConnection: number;
+    concurrentJoinsPerConnection: number;
+    connectionsPerUser: number;
+    autoRegisteredThreadsPerUser: number;
+  };
+  backpressure: { highWaterBytes: number; maxBufferedBytes: number; stallTimeoutMs: number };
   gateway: {
     namespace: string;
     path: string;

@@ -6,6 +6,8 @@ import {
   type SocketAdapterFactory,
 } from './gateway/socket-adapter.factory.js';
 import type { RedisBackend } from './redis/redis-backend.js';
+import { MemoryRateLimitStore } from './limits/memory-rate-limit.store.js';
+import { RATE_LIMIT_STORE, type RateLimitStore } from './limits/rate-limit-store.interface.js';
 import { MemoryRegistryStore } from './registry/memory-registry.store.js';
 import { REGISTRY_STORE, type RegistryStore } from './registry/registry-store.interface.js';
 import { resolveRelayOptions } from './thread-relay.options-resolver.js';
@@ -39,16 +41,25 @@ export const relayProviders: Provider[] = [
     inject: [RELAY_OPTIONS],
   },
   {
-    provide: REGISTRY_STORE,
-    useFactory: (redis: RedisBackend | null): RegistryStore =>
-      redis ? redis.registryStore : new MemoryRegistryStore(),
-    inject: [RELAY_REDIS],
-  },
-  {
     provide: MESSAGE_LOG,
     useFactory: (redis: RedisBackend | null, options: ResolvedRelayOptions): MessageLog =>
       redis ? redis.messageLog : new MemoryMessageLog(options.history),
     inject: [RELAY_REDIS, RELAY_OPTIONS],
+  },
+  {
+    provide: REGISTRY_STORE,
+    useFactory: (redis: RedisBackend | null, log: MessageLog): RegistryStore =>
+      redis
+        ? redis.registryStore
+        : // A new thread never inherits the log of an earlier thread under its id.
+          new MemoryRegistryStore({ onThreadCreated: (threadId) => void log.drop(threadId) }),
+    inject: [RELAY_REDIS, MESSAGE_LOG],
+  },
+  {
+    provide: RATE_LIMIT_STORE,
+    useFactory: (redis: RedisBackend | null): RateLimitStore =>
+      redis ? redis.rateLimitStore : new MemoryRateLimitStore(),
+    inject: [RELAY_REDIS],
   },
   {
     provide: RELAY_SOCKET_ADAPTER,

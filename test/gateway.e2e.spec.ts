@@ -13,7 +13,12 @@ type AckAnswer = { ok: boolean; error?: { code: string; message: string } } & Re
 describe.each([
   [
     'memory',
-    () => ({ gateway: { maxPayloadBytes: 4_000_000 }, history: { maxPerThread: 10_000 } }),
+    () => ({
+      gateway: { maxPayloadBytes: 4_000_000 },
+      history: { maxPerThread: 10_000 },
+      // The connect/disconnect cycles hold up to 50 connections of one user at once.
+      limits: { connectionsPerUser: 100 },
+    }),
   ],
   [
     'redis',
@@ -22,6 +27,7 @@ describe.each([
       keyPrefix: uniquePrefix('gateway'),
       gateway: { maxPayloadBytes: 4_000_000 },
       history: { maxPerThread: 10_000 },
+      limits: { connectionsPerUser: 100 },
     }),
   ],
 ])('gateway (%s)', (_name, config) => {

@@ -91,17 +91,12 @@ describe.each([
     expect(seen).toEqual(Array.from({ length: total }, (_, i) => i + 1));
   });
 
-  it('opens an unregistered thread for its first caller, as a socket join does, so a client on REST polling can start a thread', async () => {
+  it('opens an unregistered thread for its first writer; a read of one registers nothing (404)', async () => {
     const fresh = 'history-fresh-thread';
     const first = await get(`/threads/${fresh}/messages`, 'olive');
-    expect(first.status).toBe(200);
-    expect((await first.json()) as HistoryPage).toMatchObject({
-      threadId: fresh,
-      headSeq: 0,
-      messages: [],
-    });
-    expect(await relay.registry.getThread(fresh)).toMatchObject({ ownerId: 'olive' });
-    expect((await get(`/threads/${fresh}/messages`, 'mallory')).status).toBe(403);
+    expect(first.status).toBe(404);
+    expect(((await first.json()) as ErrorAnswer).error.code).toBe('THREAD_NOT_FOUND');
+    expect(await relay.registry.getThread(fresh)).toBeNull();
 
     const posted = 'history-fresh-post';
     const sent = await post(
@@ -111,7 +106,14 @@ describe.each([
     );
     expect(sent.status).toBe(200);
     expect(await sent.json()).toMatchObject({ ok: true, seq: 1 });
-    expect(await relay.registry.getThread(posted)).toMatchObject({ ownerId: 'olive' });
+    expect(await relay.registry.getThread(posted)).toMatchObject({
+      ownerId: 'olive',
+      autoRegistered: true,
+    });
+    const read = await get(`/threads/${posted}/messages`, 'olive');
+    expect(read.status).toBe(200);
+    expect(((await read.json()) as HistoryPage).headSeq).toBe(1);
+    expect((await get(`/threads/${posted}/messages`, 'mallory')).status).toBe(403);
     expect(
       (
         await post(
@@ -213,7 +215,6 @@ describe.each([
       JSON.stringify({ text: 'hi', clientMessageId: '' }),
       JSON.stringify({ text: 'hi', clientMessageId: 'has spaces' }),
       JSON.stringify({ text: 'hi', clientMessageId: 'x'.repeat(101) }),
-      JSON.stringify({ text: 'x'.repeat(32_001), clientMessageId: 'cm-1' }),
       JSON.stringify(['hi']),
       '{"text": ',
     ];
@@ -221,6 +222,17 @@ describe.each([
       const response = await post(path, 'olive', body);
       expect([body.slice(0, 60), response.status]).toEqual([body.slice(0, 60), 400]);
     }
+    // The text limit is in bytes, the event's: 21,800 three-byte characters are over it.
+    const tooLong = await post(
+      path,
+      'olive',
+      JSON.stringify({ text: '€'.repeat(21_800), clientMessageId: 'cm-1' }),
+    );
+    expect(tooLong.status).toBe(413);
+    expect(((await tooLong.json()) as ErrorAnswer).error).toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+      message: expect.stringContaining('65136-byte limit') as unknown,
+    });
 
     const page = (await (await get(path, 'olive')).json()) as HistoryPage;
     expect(page.headSeq).toBe(0);

@@ -94,9 +94,9 @@ describe('RedisRegistryStore on Redis', () => {
       'thread_13679e4dcc38403a_run_1756919162904_9adf1f09',
       'thread_13679e4dcc38403a',
     );
-    await expect(client.hgetall(`${prefix}run_registry`)).resolves.toEqual({
-      thread_13679e4dcc38403a_run_1756919162904_9adf1f09: 'thread_13679e4dcc38403a',
-    });
+    await expect(
+      client.get(`${prefix}run:{thread_13679e4dcc38403a_run_1756919162904_9adf1f09}`),
+    ).resolves.toBe('thread_13679e4dcc38403a');
   });
 
   it('hash-tags every per-thread, per-user, per-connection and per-instance key', async () => {
@@ -125,7 +125,7 @@ describe('RedisRegistryStore on Redis', () => {
         'instance:{i-1}',
         'instance:{i-1}:conns',
         'instances',
-        'run_registry',
+        'run:{r-1}',
         'thread:{t-1}',
         'thread:{t-1}:conns',
         'thread:{t-1}:delivered',
@@ -145,30 +145,52 @@ describe('RedisRegistryStore on Redis', () => {
     });
   });
 
-  it('reads a thread whose per-thread hash is missing from thread_registry alone', async () => {
+  it('decides ownership on the per-thread hash; a thread_registry entry alone is no thread', async () => {
     await store.claimThread(thread('t-1', 'alice'));
+    // What a lease that ran out leaves until the sweep: the index entry without the hash.
     await client.del(`${prefix}thread:{t-1}`);
-    const expected = { threadId: 't-1', ownerId: 'alice', createdAt: 0, metadata: {} };
-    await expect(store.getThread('t-1')).resolves.toEqual(expected);
+    await expect(store.getThread('t-1')).resolves.toBeNull();
+    await expect(store.listThreads(null, 10)).resolves.toEqual({ items: [], nextCursor: null });
+    await expect(store.threadsOfUser('alice')).resolves.toEqual([]);
     await expect(store.claimThread(thread('t-1', 'bob'))).resolves.toEqual({
-      created: false,
-      record: expected,
+      outcome: 'created',
+      record: thread('t-1', 'bob'),
     });
-    await expect(store.listThreads(null, 10)).resolves.toEqual({
-      items: [expected],
-      nextCursor: null,
-    });
+    await expect(client.hget(`${prefix}thread_registry`, 't-1')).resolves.toBe('bob');
   });
 
-  it('ignores a per-thread hash left by a previous owner', async () => {
-    await client.hset(`${prefix}thread:{t-1}`, { ownerId: 'old', createdAt: '5', metadata: '{}' });
-    await client.hset(`${prefix}thread_registry`, 't-1', 'alice');
-    await expect(store.getThread('t-1')).resolves.toEqual({
-      threadId: 't-1',
-      ownerId: 'alice',
-      createdAt: 0,
-      metadata: {},
-    });
+  it('gives a leased thread a TTL and the lease index an entry; adoption removes both', async () => {
+    await store.claimThread(thread('t-1', 'alice'), { ttlSeconds: 600, maxPerUser: 10 });
+    const ttl = await client.ttl(`${prefix}thread:{t-1}`);
+    expect(ttl).toBeGreaterThan(590);
+    expect(Number(await client.zscore(`${prefix}thread_leases`, 't-1'))).toBeGreaterThan(
+      Date.now() + 590_000,
+    );
+    await expect(client.smembers(`${prefix}user:{alice}:leased`)).resolves.toEqual(['t-1']);
+    await store.claimThread(thread('t-1', 'alice'));
+    await expect(client.ttl(`${prefix}thread:{t-1}`)).resolves.toBe(-1);
+    await expect(client.zscore(`${prefix}thread_leases`, 't-1')).resolves.toBeNull();
+    await expect(client.smembers(`${prefix}user:{alice}:leased`)).resolves.toEqual([]);
+  });
+
+  it('clears the log keys of an earlier thread under the id when a new thread is created', async () => {
+    const logKeys = (threadId: string) => [`${prefix}thread:{${threadId}}:meta`];
+    const withLog = new RedisRegistryStore(client, prefix, { threadDataKeys: logKeys });
+    await client.hset(`${prefix}thread:{t-1}:meta`, { epoch: 'old', head: '9' });
+    await withLog.claimThread(thread('t-1', 'alice'));
+    await expect(client.exists(`${prefix}thread:{t-1}:meta`)).resolves.toBe(0);
+    // An existing thread's claim leaves its log alone.
+    await client.hset(`${prefix}thread:{t-1}:meta`, { epoch: 'new', head: '1' });
+    await withLog.claimThread(thread('t-1', 'alice'));
+    await expect(client.exists(`${prefix}thread:{t-1}:meta`)).resolves.toBe(1);
+  });
+
+  it('expires delivered cursors with the log they count', async () => {
+    const short = new RedisRegistryStore(client, prefix, { deliveredTtlSeconds: 120 });
+    await short.recordDelivered('t-1', 'alice', 3, 'e1');
+    const ttl = await client.ttl(`${prefix}thread:{t-1}:delivered`);
+    expect(ttl).toBeGreaterThan(100);
+    expect(ttl).toBeLessThanOrEqual(120);
   });
 
   it('resolves threads and runs through a new client after the first one quit', async () => {
@@ -232,10 +254,10 @@ describe('RedisRegistryStore scripts', () => {
     const client = clients.create(server.url);
     const store = new RedisRegistryStore(client, 'flush:');
     const record = { threadId: 't-1', ownerId: 'alice', createdAt: 1, metadata: {} };
-    await expect(store.claimThread(record)).resolves.toEqual({ created: true, record });
+    await expect(store.claimThread(record)).resolves.toEqual({ outcome: 'created', record });
     await client.script('FLUSH');
     await expect(store.claimThread({ ...record, ownerId: 'bob' })).resolves.toEqual({
-      created: false,
+      outcome: 'existing',
       record,
     });
     await expect(store.recordDelivered('t-1', 'alice', 2, 'e1')).resolves.toBe(2);
@@ -286,7 +308,9 @@ describe('RedisRegistryKeys', () => {
   it('names every key under the prefix, per-entity keys hash-tagged', () => {
     const keys = new RedisRegistryKeys('app:');
     expect(keys.threadRegistry).toBe('app:thread_registry');
-    expect(keys.runRegistry).toBe('app:run_registry');
+    expect(keys.threadLeases).toBe('app:thread_leases');
+    expect(keys.run('r')).toBe('app:run:{r}');
+    expect(keys.userLeased('u')).toBe('app:user:{u}:leased');
     expect(keys.connections).toBe('app:connections');
     expect(keys.instances).toBe('app:instances');
     expect(keys.thread('t')).toBe('app:thread:{t}');

@@ -47,6 +47,65 @@ describe('startup validation', () => {
       'delivery.unavailableTimeoutMs',
       /between/,
     ],
+    [
+      { authenticate, history: { autoThreadTtlSeconds: 0 } },
+      'history.autoThreadTtlSeconds',
+      /between 1/,
+    ],
+    [{ authenticate, limits: 'strict' }, 'limits', /object/],
+    [{ authenticate, limits: { clientEvents: 5 } }, 'limits.clientEvents', /object/],
+    [
+      { authenticate, limits: { clientEvents: { perSecond: 0 } } },
+      'limits.clientEvents.perSecond',
+      /between 1/,
+    ],
+    [
+      { authenticate, limits: { clientEvents: { burst: 2.5 } } },
+      'limits.clientEvents.burst',
+      /integer/,
+    ],
+    [
+      { authenticate, limits: { userMessages: { perMinute: -1 } } },
+      'limits.userMessages.perMinute',
+      /between 1/,
+    ],
+    [
+      { authenticate, limits: { userMessages: { burst: '10' } } },
+      'limits.userMessages.burst',
+      /integer/,
+    ],
+    [
+      { authenticate, limits: { joinedThreadsPerConnection: 0 } },
+      'limits.joinedThreadsPerConnection',
+      /between 1/,
+    ],
+    [
+      { authenticate, limits: { concurrentJoinsPerConnection: 10_001 } },
+      'limits.concurrentJoinsPerConnection',
+      /between 1 and 10000/,
+    ],
+    [{ authenticate, limits: { connectionsPerUser: 0 } }, 'limits.connectionsPerUser', /between 1/],
+    [
+      { authenticate, limits: { autoRegisteredThreadsPerUser: null } },
+      'limits.autoRegisteredThreadsPerUser',
+      /integer/,
+    ],
+    [{ authenticate, backpressure: [] }, 'backpressure', /object/],
+    [
+      { authenticate, backpressure: { highWaterBytes: 10 } },
+      'backpressure.highWaterBytes',
+      /between 1024/,
+    ],
+    [
+      { authenticate, backpressure: { highWaterBytes: 4096, maxBufferedBytes: 2048 } },
+      'backpressure.maxBufferedBytes',
+      /at least backpressure.highWaterBytes/,
+    ],
+    [
+      { authenticate, backpressure: { stallTimeoutMs: 5 } },
+      'backpressure.stallTimeoutMs',
+      /between 100/,
+    ],
   ])('refuses %j naming %s', (options, option, reason) => {
     const error = optionError(options);
     expect(error.option).toBe(option);
@@ -58,7 +117,24 @@ describe('startup validation', () => {
   it('applies defaults: in-memory when redis is absent', () => {
     const resolved = resolveRelayOptions({ authenticate });
     expect(resolved.redis).toEqual({ kind: 'none' });
-    expect(resolved.history).toEqual({ ttlSeconds: 86_400, maxPerThread: 1_000 });
+    expect(resolved.history).toEqual({
+      ttlSeconds: 86_400,
+      maxPerThread: 1_000,
+      autoThreadTtlSeconds: 86_400,
+    });
+    expect(resolved.limits).toEqual({
+      clientEvents: { perSecond: 200, burst: 400 },
+      userMessages: { perMinute: 30, burst: 10 },
+      joinedThreadsPerConnection: 200,
+      concurrentJoinsPerConnection: 16,
+      connectionsPerUser: 20,
+      autoRegisteredThreadsPerUser: 1_000,
+    });
+    expect(resolved.backpressure).toEqual({
+      highWaterBytes: 1_048_576,
+      maxBufferedBytes: 8_388_608,
+      stallTimeoutMs: 30_000,
+    });
     expect(resolved.debug.adminToken).toBeNull();
     expect(resolved.liveness.ttlMs).toBeLessThanOrEqual(30_000);
   });

@@ -6,7 +6,7 @@ import { RelayUnavailableError } from '../errors/relay-unavailable.error.js';
 import type { HistoryPage } from '../protocol.js';
 import { RelayMetrics } from '../observability/relay-metrics.service.js';
 import { assertValidId } from '../registry/thread-id.js';
-import { ThreadRegistryService } from '../registry/thread-registry.service.js';
+import { ThreadRegistryService, type Resolution } from '../registry/thread-registry.service.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
 import { AvailabilityDeadlines } from './availability.js';
@@ -40,11 +40,48 @@ export class DeliveryService {
     this.deadlines = new AvailabilityDeadlines(options.delivery.unavailableTimeoutMs);
   }
 
+  /**
+   * Resolves `threadOrRunId` (a thread id, a registered run id, or a run-form id of a
+   * registered thread), appends the event to the thread's log, then fans it out.
+   */
   async sendToThread(
     threadOrRunId: string,
     type: string,
     payload: unknown,
     sendOptions: SendOptions = {},
+  ): Promise<DeliveryReceipt> {
+    return this.send(threadOrRunId, type, payload, sendOptions, async () => {
+      const cached =
+        typeof threadOrRunId === 'string'
+          ? this.registry.cachedResolution(threadOrRunId)
+          : undefined;
+      return (
+        cached ??
+        (await this.deadlines.within(this.registry.resolveDetailed(threadOrRunId), 'resolve'))
+      );
+    });
+  }
+
+  /**
+   * Appends to a thread the caller has already resolved and checked access to (a user's
+   * message): the event goes to exactly `target.threadId`, with no second lookup between
+   * the decision and the write.
+   */
+  deliver(
+    target: Resolution,
+    type: string,
+    payload: unknown,
+    sendOptions: SendOptions = {},
+  ): Promise<DeliveryReceipt> {
+    return this.send(target.threadId, type, payload, sendOptions, () => Promise.resolve(target));
+  }
+
+  private async send(
+    id: string,
+    type: string,
+    payload: unknown,
+    sendOptions: SendOptions,
+    resolve: () => Promise<Resolution>,
   ): Promise<DeliveryReceipt> {
     const eventType = assertEventType(type);
     const body = normalisePayload(payload, this.options.delivery.maxEventBytes);
@@ -54,11 +91,7 @@ export class DeliveryService {
         : assertValidId(sendOptions.idempotencyKey, 'idempotencyKey');
     const timeoutMs = this.options.delivery.unavailableTimeoutMs;
     try {
-      const { threadId, runId } =
-        (typeof threadOrRunId === 'string'
-          ? this.registry.cachedResolution(threadOrRunId)
-          : undefined) ??
-        (await this.deadlines.within(this.registry.resolveDetailed(threadOrRunId), 'resolve'));
+      const { threadId, runId } = await resolve();
       const stopAppendTimer = this.metrics.appendSeconds.startTimer();
       const appending = this.messages.append(
         { id: randomUUID(), threadId, type: eventType, payload: body, runId, ts: Date.now() },
@@ -78,6 +111,8 @@ export class DeliveryService {
       if (appended) {
         this.fanout.publish(event);
         this.metrics.eventsFannedOut.inc();
+        // An auto-registered thread that gets events stays registered.
+        this.registry.touchThread(threadId);
       }
       // The Redis log counts the thread's joined connections in the append itself.
       const onlineConnections =
@@ -106,7 +141,7 @@ export class DeliveryService {
       this.metrics.errors.inc({ source: 'send', code });
       this.log.warn({
         msg: 'send failed',
-        id: typeof threadOrRunId === 'string' ? threadOrRunId.slice(0, 200) : typeof threadOrRunId,
+        id: typeof id === 'string' ? id.slice(0, 200) : typeof id,
         type: eventType,
         code,
         reason: error instanceof Error ? error.message : String(error),

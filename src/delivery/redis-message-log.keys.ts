@@ -27,7 +27,7 @@ export class RedisMessageLogKeys {
   constructor(readonly prefix = '') {
     if (/[{}]/.test(prefix)) {
       throw new InvalidOptionError(
-        'redis.keyPrefix',
+        'keyPrefix',
         'must not contain "{" or "}": they would change the hash tags of per-thread keys',
       );
     }

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { ForbiddenError } from '../errors/forbidden.error.js';
+import { InvalidPayloadError } from '../errors/invalid-payload.error.js';
 import { USER_MESSAGE_TYPE, type UserMessageResult } from '../protocol.js';
-import { ThreadRegistryService } from '../registry/thread-registry.service.js';
+import { ThreadAdmissionService } from '../registry/thread-admission.service.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import {
   RELAY_OPTIONS,
@@ -10,23 +11,29 @@ import {
   type UserMessageHandler,
 } from '../thread-relay.options.js';
 import { DeliveryService } from './delivery.service.js';
+import { userMessageTextLimit } from './user-message-limits.js';
+import { UserMessageRateLimiter } from './user-message-rate-limiter.js';
 
 /**
- * A user's own message into a thread, from the socket or the REST fallback: stored in the
- * thread log as `user_message` (idempotent on the client's message id) and handed once to
- * the application's handler.
+ * A user's own message into a thread, from the socket or the REST fallback: admitted
+ * (owner or hook; an unregistered thread is registered to the writer), rate limited per
+ * user, stored in the thread log as `user_message` (idempotent on the client's message
+ * id) and handed once to the application's handlers.
  */
 @Injectable()
 export class UserMessageService {
   private readonly log: RelayLogger;
   private readonly handlers = new Set<UserMessageHandler>();
+  private readonly maxTextBytes: number;
 
   constructor(
     private readonly delivery: DeliveryService,
-    private readonly registry: ThreadRegistryService,
+    private readonly admission: ThreadAdmissionService,
+    private readonly rateLimiter: UserMessageRateLimiter,
     @Inject(RELAY_OPTIONS) options: ResolvedRelayOptions,
   ) {
     this.log = RelayLogger.for(UserMessageService.name, options);
+    this.maxTextBytes = userMessageTextLimit(options.delivery.maxEventBytes);
     if (options.onUserMessage) this.handlers.add(options.onUserMessage);
   }
 
@@ -42,14 +49,22 @@ export class UserMessageService {
     text: string,
     clientMessageId: string,
   ): Promise<UserMessageResult & { duplicate: boolean }> {
-    if (!(await this.registry.canAccess(userId, threadId, 'write'))) {
-      throw new ForbiddenError(userId, threadId);
+    const bytes = Buffer.byteLength(JSON.stringify(text), 'utf8');
+    if (bytes > this.maxTextBytes) {
+      throw new InvalidPayloadError(
+        'PAYLOAD_TOO_LARGE',
+        `text is ${bytes} bytes as JSON, above the ${this.maxTextBytes}-byte limit (delivery.maxEventBytes less room for the message's other fields)`,
+      );
     }
-    const receipt = await this.delivery.sendToThread(
-      threadId,
+    // Before the admission, which may register the thread: a refused message does nothing.
+    await this.rateLimiter.take(userId);
+    // One decision, and the append goes to the thread it was made for.
+    const target = await this.admission.admit(userId, threadId, 'write');
+    const receipt = await this.delivery.deliver(
+      { threadId: target },
       USER_MESSAGE_TYPE,
       { text, userId, clientMessageId },
-      { idempotencyKey: `um.${userId}.${clientMessageId}` },
+      { idempotencyKey: userMessageKey(userId, clientMessageId) },
     );
     if (!receipt.duplicate) {
       const message: UserMessage = {
@@ -80,4 +95,16 @@ export class UserMessageService {
       );
     }
   }
+}
+
+/**
+ * The idempotency key of a user message: a digest of the (user, client message id) pair,
+ * so it has a fixed length whatever the ids' lengths, and two different pairs never share
+ * a key (a plain `user.id` join made `a.b` + `c` equal to `a` + `b.c`).
+ */
+export function userMessageKey(userId: string, clientMessageId: string): string {
+  const digest = createHash('sha256')
+    .update(JSON.stringify([userId, clientMessageId]))
+    .digest('base64url');
+  return `um:${digest}`;
 }

@@ -9,3 +9,7 @@ export { InvalidPayloadError } from './invalid-payload.error.js';
 export { RelayUnavailableError } from './relay-unavailable.error.js';
 export { DeliveryTimeoutError } from './delivery-timeout.error.js';
 export { InvalidOptionError } from './invalid-option.error.js';
+export { LimitExceededError } from './limit-exceeded.error.js';
+export { RateLimitedError } from './rate-limited.error.js';
+export { TokenExpiredError } from './token-expired.error.js';
+export { UnauthorizedError } from './unauthorized.error.js';

@@ -1,4 +1,4 @@
-import { RelayError } from '../errors/relay-error.js';
+import { RelayError } from './relay-error.js';
 
 export class UnauthorizedError extends RelayError {
   readonly code = 'UNAUTHORIZED';

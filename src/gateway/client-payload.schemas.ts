@@ -1,8 +1,14 @@
 import { z } from 'zod';
 import { isValidId, MAX_ID_LENGTH } from '../registry/thread-id.js';
 
-/** Longest text a user message may carry, in characters. */
-export const MAX_USER_MESSAGE_CHARS = 32_000;
+/**
+ * A coarse bound on `text` before it is measured: the real limit is in bytes of its JSON
+ * encoding, derived from `delivery.maxEventBytes` (see `user-message-limits.ts`).
+ */
+const MAX_TEXT_CHARS = 1_000_000;
+
+/** Longest credential `auth:refresh` accepts. */
+export const MAX_TOKEN_CHARS = 8192;
 
 const id = (field: string, max = MAX_ID_LENGTH) =>
   z
@@ -39,8 +45,15 @@ export const userMessageSchema = z.object({
   text: z
     .string({ error: 'text must be a string' })
     .min(1, 'text must not be empty')
-    .max(MAX_USER_MESSAGE_CHARS, `text must be at most ${MAX_USER_MESSAGE_CHARS} characters`),
+    .max(MAX_TEXT_CHARS, `text must be at most ${MAX_TEXT_CHARS} characters`),
   clientMessageId: id('clientMessageId', 100),
+});
+
+export const authRefreshSchema = z.object({
+  token: z
+    .string({ error: 'token must be a string' })
+    .min(1, 'token must not be empty')
+    .max(MAX_TOKEN_CHARS, `token must be at most ${MAX_TOKEN_CHARS} characters`),
 });
 
 export type JoinInput = z.infer<typeof joinSchema>;

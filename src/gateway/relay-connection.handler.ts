@@ -1,48 +1,65 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Namespace, Socket } from 'socket.io';
+import { checkCredential } from '../auth/credential.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { EventFanoutService } from '../delivery/event-fanout.service.js';
 import { MESSAGE_LOG, type MessageLog } from '../delivery/message-log.interface.js';
 import { threadRoom, userRoom } from '../delivery/rooms.js';
 import { UserMessageService } from '../delivery/user-message.service.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
+import { LimitExceededError } from '../errors/limit-exceeded.error.js';
+import { RateLimitedError } from '../errors/rate-limited.error.js';
+import { toErrorBody } from '../errors/to-error-body.js';
+import { TokenExpiredError } from '../errors/token-expired.error.js';
+import { UnauthorizedError } from '../errors/unauthorized.error.js';
 import { RedisHealthService } from '../observability/redis-health.service.js';
 import { RelayMetrics } from '../observability/relay-metrics.service.js';
-import { ClientEvents, ServerEvents, type Ack } from '../protocol.js';
+import {
+  ClientEvents,
+  ServerEvents,
+  type Ack,
+  type ErrorBody,
+  type RelayErrorNotice,
+  type RelaySessionNotice,
+} from '../protocol.js';
 import { ThreadAdmissionService } from '../registry/thread-admission.service.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
-import { ackSchema, joinSchema, leaveSchema, userMessageSchema } from './client-payload.schemas.js';
-import { toErrorBody } from './error-body.js';
+import {
+  ackSchema,
+  authRefreshSchema,
+  joinSchema,
+  leaveSchema,
+  userMessageSchema,
+} from './client-payload.schemas.js';
+import { ConnectionSession } from './connection-session.js';
 import { handshakeAuth, type RelaySocketData } from './handshake-auth.js';
+import { JoinedThreadCounts } from './joined-thread-counts.js';
 import { parseClientPayload } from './parse-client-payload.js';
 import { planReplay } from './thread-replay.js';
 
 type AckFn = (answer: Ack) => void;
-type Handler = (socket: Socket, userId: string, payload: unknown) => Promise<object>;
+type Handler = (socket: Socket, session: ConnectionSession, payload: unknown) => Promise<object>;
 
 /** How often, at most, a connection's `lastSeenAt` is written to the registry. */
 const TOUCH_EVERY_MS = 10_000;
-
-interface ConnectionState {
-  userId: string;
-  /** Settles once the connection is in the registry; later steps wait for it. */
-  registered: Promise<void>;
-  threads: Set<string>;
-  lastTouch: number;
-}
+/** How long a client refused for too many joins in progress should wait. */
+const JOIN_RETRY_MS = 250;
+const KNOWN_EVENTS = new Set<string>(Object.values(ClientEvents));
 
 /**
  * The socket side of the wire protocol: authenticates handshakes, registers connections,
- * and answers `thread:join`, `thread:leave`, `thread:ack` and `user:message`. Every
- * handler answers through the ack (when there is one) and never throws into socket.io.
+ * and answers `thread:join`, `thread:leave`, `thread:ack`, `user:message` and
+ * `auth:refresh`. Every handler answers through the ack (when there is one) and never
+ * throws into socket.io. Each connection is held to `limits` and `backpressure`, and is
+ * closed when its credential expires without a renewal.
  */
 @Injectable()
 export class RelayConnectionHandler {
   private readonly log: RelayLogger;
-  private readonly connections = new Map<string, ConnectionState>();
-  private nsp: Namespace | null = null;
+  private readonly sessions = new Map<string, ConnectionSession>();
+  private readonly joinedThreads = new JoinedThreadCounts();
 
   constructor(
     private readonly registry: ThreadRegistryService,
@@ -57,118 +74,115 @@ export class RelayConnectionHandler {
   ) {
     this.log = RelayLogger.for('RelayGateway', options);
     metrics.observeGateway(() => ({
-      connections: this.connections.size,
-      joinedThreads: new Set([...this.connections.values()].flatMap((c) => [...c.threads])).size,
+      connections: this.sessions.size,
+      joinedThreads: this.joinedThreads.size,
     }));
   }
 
   /** Connections this instance tracks; tests assert it drains to zero. */
   get localConnections(): number {
-    return this.connections.size;
+    return this.sessions.size;
   }
 
   attach(nsp: Namespace): void {
-    this.nsp = nsp;
     nsp.use(handshakeAuth(this.options.authenticate, this.log));
     nsp.on('connection', (socket) => this.onConnection(socket));
     this.fanout.attach(nsp);
   }
 
   detach(): void {
-    this.nsp = null;
     this.fanout.detach();
   }
 
   private onConnection(socket: Socket): void {
-    const { userId } = socket.data as RelaySocketData;
+    const { userId, expiresAt } = socket.data as RelaySocketData;
+    const session = new ConnectionSession(socket, userId, expiresAt, this.options, {
+      expired: () => this.expire(socket, session),
+      slowConsumer: (bytes) => this.cutSlowConsumer(socket, session, bytes),
+    });
     const now = Date.now();
-    const state: ConnectionState = {
-      userId,
-      threads: new Set(),
-      lastTouch: now,
-      registered: this.registry
-        .registerConnection({
-          connectionId: socket.id,
-          userId,
-          transport: socket.conn.transport.name,
-          connectedAt: now,
-          lastSeenAt: now,
-        })
-        .catch((error: unknown) => {
-          this.log.error(
-            { msg: 'connection registration failed', connectionId: socket.id, userId },
-            error,
-          );
-        }),
-    };
-    this.connections.set(socket.id, state);
+    session.admitted = this.registry
+      .registerConnection({
+        connectionId: socket.id,
+        userId,
+        transport: socket.conn.transport.name,
+        connectedAt: now,
+        lastSeenAt: now,
+      })
+      .catch((error: unknown) => {
+        // Redis away: the connection still works on this instance (degraded mode).
+        this.log.error(
+          { msg: 'connection registration failed', connectionId: socket.id, userId },
+          error,
+        );
+        return true;
+      });
+    this.sessions.set(socket.id, session);
+    void session.admitted.then((admitted) => {
+      if (!admitted) this.refuseConnection(socket, session);
+    });
     void socket.join(userRoom(userId));
     const status = this.redisHealth.status();
     if (status.mode === 'degraded') socket.emit(ServerEvents.status, status);
+    if (expiresAt !== null) {
+      socket.emit(ServerEvents.session, { expiresAt } satisfies RelaySessionNotice);
+    }
 
-    this.on(socket, state, ClientEvents.join, (s, uid, payload) =>
-      this.join(s, uid, payload, state),
+    this.on(socket, session, ClientEvents.join, (s, sess, payload) => this.join(s, sess, payload));
+    this.on(socket, session, ClientEvents.leave, (s, sess, payload) =>
+      this.leave(s, sess, payload),
     );
-    this.on(socket, state, ClientEvents.leave, (s, _uid, payload) => this.leave(s, payload, state));
-    this.on(socket, state, ClientEvents.ack, (s, uid, payload) => this.ack(s, uid, payload, state));
-    this.on(socket, state, ClientEvents.userMessage, (_s, uid, payload) =>
-      this.userMessage(uid, payload),
+    this.on(socket, session, ClientEvents.ack, (s, sess, payload) => this.ack(s, sess, payload));
+    this.on(socket, session, ClientEvents.userMessage, (_s, sess, payload) =>
+      this.userMessage(sess, payload),
     );
-    socket.conn.on('heartbeat', () => this.touch(socket.id, state));
+    this.on(socket, session, ClientEvents.authRefresh, (s, sess, payload) =>
+      this.refresh(s, sess, payload),
+    );
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
+      this.unknownEvent(socket, session, event, args);
+    });
+    socket.conn.on('heartbeat', () => this.touch(socket.id, session));
     // Polling clients upgrade to websocket after connecting; the registry should say so.
     socket.conn.on('upgrade', () => {
       const transport = socket.conn.transport.name;
-      void state.registered.then(() =>
+      void session.admitted.then(() =>
         this.registry.touchConnection(socket.id, Date.now(), transport).catch(() => undefined),
       );
     });
     socket.on('disconnect', (reason) => {
-      this.connections.delete(socket.id);
-      void state.registered.then(() =>
+      this.sessions.delete(socket.id);
+      session.close();
+      for (const threadId of session.threads) this.joinedThreads.remove(threadId);
+      session.threads.clear();
+      void session.admitted.then((admitted) => {
+        if (!admitted) return;
         this.registry.unregisterConnection(socket.id, reason).catch((error: unknown) => {
           this.log.error(
             { msg: 'connection cleanup failed', connectionId: socket.id, userId },
             error,
           );
-        }),
-      );
+        });
+      });
     });
   }
 
-  /** Wires one client event: parses the arguments, runs the handler, answers the ack. */
-  private on(socket: Socket, state: ConnectionState, event: string, handler: Handler): void {
+  /** Wires one client event: checks the credential and the rate, parses, runs, answers. */
+  private on(socket: Socket, session: ConnectionSession, event: string, handler: Handler): void {
     socket.on(event, (...args: unknown[]) => {
       const last = args[args.length - 1];
       const ack = typeof last === 'function' ? (args.pop() as AckFn) : undefined;
-      const answer = (value: Ack) => {
-        if (ack) ack(value);
-        else if (!value.ok) socket.emit('relay:error', { event, error: value.error });
-      };
-      this.touch(socket.id, state);
-      state.registered
-        .then(() => handler(socket, state.userId, args[0]))
+      if (!this.admit(socket, session, event, ack)) return;
+      this.touch(socket.id, session);
+      session.admitted
+        .then((admitted) => {
+          if (!admitted) throw connectionsLimit(session.userId, this.options);
+          return handler(socket, session, args[0]);
+        })
         .then(
-          (result) => answer({ ok: true, ...result }),
-          (error: unknown) => {
-            const body = toErrorBody(error);
-            this.metrics.errors.inc({ source: 'socket', code: body.code });
-            if (body.code === 'INTERNAL') {
-              this.log.error(
-                { msg: 'handler failed', event, connectionId: socket.id, userId: state.userId },
-                error,
-              );
-            } else {
-              this.log.warn({
-                msg: 'request refused',
-                event,
-                connectionId: socket.id,
-                userId: state.userId,
-                code: body.code,
-                reason: body.message,
-              });
-            }
-            answer({ ok: false, error: body });
-          },
+          (result) => this.answer(socket, event, ack, { ok: true, ...result }),
+          (error: unknown) => this.refuse(socket, session, event, ack, error),
         )
         .catch((error: unknown) => {
           // Only an ack that itself throws lands here; the socket stays up.
@@ -182,92 +196,230 @@ export class RelayConnectionHandler {
     });
   }
 
-  private async join(
+  /**
+   * The checks every client event passes before its handler: an expired credential ends
+   * the connection, an event over the rate is refused (and a flood is cut).
+   */
+  private admit(
     socket: Socket,
-    userId: string,
-    payload: unknown,
-    state: ConnectionState,
-  ): Promise<object> {
-    const input = parseClientPayload(joinSchema, payload, ClientEvents.join);
-    await this.admission.admit(userId, input.threadId, 'join');
-    const plan = await planReplay(
-      socket,
-      input.threadId,
-      input.lastSeq,
-      input.epoch,
-      this.messages,
-      this.fanout,
-    );
-    try {
-      await Promise.all([
-        this.registry.addConnectionThread(socket.id, input.threadId),
-        plan.resumedFrom > 0
-          ? this.delivery.acknowledgeResume(
-              input.threadId,
-              userId,
-              plan.resumedFrom,
-              plan.result.epoch,
-              socket.id,
-            )
-          : undefined,
-      ]);
-    } catch (error) {
-      plan.abort();
-      throw error;
+    session: ConnectionSession,
+    event: string,
+    ack: AckFn | undefined,
+  ): boolean {
+    const now = Date.now();
+    if (session.isExpired(now)) {
+      this.expire(socket, session, event, ack);
+      return false;
     }
-    state.threads.add(input.threadId);
-    this.log.info({
-      msg: 'thread joined',
-      connectionId: socket.id,
-      userId,
-      threadId: input.threadId,
-      lastSeq: input.lastSeq,
-      headSeq: plan.result.headSeq,
-      reset: plan.reset?.reason ?? null,
-    });
-    if (plan.reset) this.metrics.resets.inc({ reason: plan.reset.reason });
-    // The ack goes out first, then the replay: socket.io keeps that order on the wire.
-    setImmediate(() => {
-      plan.run().then(
-        (sent) => {
-          this.metrics.eventsReplayed.inc(sent);
-          if (sent > 0)
-            this.log.debug({
-              msg: 'replayed',
-              connectionId: socket.id,
-              threadId: input.threadId,
-              count: sent,
-            });
-        },
-        (error: unknown) => {
-          this.log.error(
-            { msg: 'replay failed', connectionId: socket.id, threadId: input.threadId },
-            error,
-          );
-          socket.emit('relay:error', { event: ClientEvents.join, error: toErrorBody(error) });
-        },
-      );
-    });
-    return { ...plan.result, ...(plan.reset ? { reset: plan.reset.reason } : {}) };
+    const taken = session.take(now);
+    if (taken.ok) return true;
+    const error = new RateLimitedError(
+      'limits.clientEvents',
+      taken.retryAfterMs,
+      `Too many client events on this connection; retry in ${taken.retryAfterMs} ms (limits.clientEvents)`,
+    );
+    this.metrics.errors.inc({ source: 'socket', code: error.code });
+    this.warn(socket, session, event, error.code, error.message);
+    if (session.flooding(now)) {
+      this.log.warn({
+        msg: 'connection cut',
+        connectionId: socket.id,
+        userId: session.userId,
+        reason: 'rate_limit',
+      });
+      // At once: a client that floods may not read either, and a polite close waits for it.
+      session.outbound.cut();
+      return false;
+    }
+    if (ack || session.mayNotifyRateLimit(now)) this.answer(socket, event, ack, failure(error));
+    return false;
   }
 
-  private async leave(socket: Socket, payload: unknown, state: ConnectionState): Promise<object> {
+  private answer(socket: Socket, event: string | null, ack: AckFn | undefined, value: Ack): void {
+    if (ack) ack(value);
+    else if (!value.ok) {
+      socket.emit(ServerEvents.error, { event, error: value.error } satisfies RelayErrorNotice);
+    }
+  }
+
+  private refuse(
+    socket: Socket,
+    session: ConnectionSession,
+    event: string,
+    ack: AckFn | undefined,
+    error: unknown,
+  ): void {
+    const body = toErrorBody(error);
+    this.metrics.errors.inc({ source: 'socket', code: body.code });
+    if (body.code === 'INTERNAL') {
+      this.log.error(
+        { msg: 'handler failed', event, connectionId: socket.id, userId: session.userId },
+        error,
+      );
+    } else {
+      this.warn(socket, session, event, body.code, body.message);
+    }
+    this.answer(socket, event, ack, { ok: false, error: body });
+  }
+
+  /** One warning line per connection and code per minute, however often the client errs. */
+  private warn(
+    socket: Socket,
+    session: ConnectionSession,
+    event: string | null,
+    code: string,
+    reason: string,
+  ): void {
+    const suppressed = session.warnings.admit(code);
+    if (suppressed === null) return;
+    this.log.warn({
+      msg: 'request refused',
+      event,
+      connectionId: socket.id,
+      userId: session.userId,
+      code,
+      reason,
+      suppressed,
+    });
+  }
+
+  private unknownEvent(
+    socket: Socket,
+    session: ConnectionSession,
+    event: unknown,
+    args: unknown[],
+  ): void {
+    const last = args[args.length - 1];
+    const ack = typeof last === 'function' ? (last as AckFn) : undefined;
+    const name = typeof event === 'string' ? event.slice(0, 100) : typeof event;
+    if (!this.admit(socket, session, name, ack) || !ack) return;
+    this.refuse(
+      socket,
+      session,
+      name,
+      ack,
+      new BadRequestError(
+        `unknown event ${JSON.stringify(name)}; the relay answers ${[...KNOWN_EVENTS].join(', ')}`,
+      ),
+    );
+  }
+
+  private async join(
+    socket: Socket,
+    session: ConnectionSession,
+    payload: unknown,
+  ): Promise<object> {
+    const input = parseClientPayload(joinSchema, payload, ClientEvents.join);
+    const { limits } = this.options;
+    const rejoin = session.threads.has(input.threadId);
+    if (!rejoin && session.threads.size + session.joining >= limits.joinedThreadsPerConnection) {
+      throw new LimitExceededError(
+        'limits.joinedThreadsPerConnection',
+        `This connection has joined ${session.threads.size} threads (${session.joining} more joining); leave one first (limits.joinedThreadsPerConnection is ${limits.joinedThreadsPerConnection})`,
+      );
+    }
+    if (session.joining >= limits.concurrentJoinsPerConnection) {
+      throw new RateLimitedError(
+        'limits.concurrentJoinsPerConnection',
+        JOIN_RETRY_MS,
+        `${session.joining} joins of this connection are still replaying; retry in ${JOIN_RETRY_MS} ms (limits.concurrentJoinsPerConnection)`,
+      );
+    }
+    session.joining += 1;
+    let replaying = false;
+    try {
+      const threadId = await this.admission.admit(session.userId, input.threadId, 'join');
+      const plan = await planReplay(socket, threadId, input.lastSeq, input.epoch, {
+        log: this.messages,
+        fanout: this.fanout,
+        outbound: session.outbound,
+        backpressure: this.options.backpressure,
+      });
+      try {
+        await Promise.all([
+          this.registry.addConnectionThread(socket.id, threadId),
+          plan.resumedFrom > 0
+            ? this.delivery.acknowledgeResume(
+                threadId,
+                session.userId,
+                plan.resumedFrom,
+                plan.result.epoch,
+                socket.id,
+              )
+            : undefined,
+        ]);
+      } catch (error) {
+        plan.abort();
+        throw error;
+      }
+      if (socket.disconnected) {
+        plan.abort();
+        return plan.result;
+      }
+      if (!session.threads.has(threadId)) {
+        session.threads.add(threadId);
+        this.joinedThreads.add(threadId);
+      }
+      this.log.info({
+        msg: 'thread joined',
+        connectionId: socket.id,
+        userId: session.userId,
+        threadId,
+        lastSeq: input.lastSeq,
+        headSeq: plan.result.headSeq,
+        reset: plan.reset?.reason ?? null,
+      });
+      if (plan.reset) this.metrics.resets.inc({ reason: plan.reset.reason });
+      replaying = true;
+      // The ack goes out first, then the replay: socket.io keeps that order on the wire.
+      setImmediate(() => {
+        plan
+          .run()
+          .then(
+            (outcome) => {
+              this.metrics.eventsReplayed.inc(outcome.sent);
+              if (outcome.stalled) {
+                this.cutSlowConsumer(socket, session, session.outbound.bytes());
+              } else if (outcome.sent > 0) {
+                this.log.debug({
+                  msg: 'replayed',
+                  connectionId: socket.id,
+                  threadId,
+                  count: outcome.sent,
+                });
+              }
+            },
+            (error: unknown) => {
+              this.log.error({ msg: 'replay failed', connectionId: socket.id, threadId }, error);
+              this.answer(socket, ClientEvents.join, undefined, failure(error));
+            },
+          )
+          .finally(() => {
+            session.joining -= 1;
+          });
+      });
+      return { ...plan.result, ...(plan.reset ? { reset: plan.reset.reason } : {}) };
+    } finally {
+      if (!replaying) session.joining -= 1;
+    }
+  }
+
+  private async leave(
+    socket: Socket,
+    session: ConnectionSession,
+    payload: unknown,
+  ): Promise<object> {
     const { threadId } = parseClientPayload(leaveSchema, payload, ClientEvents.leave);
     await socket.leave(threadRoom(threadId));
-    state.threads.delete(threadId);
+    if (session.threads.delete(threadId)) this.joinedThreads.remove(threadId);
     await this.registry.removeConnectionThread(socket.id, threadId);
     this.log.info({ msg: 'thread left', connectionId: socket.id, threadId });
     return {};
   }
 
-  private async ack(
-    socket: Socket,
-    userId: string,
-    payload: unknown,
-    state: ConnectionState,
-  ): Promise<object> {
+  private async ack(socket: Socket, session: ConnectionSession, payload: unknown): Promise<object> {
     const { threadId, seq, epoch } = parseClientPayload(ackSchema, payload, ClientEvents.ack);
-    if (!state.threads.has(threadId)) {
+    if (!session.threads.has(threadId)) {
       throw new BadRequestError(
         `${ClientEvents.ack}: this connection has not joined thread ${threadId}`,
       );
@@ -291,32 +443,134 @@ export class RelayConnectionHandler {
       }
       current = log.epoch;
     }
-    const cursor = await this.delivery.acknowledge(threadId, userId, seq, current, socket.id);
+    const cursor = await this.delivery.acknowledge(
+      threadId,
+      session.userId,
+      seq,
+      current,
+      socket.id,
+    );
     return { cursor };
   }
 
-  private async userMessage(userId: string, payload: unknown): Promise<object> {
+  private async userMessage(session: ConnectionSession, payload: unknown): Promise<object> {
     const input = parseClientPayload(userMessageSchema, payload, ClientEvents.userMessage);
-    const result = await this.userMessages.submit(
-      userId,
+    return this.userMessages.submit(
+      session.userId,
       input.threadId,
       input.text,
       input.clientMessageId,
     );
-    return result;
   }
 
-  private touch(connectionId: string, state: ConnectionState): void {
-    const now = Date.now();
-    if (now - state.lastTouch < TOUCH_EVERY_MS) return;
-    state.lastTouch = now;
-    void state.registered.then(() =>
-      this.registry.touchConnection(connectionId, now).catch(() => undefined),
+  /** `auth:refresh`: a new credential of the same user moves the connection's expiry. */
+  private async refresh(
+    socket: Socket,
+    session: ConnectionSession,
+    payload: unknown,
+  ): Promise<object> {
+    const { token } = parseClientPayload(authRefreshSchema, payload, ClientEvents.authRefresh);
+    const check = await checkCredential(this.options.authenticate, {
+      token,
+      headers: socket.handshake.headers,
+      transport: 'socket',
+      address: socket.handshake.address,
+    });
+    if (!check.ok) throw new UnauthorizedError(`${ClientEvents.authRefresh}: ${check.reason}`);
+    if (check.credential.userId !== session.userId) {
+      throw new UnauthorizedError(
+        `${ClientEvents.authRefresh}: the token is for another user than this connection's`,
+      );
+    }
+    session.renew(check.credential.expiresAt);
+    this.log.debug({ msg: 'credential renewed', connectionId: socket.id, userId: session.userId });
+    return { expiresAt: check.credential.expiresAt };
+  }
+
+  /** The credential lapsed: say so (as the event's answer, if one is waiting), then close. */
+  private expire(
+    socket: Socket,
+    session: ConnectionSession,
+    event: string | null = null,
+    ack?: AckFn,
+  ): void {
+    if (socket.disconnected) return;
+    const error = new TokenExpiredError(
+      "the connection's token has expired; reconnect with a new one (renew with auth:refresh before it expires)",
     );
+    this.metrics.errors.inc({ source: 'socket', code: error.code });
+    if (ack) ack(failure(error));
+    socket.emit(ServerEvents.error, {
+      event,
+      error: toErrorBody(error),
+    } satisfies RelayErrorNotice);
+    this.log.info({
+      msg: 'connection expired',
+      connectionId: socket.id,
+      userId: session.userId,
+    });
+    closeAfterNotice(socket, session);
   }
 
-  /** Disconnects every local socket; used on shutdown. */
-  disconnectAll(): void {
-    this.nsp?.local.disconnectSockets(true);
+  /** The client does not read what it is sent: drop the connection and what it holds. */
+  private cutSlowConsumer(socket: Socket, session: ConnectionSession, bytes: number): void {
+    if (socket.disconnected) return;
+    this.metrics.errors.inc({ source: 'socket', code: 'SLOW_CONSUMER' });
+    this.log.warn({
+      msg: 'connection cut',
+      connectionId: socket.id,
+      userId: session.userId,
+      reason: 'slow_consumer',
+      bufferedBytes: bytes,
+    });
+    session.outbound.cut();
   }
+
+  /** The user holds `limits.connectionsPerUser` connections already. */
+  private refuseConnection(socket: Socket, session: ConnectionSession): void {
+    const error = connectionsLimit(session.userId, this.options);
+    this.metrics.errors.inc({ source: 'socket', code: error.code });
+    this.warn(socket, session, null, error.code, error.message);
+    socket.emit(ServerEvents.error, {
+      event: null,
+      error: toErrorBody(error),
+    } satisfies RelayErrorNotice);
+    closeAfterNotice(socket, session);
+  }
+
+  private touch(connectionId: string, session: ConnectionSession): void {
+    const now = Date.now();
+    if (now - session.lastTouch < TOUCH_EVERY_MS) return;
+    session.lastTouch = now;
+    void session.admitted.then((admitted) => {
+      if (!admitted) return;
+      this.registry.touchConnection(connectionId, now).catch(() => undefined);
+    });
+  }
+}
+
+/** How long a closing connection gets to take its last notice before it is cut. */
+const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * Closes politely, so the notice just sent reaches the client; a client that does not
+ * read would hold that close open (and its buffers) for long, so it is cut after a grace.
+ */
+function closeAfterNotice(socket: Socket, session: ConnectionSession): void {
+  socket.disconnect(true);
+  setTimeout(() => {
+    if (socket.conn.readyState !== 'closed') session.outbound.cut();
+  }, CLOSE_GRACE_MS).unref();
+}
+
+function failure(error: unknown): { ok: false; error: ErrorBody } {
+  return { ok: false, error: toErrorBody(error) };
+}
+
+function connectionsLimit(userId: string, options: ResolvedRelayOptions): LimitExceededError {
+  const max = options.limits.connectionsPerUser;
+  return new LimitExceededError(
+    'limits.connectionsPerUser',
+    `User ${JSON.stringify(userId.slice(0, 120))} already holds ${max} connections (limits.connectionsPerUser); close one first`,
+  );
 }

@@ -9,8 +9,28 @@ import {
   type ThreadEvent,
   type ThreadResetNotice,
 } from '../protocol.js';
+import type { ResolvedRelayOptions } from '../thread-relay.options.js';
+import type { OutboundBuffer } from './outbound-buffer.js';
 
-const PAGE = 500;
+/**
+ * Events read from the log per page. A page is held in memory while a slow client is
+ * waited for, so it is kept small: joins in progress per connection are capped too.
+ */
+const PAGE = 100;
+
+export interface ReplayDeps {
+  log: MessageLog;
+  fanout: EventFanoutService;
+  /** What the connection has not read yet; the replay waits while it is high. */
+  outbound: OutboundBuffer;
+  backpressure: ResolvedRelayOptions['backpressure'];
+}
+
+export interface ReplayOutcome {
+  sent: number;
+  /** The client stayed behind for `backpressure.stallTimeoutMs`: cut it. */
+  stalled: boolean;
+}
 
 export interface ReplayPlan {
   result: JoinResult;
@@ -21,7 +41,7 @@ export interface ReplayPlan {
    */
   resumedFrom: number;
   /** Sends the missed events, then the held live ones, then joins the room; call after acking. */
-  run(): Promise<number>;
+  run(): Promise<ReplayOutcome>;
   /** Gives up without joining (the socket went away or the join failed). */
   abort(): void;
 }
@@ -36,9 +56,9 @@ export async function planReplay(
   threadId: string,
   lastSeq: number | undefined,
   epoch: string | undefined,
-  log: MessageLog,
-  fanout: EventFanoutService,
+  deps: ReplayDeps,
 ): Promise<ReplayPlan> {
+  const { log, fanout } = deps;
   const gate = fanout.openGate(threadId);
   let closed = false;
   const close = () => {
@@ -77,7 +97,7 @@ export async function planReplay(
       run: async () => {
         try {
           if (reset) socket.emit(ServerEvents.reset, reset);
-          return await replay(socket, threadId, cursor, state.epoch, log, gate, fanout);
+          return await replay(socket, threadId, cursor, state.epoch, gate, deps);
         } finally {
           close();
         }
@@ -94,22 +114,33 @@ async function replay(
   threadId: string,
   from: number,
   epoch: string,
-  log: MessageLog,
   gate: ReplayGate,
-  fanout: EventFanoutService,
-): Promise<number> {
+  deps: ReplayDeps,
+): Promise<ReplayOutcome> {
+  const { log, fanout, outbound, backpressure } = deps;
   let cursor = from;
   let sent = 0;
+  let stalled = false;
   const send = (event: ThreadEvent) => {
     socket.emit(ServerEvents.event, event);
     cursor = event.seq;
     sent += 1;
   };
-  let stalled = false;
+  /** Waits while the client is behind; false when it stays behind (or goes away). */
+  const keepUp = async () => {
+    if (outbound.bytes() <= backpressure.highWaterBytes) return true;
+    const drained = await outbound.drained(
+      backpressure.highWaterBytes,
+      backpressure.stallTimeoutMs,
+    );
+    if (!drained && !socket.disconnected) stalled = true;
+    return drained;
+  };
+  let heldBack = false;
   for (;;) {
     const before = cursor;
     for (;;) {
-      if (socket.disconnected) return sent;
+      if (socket.disconnected) return { sent, stalled };
       const slice = await log.read(threadId, cursor, PAGE);
       if (slice.epoch !== epoch) {
         // The log was dropped or expired while replaying: say so instead of mixing epochs.
@@ -119,30 +150,39 @@ async function replay(
           headSeq: slice.headSeq,
           reason: 'epoch_mismatch',
         } satisfies ThreadResetNotice);
-        return sent;
+        return { sent, stalled };
       }
-      for (const event of slice.events) if (event.seq === cursor + 1) send(event);
+      for (const event of slice.events) {
+        if (event.seq !== cursor + 1) continue;
+        send(event);
+        if (!(await keepUp())) return { sent, stalled };
+      }
       if (slice.events.length < PAGE || cursor >= slice.headSeq) break;
     }
-    if (socket.disconnected) return sent;
+    if (socket.disconnected) return { sent, stalled };
     const held = gate.drain(cursor);
+    if (held.overflowed) {
+      // Live events were let go while the client was slow: they are in the log.
+      for (const event of held.events) gate.push(event);
+      continue;
+    }
     let index = 0;
-    while (index < held.length && (stalled || held[index]?.seq === cursor + 1)) {
-      const event = held[index];
+    while (index < held.events.length && (heldBack || held.events[index]?.seq === cursor + 1)) {
+      const event = held.events[index];
       if (event) send(event);
       index += 1;
     }
-    if (index === held.length) {
+    if (index === held.events.length) {
       // Same tick as the last held event: nothing can slip between it and the room join.
       void socket.join(threadRoom(threadId));
       fanout.noteReplayed(threadId, epoch, cursor);
-      return sent;
+      return { sent, stalled };
     }
     // A held event is ahead of the cursor (an earlier one is still in flight from another
     // instance): keep the rest and read the missing ones from the log.
     // If the log had nothing new either, the missing events are gone (trimmed): send what
     // is held rather than wait forever; the client fills or resets from history.
-    for (const event of held.slice(index)) gate.push(event);
-    stalled = cursor === before;
+    for (const event of held.events.slice(index)) gate.push(event);
+    heldBack = cursor === before;
   }
 }

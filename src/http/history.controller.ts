@@ -16,7 +16,6 @@ import { BadRequestError } from '../errors/bad-request.error.js';
 import { parseClientPayload } from '../gateway/parse-client-payload.js';
 import { userMessageSchema } from '../gateway/client-payload.schemas.js';
 import type { HistoryPage } from '../protocol.js';
-import { assertValidId } from '../registry/thread-id.js';
 import { ThreadAdmissionService } from '../registry/thread-admission.service.js';
 import { HttpUserAuthService } from './http-user-auth.service.js';
 import { RelayErrorFilter } from './relay-error.filter.js';
@@ -51,7 +50,7 @@ export class HistoryController {
     @Query('limit') limit?: unknown,
   ): Promise<HistoryPage> {
     const userId = await this.auth.userId(request);
-    const tid = await this.authorize(userId, threadId, 'read');
+    const tid = await this.admission.admit(userId, threadId, 'read');
     const afterSeq = nonNegativeInt('after', after, 0);
     const wanted = nonNegativeInt('limit', limit, 100);
     if (wanted === 0) throw new BadRequestError('limit must be at least 1');
@@ -72,7 +71,6 @@ export class HistoryController {
       { ...(typeof body === 'object' && body !== null ? body : {}), threadId },
       'POST /threads/:threadId/messages',
     );
-    await this.authorize(userId, input.threadId, 'write');
     const result = await this.userMessages.submit(
       userId,
       input.threadId,
@@ -80,15 +78,5 @@ export class HistoryController {
       input.clientMessageId,
     );
     return { ok: true, ...result };
-  }
-
-  private async authorize(
-    userId: string,
-    threadId: string,
-    action: 'read' | 'write',
-  ): Promise<string> {
-    const tid = assertValidId(threadId, 'threadId');
-    await this.admission.admit(userId, tid, action);
-    return tid;
   }
 }

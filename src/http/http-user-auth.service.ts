@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
-import { isValidId } from '../registry/thread-id.js';
+import { checkCredential } from '../auth/credential.js';
+import { WarnLimiter } from '../observability/warn-limiter.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
-import { UnauthorizedError } from './unauthorized.error.js';
+import { UnauthorizedError } from '../errors/unauthorized.error.js';
 
 export function bearerToken(request: Request): string | undefined {
   const header = request.headers.authorization;
@@ -16,6 +17,8 @@ export function bearerToken(request: Request): string | undefined {
 @Injectable()
 export class HttpUserAuthService {
   private readonly log: RelayLogger;
+  /** One line per address and reason per minute: a token-guessing client cannot fill the log. */
+  private readonly warnings = new WarnLimiter();
 
   constructor(@Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions) {
     this.log = RelayLogger.for('HttpUserAuth', options);
@@ -24,21 +27,25 @@ export class HttpUserAuthService {
   async userId(request: Request): Promise<string> {
     const token = bearerToken(request);
     if (!token) throw new UnauthorizedError('Authorization: Bearer <token> is required');
-    let user: { userId: string } | null;
-    try {
-      user = await this.options.authenticate({
-        token,
-        headers: request.headers,
-        transport: 'http',
-        address: request.ip,
-      });
-    } catch {
-      user = null;
-    }
-    if (!user || !isValidId(user.userId)) {
-      this.log.warn({ msg: 'http request refused', path: request.path, reason: 'token rejected' });
+    const check = await checkCredential(this.options.authenticate, {
+      token,
+      headers: request.headers,
+      transport: 'http',
+      address: request.ip,
+    });
+    if (!check.ok) {
+      const suppressed = this.warnings.admit(`${request.ip ?? ''} ${check.reason}`);
+      if (suppressed !== null) {
+        this.log.warn({
+          msg: 'http request refused',
+          path: request.path,
+          address: request.ip,
+          reason: check.reason,
+          suppressed,
+        });
+      }
       throw new UnauthorizedError('unauthorized');
     }
-    return user.userId;
+    return check.credential.userId;
   }
 }

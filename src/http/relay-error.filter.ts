@@ -1,6 +1,8 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { Response } from 'express';
+import { RateLimitedError } from '../errors/rate-limited.error.js';
 import { RelayError } from '../errors/relay-error.js';
+import { toErrorBody } from '../errors/to-error-body.js';
 
 const STATUS_BY_CODE: Record<string, number> = {
   BAD_REQUEST: 400,
@@ -9,10 +11,13 @@ const STATUS_BY_CODE: Record<string, number> = {
   PAYLOAD_NOT_JSON: 400,
   PAYLOAD_TOO_LARGE: 413,
   UNAUTHORIZED: 401,
+  TOKEN_EXPIRED: 401,
   FORBIDDEN: 403,
   THREAD_NOT_FOUND: 404,
   THREAD_OWNERSHIP_CONFLICT: 409,
   RUN_CONFLICT: 409,
+  RATE_LIMITED: 429,
+  LIMIT_EXCEEDED: 429,
   RELAY_UNAVAILABLE: 503,
   DELIVERY_TIMEOUT: 504,
 };
@@ -23,9 +28,15 @@ export class RelayErrorFilter implements ExceptionFilter {
   catch(error: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
     if (error instanceof RelayError) {
+      if (error instanceof RateLimitedError) {
+        response.setHeader(
+          'Retry-After',
+          String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))),
+        );
+      }
       response
         .status(STATUS_BY_CODE[error.code] ?? 500)
-        .json({ ok: false, error: { code: error.code, message: error.message } });
+        .json({ ok: false, error: toErrorBody(error) });
       return;
     }
     if (error instanceof HttpException) {

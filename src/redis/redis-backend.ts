@@ -1,5 +1,7 @@
 import { createAdapter } from '@socket.io/redis-adapter';
 import { RedisMessageLog } from '../delivery/redis-message-log.js';
+import { RedisMessageLogKeys } from '../delivery/redis-message-log.keys.js';
+import { RedisRateLimitStore } from '../limits/redis-rate-limit.store.js';
 import type { SocketAdapterConstructor } from '../gateway/socket-adapter.factory.js';
 import { RedisRegistryKeys } from '../registry/redis-registry.keys.js';
 import { RedisRegistryStore } from '../registry/redis-registry.store.js';
@@ -13,6 +15,7 @@ export class RedisBackend {
     readonly connections: RedisConnections,
     readonly registryStore: RedisRegistryStore,
     readonly messageLog: RedisMessageLog,
+    readonly rateLimitStore: RedisRateLimitStore,
     private readonly keyPrefix: string,
   ) {}
 
@@ -31,13 +34,19 @@ export class RedisBackend {
       );
     }
     const registryKeys = new RedisRegistryKeys(options.keyPrefix);
+    const logKeys = new RedisMessageLogKeys(options.keyPrefix);
     return new RedisBackend(
       connections,
-      new RedisRegistryStore(connections.commands, options.keyPrefix),
+      new RedisRegistryStore(connections.commands, options.keyPrefix, {
+        deliveredTtlSeconds: options.history.ttlSeconds,
+        // A new thread never inherits the log of an earlier thread under its id.
+        threadDataKeys: (threadId) => logKeys.forThread(threadId),
+      }),
       // Each append also counts the connections joined to its thread (same hash tag).
       new RedisMessageLog(connections.commands, options.history, options.keyPrefix, (threadId) =>
         registryKeys.threadConns(threadId),
       ),
+      new RedisRateLimitStore(connections.commands, options.keyPrefix),
       options.keyPrefix,
     );
   }

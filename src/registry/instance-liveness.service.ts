@@ -35,7 +35,10 @@ export class InstanceLivenessService {
     this.timer.unref();
   }
 
-  /** One heartbeat plus one sweep; exposed so tests can drive it without waiting. */
+  /**
+   * One heartbeat plus the sweeps (dead instances, lapsed thread leases); exposed so tests
+   * can drive it without waiting.
+   */
   async beat(): Promise<void> {
     try {
       await this.store.heartbeatInstance(this.options.instanceId, this.options.liveness.ttlMs);
@@ -46,6 +49,8 @@ export class InstanceLivenessService {
         // What it stored but never fanned out is sent by every instance (MissedEventsCatchUp).
         this.fanout.announceInstanceGone(dead);
       }
+      const expired = await this.store.sweepExpiredThreads();
+      if (expired > 0) this.log.info({ msg: 'expired threads swept', threads: expired });
     } catch (error) {
       this.log.error(
         { msg: 'liveness heartbeat failed', instanceId: this.options.instanceId },

@@ -27,12 +27,14 @@ describe('MemoryRegistryStore', () => {
 
   it('hands out copies, so callers cannot change what is stored', async () => {
     const store = new MemoryRegistryStore();
-    const { record } = await store.claimThread({
+    const result = await store.claimThread({
       threadId: 't-1',
       ownerId: 'alice',
       createdAt: 1,
       metadata: { title: 'a' },
     });
+    if (!('record' in result)) throw new Error(`claim ${result.outcome}`);
+    const { record } = result;
     record.metadata.title = 'changed';
     record.ownerId = 'mallory';
     await expect(store.getThread('t-1')).resolves.toMatchObject({

@@ -1,10 +1,24 @@
 import { BadRequestError } from '../errors/bad-request.error.js';
 import type { RegistryStore } from './registry-store.interface.js';
-import type { ClaimResult, ConnectionRecord, Page, ThreadRecord } from './registry.types.js';
+import type {
+  ClaimResult,
+  ConnectionLimits,
+  ConnectionRecord,
+  IdLookup,
+  Page,
+  RunClaim,
+  ThreadLease,
+  ThreadRecord,
+} from './registry.types.js';
 
 export interface MemoryRegistryStoreOptions {
-  /** Clock for instance liveness; tests inject a fake one instead of waiting. */
+  /** Clock for liveness and leases; tests inject a fake one instead of waiting. */
   now?: () => number;
+  /**
+   * Called synchronously when a claim creates a thread, before anyone can use it: the
+   * module drops the in-memory log of an earlier thread under the same id there.
+   */
+  onThreadCreated?: (threadId: string) => void;
 }
 
 interface StoredConnection {
@@ -17,19 +31,25 @@ interface StoredConnection {
 interface StoredThread {
   order: number;
   record: ThreadRecord;
+  /** Clock time the lease runs out; null for a permanent thread. */
+  leaseUntil: number | null;
 }
 
 /**
  * The registry of one process. Every method finishes synchronously before its promise
- * resolves, so claims and cursor raises are atomic without locks. Liveness is kept by
- * timestamps, like the Redis store's TTL keys, so both pass the same contract suite.
+ * resolves, so claims and cursor raises are atomic without locks. Liveness and leases are
+ * kept by timestamps, like the Redis store's TTL keys, so both pass the same contract suite.
  */
 export class MemoryRegistryStore implements RegistryStore {
   private readonly now: () => number;
+  private readonly onThreadCreated: (threadId: string) => void;
   private nextOrder = 1;
 
   private readonly threads = new Map<string, StoredThread>();
   private readonly userThreads = new Map<string, Set<string>>();
+  /** Leased (auto-registered) threads per owner, for the per-user cap. */
+  private readonly userLeased = new Map<string, Set<string>>();
+  private readonly leased = new Set<string>();
   private readonly runs = new Map<string, string>();
   private readonly threadRuns = new Map<string, Set<string>>();
   private readonly connections = new Map<string, StoredConnection>();
@@ -43,68 +63,111 @@ export class MemoryRegistryStore implements RegistryStore {
 
   constructor(options: MemoryRegistryStoreOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.onThreadCreated = options.onThreadCreated ?? (() => undefined);
   }
 
-  claimThread(record: ThreadRecord): Promise<ClaimResult> {
-    const existing = this.threads.get(record.threadId);
-    if (existing) return Promise.resolve({ created: false, record: copyThread(existing.record) });
-    const stored = copyThread(record);
-    this.threads.set(record.threadId, { order: this.nextOrder++, record: stored });
+  claimThread(record: ThreadRecord, lease?: ThreadLease): Promise<ClaimResult> {
+    const runThread = this.runs.get(record.threadId);
+    if (runThread !== undefined) return done({ outcome: 'run_id', threadId: runThread });
+    const existing = this.liveThread(record.threadId);
+    if (existing) {
+      if (existing.record.ownerId === record.ownerId && existing.leaseUntil !== null) {
+        if (lease) this.extend(existing, lease.ttlSeconds);
+        else this.adopt(existing);
+      }
+      return done({ outcome: 'existing', record: copyThread(existing.record) });
+    }
+    if (lease && this.liveLeasedOf(record.ownerId) >= lease.maxPerUser) {
+      return done({ outcome: 'limit', limit: lease.maxPerUser });
+    }
+    const stored: StoredThread = {
+      order: this.nextOrder++,
+      record: copyThread(record),
+      leaseUntil: lease ? this.now() + lease.ttlSeconds * 1000 : null,
+    };
+    if (lease) stored.record.autoRegistered = true;
+    else delete stored.record.autoRegistered;
+    // Nothing an earlier thread under this id left behind belongs to the new one.
+    this.delivered.delete(record.threadId);
+    this.onThreadCreated(record.threadId);
+    this.threads.set(record.threadId, stored);
     addTo(this.userThreads, record.ownerId, record.threadId);
-    return Promise.resolve({ created: true, record: copyThread(stored) });
+    if (lease) {
+      addTo(this.userLeased, record.ownerId, record.threadId);
+      this.leased.add(record.threadId);
+    }
+    return done({ outcome: 'created', record: copyThread(stored.record) });
   }
 
   getThread(threadId: string): Promise<ThreadRecord | null> {
-    const stored = this.threads.get(threadId);
-    return Promise.resolve(stored ? copyThread(stored.record) : null);
+    const stored = this.liveThread(threadId);
+    return done(stored ? copyThread(stored.record) : null);
+  }
+
+  touchThread(threadId: string, ttlSeconds: number): Promise<void> {
+    const stored = this.liveThread(threadId);
+    if (stored && stored.leaseUntil !== null) this.extend(stored, ttlSeconds);
+    return done(undefined);
   }
 
   deleteThread(threadId: string): Promise<boolean> {
-    const stored = this.threads.get(threadId);
-    if (!stored) return Promise.resolve(false);
-    this.threads.delete(threadId);
-    removeFrom(this.userThreads, stored.record.ownerId, threadId);
-    for (const runId of this.threadRuns.get(threadId) ?? []) this.runs.delete(runId);
-    this.threadRuns.delete(threadId);
-    // A thread registered again later starts a new log; old cursors would claim acks it never had.
-    this.delivered.delete(threadId);
-    return Promise.resolve(true);
+    const stored = this.liveThread(threadId);
+    if (!stored) return done(false);
+    this.forget(threadId, stored);
+    return done(true);
   }
 
   listThreads(cursor: string | null, limit: number): Promise<Page<ThreadRecord>> {
+    this.expireDue();
     return settle(() => page(this.threads, cursor, limit, (s) => copyThread(s.record)));
   }
 
   threadsOfUser(userId: string): Promise<string[]> {
-    return Promise.resolve([...(this.userThreads.get(userId) ?? [])]);
+    const ids = [...(this.userThreads.get(userId) ?? [])];
+    return done(ids.filter((id) => this.liveThread(id) !== undefined));
   }
 
-  putRun(runId: string, threadId: string): Promise<string> {
+  sweepExpiredThreads(): Promise<number> {
+    return done(this.expireDue());
+  }
+
+  putRun(runId: string, threadId: string): Promise<RunClaim> {
+    if (this.liveThread(runId)) return done({ outcome: 'thread_id' });
     const existing = this.runs.get(runId);
-    if (existing !== undefined) return Promise.resolve(existing);
+    if (existing !== undefined) return done({ outcome: 'mapped', threadId: existing });
     this.runs.set(runId, threadId);
     addTo(this.threadRuns, threadId, runId);
-    return Promise.resolve(threadId);
+    return done({ outcome: 'mapped', threadId });
   }
 
   getRunThread(runId: string): Promise<string | null> {
-    return Promise.resolve(this.runs.get(runId) ?? null);
+    return done(this.runs.get(runId) ?? null);
+  }
+
+  lookupId(id: string): Promise<IdLookup> {
+    const runThread = this.runs.get(id);
+    if (runThread !== undefined) return done({ kind: 'run', threadId: runThread });
+    return done(this.liveThread(id) ? { kind: 'thread' } : null);
   }
 
   runsOfThread(threadId: string): Promise<string[]> {
-    return Promise.resolve([...(this.threadRuns.get(threadId) ?? [])]);
+    return done([...(this.threadRuns.get(threadId) ?? [])]);
   }
 
   deleteRun(runId: string): Promise<boolean> {
     const threadId = this.runs.get(runId);
-    if (threadId === undefined) return Promise.resolve(false);
+    if (threadId === undefined) return done(false);
     this.runs.delete(runId);
     removeFrom(this.threadRuns, threadId, runId);
-    return Promise.resolve(true);
+    return done(true);
   }
 
-  putConnection(record: ConnectionRecord): Promise<void> {
+  putConnection(record: ConnectionRecord, limits: ConnectionLimits = {}): Promise<boolean> {
     const previous = this.connections.get(record.connectionId);
+    const held = this.userConns.get(record.userId)?.size ?? 0;
+    if (!previous && limits.maxPerUser !== undefined && held >= limits.maxPerUser) {
+      return done(false);
+    }
     // A replaced record must not leave its old user, instance or threads pointing at it.
     if (previous) this.unindex(record.connectionId, previous);
     const { threads, ...rest } = record;
@@ -117,7 +180,7 @@ export class MemoryRegistryStore implements RegistryStore {
     addTo(this.userConns, record.userId, record.connectionId);
     addTo(this.instanceConns, record.instanceId, record.connectionId);
     for (const threadId of stored.threads) addTo(this.threadConns, threadId, record.connectionId);
-    return Promise.resolve();
+    return done(true);
   }
 
   getConnection(connectionId: string): Promise<ConnectionRecord | null> {
@@ -230,6 +293,57 @@ export class MemoryRegistryStore implements RegistryStore {
     return Promise.resolve();
   }
 
+  /** The thread if it exists and its lease (if any) has not run out; an expired one is forgotten now. */
+  private liveThread(threadId: string): StoredThread | undefined {
+    const stored = this.threads.get(threadId);
+    if (stored && stored.leaseUntil !== null && stored.leaseUntil <= this.now()) {
+      this.forget(threadId, stored);
+      return undefined;
+    }
+    return stored;
+  }
+
+  private liveLeasedOf(userId: string): number {
+    let live = 0;
+    for (const threadId of [...(this.userLeased.get(userId) ?? [])]) {
+      if (this.liveThread(threadId)) live += 1;
+    }
+    return live;
+  }
+
+  private extend(stored: StoredThread, ttlSeconds: number): void {
+    const until = this.now() + ttlSeconds * 1000;
+    if (stored.leaseUntil !== null && until > stored.leaseUntil) stored.leaseUntil = until;
+  }
+
+  private adopt(stored: StoredThread): void {
+    stored.leaseUntil = null;
+    delete stored.record.autoRegistered;
+    this.leased.delete(stored.record.threadId);
+    removeFrom(this.userLeased, stored.record.ownerId, stored.record.threadId);
+  }
+
+  private expireDue(): number {
+    let expired = 0;
+    for (const threadId of [...this.leased]) {
+      const stored = this.threads.get(threadId);
+      if (stored && !this.liveThread(threadId)) expired += 1;
+    }
+    return expired;
+  }
+
+  /** Removes a thread with everything that hangs off it; connections keep their joins. */
+  private forget(threadId: string, stored: StoredThread): void {
+    this.threads.delete(threadId);
+    this.leased.delete(threadId);
+    removeFrom(this.userThreads, stored.record.ownerId, threadId);
+    removeFrom(this.userLeased, stored.record.ownerId, threadId);
+    for (const runId of this.threadRuns.get(threadId) ?? []) this.runs.delete(runId);
+    this.threadRuns.delete(threadId);
+    // A thread registered again later starts a new log; old cursors would claim acks it never had.
+    this.delivered.delete(threadId);
+  }
+
   private unindex(connectionId: string, stored: StoredConnection): void {
     removeFrom(this.userConns, stored.record.userId, connectionId);
     removeFrom(this.instanceConns, stored.record.instanceId, connectionId);
@@ -270,6 +384,10 @@ function parseCursor(cursor: string | null): number {
   if (!/^\d{1,15}$/.test(cursor))
     throw new BadRequestError(`Invalid page cursor ${JSON.stringify(cursor.slice(0, 40))}`);
   return Number(cursor);
+}
+
+function done<T>(value: T): Promise<T> {
+  return Promise.resolve(value);
 }
 
 /** Turns a throw into a rejection, as an async store would report it. */

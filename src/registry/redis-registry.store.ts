@@ -1,205 +1,172 @@
-import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
-import { BadRequestError } from '../errors/bad-request.error.js';
+import type { Redis } from 'ioredis';
 import { toError } from '../errors/to-error.js';
+import { CursorRaiseBatch, type CursorRaise } from './cursor-raise-batch.js';
+import { RedisRegistryKeys } from './redis-registry.keys.js';
+import {
+  scanCount,
+  scanCursor,
+  toConnectionRecord,
+  toThreadRecord,
+} from './redis-registry.records.js';
+import {
+  ADMIT_CONNECTION,
+  CLAIM_THREAD,
+  DROP_RUN_OF,
+  HDEL_IF,
+  JOIN_THREAD,
+  PUT_RUN,
+  RAISE_CURSOR,
+  RESERVE_LEASE,
+  SWEEP_THREAD,
+  TAKE_CONNECTION,
+  TAKE_RUN,
+  TAKE_THREAD,
+  TOUCH_CONNECTION,
+  TOUCH_THREAD,
+} from './redis-registry.scripts.js';
+import {
+  asArray,
+  asHash,
+  asInteger,
+  asNullableString,
+  asString,
+  asStringArray,
+  exec,
+  toPairs,
+} from './redis-replies.js';
 import type { RegistryStore } from './registry-store.interface.js';
 import type {
   ClaimResult,
+  ConnectionLimits,
   ConnectionRecord,
+  IdLookup,
   Page,
-  ThreadMetadata,
+  RunClaim,
+  ThreadLease,
   ThreadRecord,
 } from './registry.types.js';
-import { CursorRaiseBatch, type CursorRaise } from './cursor-raise-batch.js';
-import { RedisRegistryKeys } from './redis-registry.keys.js';
 
-/**
- * A Lua script run with EVALSHA, falling back to EVAL once per connection that has not
- * cached it (NOSCRIPT). Unlike `defineCommand` this adds no methods to a client the
- * user may have passed in. Every script here touches keys of a single hash slot.
- */
-class LuaScript {
-  private readonly sha: string;
-
-  constructor(private readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-
-  async run(client: Redis, keys: string[], args: (string | number)[] = []): Promise<unknown> {
-    try {
-      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!isNoScript(error)) throw error;
-      return client.eval(this.source, keys.length, ...keys, ...args);
-    }
-  }
+export interface RedisRegistryStoreOptions {
+  /** Cursors live this long after their last raise: as long as the log they count (default 1 day). */
+  deliveredTtlSeconds?: number;
+  /**
+   * Keys of the thread's slot that a new thread must not inherit from an earlier one under
+   * the same id (the module passes the message log's keys); deleted in the claim itself.
+   */
+  threadDataKeys?: (threadId: string) => string[];
+  /** Leased threads examined per sweep (default 200). */
+  sweepBatch?: number;
 }
 
-function isNoScript(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOSCRIPT');
-}
-
-/** Decides the owner on the one `thread_registry` hash; the first claim wins, later ones read it. */
-const CLAIM_THREAD = new LuaScript(`
-local owner = redis.call('HGET', KEYS[1], ARGV[1])
-if owner then return {0, owner} end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return {1, ARGV[2]}
-`);
-
-/** HSETNX that also answers which thread the run ended up on. */
-const PUT_RUN = new LuaScript(`
-local thread = redis.call('HGET', KEYS[1], ARGV[1])
-if thread then return thread end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return ARGV[2]
-`);
-
-/** Deletes a run and returns its thread, so the thread's run set can be cleaned without a race. */
-const TAKE_RUN = new LuaScript(`
-local thread = redis.call('HGET', KEYS[1], ARGV[1])
-if thread then redis.call('HDEL', KEYS[1], ARGV[1]) end
-return thread
-`);
-
-/** Drops runs of a deleted thread, sparing any run that meanwhile maps elsewhere. */
-const DROP_RUNS_OF_THREAD = new LuaScript(`
-local dropped = 0
-for i = 2, #ARGV do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then
-    dropped = dropped + redis.call('HDEL', KEYS[1], ARGV[i])
-  end
-end
-return dropped
-`);
-
-/** Touching a connection that was deleted must not resurrect a partial hash. */
-const TOUCH_CONNECTION = new LuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[1])
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'transport', ARGV[2]) end
-return 1
-`);
-
-/** Joins only a connection that still exists; atomic with TAKE_CONNECTION on the same slot. */
-const JOIN_THREAD = new LuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('SADD', KEYS[2], ARGV[1])
-return 1
-`);
-
 /**
- * Reads and deletes a connection's own keys in one step, so a concurrent join either
- * lands before (and its thread is unindexed here) or finds the connection gone.
- */
-const TAKE_CONNECTION = new LuaScript(`
-local fields = redis.call('HMGET', KEYS[1], 'userId', 'instanceId')
-local threads = redis.call('SMEMBERS', KEYS[2])
-local existed = redis.call('DEL', KEYS[1], KEYS[2])
-return {existed, fields[1], fields[2], threads}
-`);
-
-/**
- * KEYS: delivered hash. ARGV: userId, seq, epoch. The hash holds `<epoch>:<seq>` per user.
- * Raises the cursor only upward within the epoch; a cursor of another epoch (or an older
- * bare number) is replaced. Returns the seq as stored, a string so large seqs keep every digit.
- */
-const RAISE_CURSOR = new LuaScript(`
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if current then
-  local sep = string.find(current, ':', 1, true)
-  if sep and string.sub(current, 1, sep - 1) == ARGV[3] then
-    local stored = string.sub(current, sep + 1)
-    if tonumber(stored) >= tonumber(ARGV[2]) then return stored end
-  end
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3] .. ':' .. ARGV[2])
-return ARGV[2]
-`);
-
-/**
- * The registry shared by every instance. Ownership and run mapping are decided by Lua
- * scripts on the global hashes; the per-thread, per-user and per-connection keys are
- * indexes written after the decision, so readers fall back to the global hashes when an
- * index write was interrupted. Key layout: `redis-registry.keys.ts`.
+ * The registry shared by every instance. The per-id keys decide (a thread's hash, a run's
+ * key, in the same slot for the same id, so one script keeps ids one meaning); the global
+ * hashes and per-user sets are indexes written after the decision. Key layout and who
+ * removes each key: `redis-registry.keys.ts`.
  */
 export class RedisRegistryStore implements RegistryStore {
   private readonly keys: RedisRegistryKeys;
+  private readonly deliveredTtlSeconds: number;
+  private readonly threadDataKeys: (threadId: string) => string[];
+  private readonly sweepBatch: number;
 
   private readonly cursorRaises = new CursorRaiseBatch((raises) => this.writeCursorRaises(raises));
 
   constructor(
     private readonly client: Redis,
     keyPrefix = '',
+    options: RedisRegistryStoreOptions = {},
   ) {
     this.keys = new RedisRegistryKeys(keyPrefix);
+    this.deliveredTtlSeconds = options.deliveredTtlSeconds ?? 86_400;
+    this.threadDataKeys = options.threadDataKeys ?? (() => []);
+    this.sweepBatch = options.sweepBatch ?? 200;
   }
 
-  async claimThread(record: ThreadRecord): Promise<ClaimResult> {
+  async claimThread(record: ThreadRecord, lease?: ThreadLease): Promise<ClaimResult> {
     const { threadId, ownerId } = record;
-    const reply = asArray(
-      await CLAIM_THREAD.run(this.client, [this.keys.threadRegistry], [threadId, ownerId]),
-    );
-    const created = reply[0] === 1;
-    const owner = asString(reply[1]);
-    if (created) {
-      await exec(
-        this.client
-          .pipeline()
-          .hset(this.keys.thread(threadId), {
-            ownerId,
-            createdAt: String(record.createdAt),
-            metadata: JSON.stringify(record.metadata),
-          })
-          .sadd(this.keys.userThreads(ownerId), threadId),
-      );
-      return { created: true, record: { ...record, metadata: { ...record.metadata } } };
+    let reserved = 0;
+    if (lease) {
+      reserved = await this.reserveLease(ownerId, threadId, lease.maxPerUser);
+      if (reserved === 0) return { outcome: 'limit', limit: lease.maxPerUser };
     }
-    // The winner may not have written its per-thread hash yet; the owner is what matters.
-    const existing = await this.getThread(threadId);
-    return {
-      created: false,
-      record: existing ?? { threadId, ownerId: owner, createdAt: 0, metadata: {} },
+    const reply = asArray(
+      await CLAIM_THREAD.run(
+        this.client,
+        [
+          this.keys.thread(threadId),
+          this.keys.run(threadId),
+          this.keys.threadRuns(threadId),
+          this.keys.threadDelivered(threadId),
+          ...this.threadDataKeys(threadId),
+        ],
+        [ownerId, record.createdAt, JSON.stringify(record.metadata), lease?.ttlSeconds ?? 0],
+      ),
+    );
+    const outcome = asString(reply[0]);
+    if (outcome === 'created') {
+      await this.dropRuns(threadId, asStringArray(reply[1]));
+      const index = this.client
+        .pipeline()
+        .hset(this.keys.threadRegistry, threadId, ownerId)
+        .sadd(this.keys.userThreads(ownerId), threadId);
+      if (lease) index.zadd(this.keys.threadLeases, leaseEnd(lease.ttlSeconds), threadId);
+      await exec(index);
+      const created: ThreadRecord = { ...record, metadata: { ...record.metadata } };
+      if (lease) created.autoRegistered = true;
+      else delete created.autoRegistered;
+      return { outcome: 'created', record: created };
+    }
+    // Someone else's reservation, or a place held for a claim that did not create.
+    const undo = async () => {
+      if (reserved === 2) await this.client.srem(this.keys.userLeased(ownerId), threadId);
     };
+    if (outcome === 'run_id') {
+      await undo();
+      return { outcome: 'run_id', threadId: asString(reply[1]) };
+    }
+    const existing = toThreadRecord(threadId, {
+      ownerId: asString(reply[1]),
+      createdAt: asString(reply[2]),
+      metadata: asString(reply[3]),
+      auto: asString(reply[4]),
+    });
+    if (!existing) throw new Error('Unexpected Redis reply: claim without an owner');
+    if (existing.ownerId !== ownerId || !existing.autoRegistered) await undo();
+    if (existing.ownerId === ownerId) await this.reindex(existing, lease);
+    return { outcome: 'existing', record: existing };
   }
 
   async getThread(threadId: string): Promise<ThreadRecord | null> {
-    const [owner, hash] = await exec(
+    return toThreadRecord(threadId, await this.client.hgetall(this.keys.thread(threadId)));
+  }
+
+  async touchThread(threadId: string, ttlSeconds: number): Promise<void> {
+    const owner = asNullableString(
+      await TOUCH_THREAD.run(this.client, [this.keys.thread(threadId)], [ttlSeconds]),
+    );
+    if (owner === null) return;
+    // Also heals the indexes, should a sweep have raced with a renewal.
+    await exec(
       this.client
         .pipeline()
-        .hget(this.keys.threadRegistry, threadId)
-        .hgetall(this.keys.thread(threadId)),
+        .zadd(this.keys.threadLeases, 'GT', leaseEnd(ttlSeconds), threadId)
+        .hset(this.keys.threadRegistry, threadId, owner)
+        .sadd(this.keys.userThreads(owner), threadId)
+        .sadd(this.keys.userLeased(owner), threadId),
     );
-    const ownerId = asNullableString(owner);
-    return ownerId === null ? null : toThreadRecord(threadId, ownerId, asHash(hash));
   }
 
   async deleteThread(threadId: string): Promise<boolean> {
-    const [registryOwner, hashOwner, runs] = await exec(
-      this.client
-        .pipeline()
-        .hget(this.keys.threadRegistry, threadId)
-        .hget(this.keys.thread(threadId), 'ownerId')
-        .smembers(this.keys.threadRuns(threadId)),
-    );
-    const runIds = asStringArray(runs);
-    if (runIds.length > 0) {
-      await DROP_RUNS_OF_THREAD.run(this.client, [this.keys.runRegistry], [threadId, ...runIds]);
-    }
-    const pipeline = this.client
-      .pipeline()
-      .del(
-        this.keys.thread(threadId),
-        this.keys.threadRuns(threadId),
-        this.keys.threadDelivered(threadId),
-      );
-    for (const owner of new Set([asNullableString(registryOwner), asNullableString(hashOwner)])) {
-      if (owner !== null) pipeline.srem(this.keys.userThreads(owner), threadId);
-    }
-    // Last, so the thread stays claimed until its indexes are gone and a new owner starts clean.
-    pipeline.hdel(this.keys.threadRegistry, threadId);
-    const results = await exec(pipeline);
-    return results[results.length - 1] === 1;
+    const taken = await TAKE_THREAD.run(this.client, [
+      this.keys.thread(threadId),
+      this.keys.threadRuns(threadId),
+      this.keys.threadDelivered(threadId),
+    ]);
+    if (taken === null) return false;
+    const [owner, runs] = asArray(taken);
+    await this.unindex(threadId, asString(owner), asStringArray(runs));
+    return true;
   }
 
   async listThreads(cursor: string | null, limit: number): Promise<Page<ThreadRecord>> {
@@ -213,27 +180,80 @@ export class RedisRegistryStore implements RegistryStore {
     const pipeline = this.client.pipeline();
     for (const [threadId] of pairs) pipeline.hgetall(this.keys.thread(threadId));
     const hashes = pairs.length > 0 ? await exec(pipeline) : [];
-    const items = pairs.map(([threadId, ownerId], i) =>
-      toThreadRecord(threadId, ownerId, asHash(hashes[i])),
-    );
+    const items: ThreadRecord[] = [];
+    pairs.forEach(([threadId], i) => {
+      // An index entry whose thread lapsed and is not swept yet is not a thread.
+      const record = toThreadRecord(threadId, asHash(hashes[i]));
+      if (record) items.push(record);
+    });
     return { items, nextCursor: next === '0' ? null : next };
   }
 
-  threadsOfUser(userId: string): Promise<string[]> {
-    return this.client.smembers(this.keys.userThreads(userId));
+  async threadsOfUser(userId: string): Promise<string[]> {
+    const ids = await this.client.smembers(this.keys.userThreads(userId));
+    const live = await this.existing(ids.map((id) => this.keys.thread(id)));
+    return ids.filter((_, i) => live[i]);
   }
 
-  async putRun(runId: string, threadId: string): Promise<string> {
-    const stored = asString(
-      await PUT_RUN.run(this.client, [this.keys.runRegistry], [runId, threadId]),
+  async sweepExpiredThreads(): Promise<number> {
+    const now = Date.now();
+    // One sweeper at a time across instances; the lock lapses by itself.
+    const locked = await this.client.set(this.keys.sweepLock, '1', 'PX', 5_000, 'NX');
+    if (locked !== 'OK') return 0;
+    const due = await this.client.zrangebyscore(
+      this.keys.threadLeases,
+      '-inf',
+      now,
+      'LIMIT',
+      0,
+      this.sweepBatch,
     );
+    let swept = 0;
+    for (const threadId of due) {
+      const [lapsed, detail] = asArray(
+        await SWEEP_THREAD.run(this.client, [
+          this.keys.thread(threadId),
+          this.keys.threadRuns(threadId),
+          this.keys.threadDelivered(threadId),
+        ]),
+      );
+      if (lapsed === 0) {
+        // Renewed or adopted since it was listed: follow the key's own TTL.
+        const pttl = asInteger(detail);
+        if (pttl > 0) await this.client.zadd(this.keys.threadLeases, now + pttl, threadId);
+        else await this.client.zrem(this.keys.threadLeases, threadId);
+        continue;
+      }
+      const owner = await this.client.hget(this.keys.threadRegistry, threadId);
+      await this.unindex(threadId, owner, asStringArray(detail));
+      swept += 1;
+    }
+    await this.client.del(this.keys.sweepLock);
+    return swept;
+  }
+
+  async putRun(runId: string, threadId: string): Promise<RunClaim> {
+    const stored = asNullableString(
+      await PUT_RUN.run(this.client, [this.keys.run(runId), this.keys.thread(runId)], [threadId]),
+    );
+    if (stored === null) return { outcome: 'thread_id' };
     // Also when the run existed: re-adding heals an index write that was interrupted.
     if (stored === threadId) await this.client.sadd(this.keys.threadRuns(threadId), runId);
-    return stored;
+    return { outcome: 'mapped', threadId: stored };
   }
 
-  async getRunThread(runId: string): Promise<string | null> {
-    return this.client.hget(this.keys.runRegistry, runId);
+  getRunThread(runId: string): Promise<string | null> {
+    return this.client.get(this.keys.run(runId));
+  }
+
+  async lookupId(id: string): Promise<IdLookup> {
+    // Both keys are in the id's slot: one round trip, one instant.
+    const [runThread, isThread] = await exec(
+      this.client.pipeline().get(this.keys.run(id)).hexists(this.keys.thread(id), 'ownerId'),
+    );
+    const threadId = asNullableString(runThread);
+    if (threadId !== null) return { kind: 'run', threadId };
+    return isThread === 1 ? { kind: 'thread' } : null;
   }
 
   runsOfThread(threadId: string): Promise<string[]> {
@@ -241,16 +261,20 @@ export class RedisRegistryStore implements RegistryStore {
   }
 
   async deleteRun(runId: string): Promise<boolean> {
-    const threadId = asNullableString(
-      await TAKE_RUN.run(this.client, [this.keys.runRegistry], [runId]),
-    );
+    const threadId = asNullableString(await TAKE_RUN.run(this.client, [this.keys.run(runId)]));
     if (threadId === null) return false;
     await this.client.srem(this.keys.threadRuns(threadId), runId);
     return true;
   }
 
-  async putConnection(record: ConnectionRecord): Promise<void> {
+  async putConnection(record: ConnectionRecord, limits: ConnectionLimits = {}): Promise<boolean> {
     const { connectionId: id } = record;
+    const admitted = await ADMIT_CONNECTION.run(
+      this.client,
+      [this.keys.userConns(record.userId)],
+      [id, limits.maxPerUser ?? -1],
+    );
+    if (admitted !== 1) return false;
     const [previous, previousThreads] = await exec(
       this.client
         .pipeline()
@@ -284,6 +308,7 @@ export class RedisRegistryStore implements RegistryStore {
       .sadd(this.keys.instanceConns(record.instanceId), id)
       .hset(this.keys.connections, id, record.instanceId);
     await exec(pipeline);
+    return true;
   }
 
   async getConnection(connectionId: string): Promise<ConnectionRecord | null> {
@@ -437,7 +462,7 @@ export class RedisRegistryStore implements RegistryStore {
       RAISE_CURSOR.run(
         this.client,
         [this.keys.threadDelivered(raise.threadId)],
-        [raise.userId, String(raise.seq), raise.epoch],
+        [raise.userId, String(raise.seq), raise.epoch, this.deliveredTtlSeconds],
       ).then(
         (after) => settleWithReply(raise, after),
         (error: unknown) => raise.settle(toError(error), 0),
@@ -471,91 +496,71 @@ export class RedisRegistryStore implements RegistryStore {
     const unlisted = await exec(pipeline);
     return connectionIds.filter((_, i) => taken[i]?.[0] === 1 || unlisted[i] === 1).length;
   }
-}
 
-async function exec(pipeline: ChainableCommander): Promise<unknown[]> {
-  const results = await pipeline.exec();
-  if (!results) throw new Error('Redis discarded the pipeline');
-  return results.map(([error, value]) => {
-    if (error) throw error;
-    return value;
-  });
-}
-
-function scanCursor(cursor: string | null): string {
-  if (cursor === null) return '0';
-  if (!/^\d{1,20}$/.test(cursor)) {
-    throw new BadRequestError(`Invalid page cursor ${JSON.stringify(cursor.slice(0, 40))}`);
+  /** 1: the owner holds a place for the thread already; 2: taken now; 0: the cap is reached. */
+  private async reserveLease(ownerId: string, threadId: string, cap: number): Promise<number> {
+    const key = this.keys.userLeased(ownerId);
+    const reserve = async () =>
+      asInteger(await RESERVE_LEASE.run(this.client, [key], [threadId, cap]));
+    const first = await reserve();
+    if (first !== 0) return first;
+    // Full: members whose lease ran out may not be swept yet; drop them and try once more.
+    const members = await this.client.smembers(key);
+    const live = await this.existing(members.map((id) => this.keys.thread(id)));
+    const lapsed = members.filter((_, i) => !live[i]);
+    if (lapsed.length === 0) return 0;
+    await this.client.srem(key, ...lapsed);
+    return reserve();
   }
-  return cursor;
-}
 
-/** HSCAN treats COUNT as a hint: a page may hold a few more or fewer items than `limit`. */
-function scanCount(limit: number): number {
-  return Math.max(1, Math.floor(limit));
-}
-
-function toPairs(flat: string[]): [string, string][] {
-  const pairs: [string, string][] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    pairs.push([flat[i] as string, flat[i + 1] as string]);
+  /** An owner's claim of its own thread: renew or adopt the lease in the indexes too. */
+  private async reindex(existing: ThreadRecord, lease: ThreadLease | undefined): Promise<void> {
+    const { threadId, ownerId } = existing;
+    const pipeline = this.client.pipeline().hset(this.keys.threadRegistry, threadId, ownerId);
+    if (existing.autoRegistered && lease) {
+      pipeline
+        .zadd(this.keys.threadLeases, 'GT', leaseEnd(lease.ttlSeconds), threadId)
+        .sadd(this.keys.userLeased(ownerId), threadId);
+    } else if (!existing.autoRegistered) {
+      pipeline.zrem(this.keys.threadLeases, threadId).srem(this.keys.userLeased(ownerId), threadId);
+    }
+    await exec(pipeline);
   }
-  return pairs;
-}
 
-function toThreadRecord(
-  threadId: string,
-  ownerId: string,
-  hash: Record<string, string>,
-): ThreadRecord {
-  // The hash of a previous owner (a delete that was cut short) must not leak into this one.
-  if (hash.ownerId !== ownerId) return { threadId, ownerId, createdAt: 0, metadata: {} };
-  return {
-    threadId,
-    ownerId,
-    createdAt: Number(hash.createdAt ?? 0) || 0,
-    metadata: parseMetadata(hash.metadata),
-  };
-}
-
-function parseMetadata(text: string | undefined): ThreadMetadata {
-  if (text === undefined) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return {};
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
-  const metadata: ThreadMetadata = {};
-  for (const [key, value] of Object.entries(parsed)) {
-    if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) {
-      metadata[key] = value as string | number | boolean | null;
+  /** Removes a thread that is gone from every index, and its runs. */
+  private async unindex(threadId: string, owner: string | null, runs: string[]): Promise<void> {
+    await this.dropRuns(threadId, runs);
+    const pipeline = this.client.pipeline().zrem(this.keys.threadLeases, threadId);
+    if (owner !== null) {
+      pipeline
+        .srem(this.keys.userThreads(owner), threadId)
+        .srem(this.keys.userLeased(owner), threadId);
+    }
+    await exec(pipeline);
+    if (owner !== null) {
+      // Only while the entry still names this owner: a new claim may have indexed it anew.
+      await HDEL_IF.run(this.client, [this.keys.threadRegistry], [threadId, owner]);
     }
   }
-  return metadata;
+
+  /** Deletes the runs' keys that still map to the thread (each in its own slot). */
+  private async dropRuns(threadId: string, runs: string[]): Promise<void> {
+    await Promise.all(
+      runs.map((runId) => DROP_RUN_OF.run(this.client, [this.keys.run(runId)], [threadId])),
+    );
+  }
+
+  /** EXISTS of each key, in one round trip. */
+  private async existing(keys: string[]): Promise<boolean[]> {
+    if (keys.length === 0) return [];
+    const pipeline = this.client.pipeline();
+    for (const key of keys) pipeline.exists(key);
+    return (await exec(pipeline)).map((found) => found === 1);
+  }
 }
 
-function toConnectionRecord(
-  connectionId: string,
-  hash: Record<string, string>,
-  threads: string[],
-): ConnectionRecord | null {
-  if (hash.userId === undefined || hash.instanceId === undefined) return null;
-  return {
-    connectionId,
-    userId: hash.userId,
-    instanceId: hash.instanceId,
-    transport: hash.transport ?? '',
-    connectedAt: Number(hash.connectedAt ?? 0) || 0,
-    lastSeenAt: Number(hash.lastSeenAt ?? 0) || 0,
-    threads,
-  };
-}
-
-function asArray(value: unknown): unknown[] {
-  if (!Array.isArray(value)) throw new Error(`Unexpected Redis reply: ${typeof value}`);
-  return value as unknown[];
+function leaseEnd(ttlSeconds: number): number {
+  return Date.now() + ttlSeconds * 1000;
 }
 
 /** The script answers the stored cursor as a string, so large seqs keep every digit. */
@@ -565,28 +570,4 @@ function settleWithReply(raise: CursorRaise, reply: unknown): void {
   } catch (error) {
     raise.settle(toError(error), 0);
   }
-}
-
-function asString(value: unknown): string {
-  if (typeof value !== 'string') throw new Error(`Unexpected Redis reply: ${typeof value}`);
-  return value;
-}
-
-function asNullableString(value: unknown): string | null {
-  return value === null || value === undefined ? null : asString(value);
-}
-
-function asStringArray(value: unknown): string[] {
-  if (value === null || value === undefined) return [];
-  return asArray(value).map(asString);
-}
-
-/** HGETALL arrives as an object through ioredis's reply transformer, even in a pipeline. */
-function asHash(value: unknown): Record<string, string> {
-  if (value === null || value === undefined) return {};
-  if (Array.isArray(value)) return Object.fromEntries(toPairs(value.map(asString)));
-  if (typeof value !== 'object') throw new Error(`Unexpected Redis reply: ${typeof value}`);
-  const hash: Record<string, string> = {};
-  for (const [key, field] of Object.entries(value)) hash[key] = asString(field);
-  return hash;
 }

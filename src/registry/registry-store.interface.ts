@@ -1,27 +1,60 @@
-import type { ClaimResult, ConnectionRecord, Page, ThreadRecord } from './registry.types.js';
+import type {
+  ClaimResult,
+  ConnectionLimits,
+  ConnectionRecord,
+  IdLookup,
+  Page,
+  RunClaim,
+  ThreadLease,
+  ThreadRecord,
+} from './registry.types.js';
 
 /**
  * Where the registry keeps threads, runs, connections, instances and delivered cursors.
  * Implementations: `MemoryRegistryStore` (one process) and `RedisRegistryStore`
  * (shared by every instance). Both pass `describeRegistryStore`. Inputs are already
  * validated by `ThreadRegistryService`; stores do not re-check ids.
+ *
+ * An id is a thread or a run, never both: `claimThread` refuses a registered run's id and
+ * `putRun` a registered thread's, each decided atomically with the other.
  */
 export interface RegistryStore {
-  /** Sets the owner once, atomically: a second claim returns the existing record with `created: false`. */
-  claimThread(record: ThreadRecord): Promise<ClaimResult>;
+  /**
+   * Sets the owner once, atomically. With `lease` the claim is an auto-registration: it
+   * counts against the owner's cap and expires `lease.ttlSeconds` after its last use; a
+   * repeated leased claim by the owner renews it. Without `lease` the thread is permanent,
+   * and a permanent claim by the owner of a leased thread makes it permanent (adopts it).
+   * A new thread starts clean: runs, cursors and whatever `onThreadCreated` clears (the
+   * log) of an earlier thread under the same id are gone.
+   */
+  claimThread(record: ThreadRecord, lease?: ThreadLease): Promise<ClaimResult>;
+  /** Null for unknown and expired threads. */
   getThread(threadId: string): Promise<ThreadRecord | null>;
-  /** Removes the thread, its runs and its owner index entry. Returns false when it did not exist. */
+  /** Extends a leased thread's life to `ttlSeconds` from now; permanent or missing threads are left alone. */
+  touchThread(threadId: string, ttlSeconds: number): Promise<void>;
+  /** Removes the thread, its runs, its cursors and its owner index entries. Returns false when it did not exist. */
   deleteThread(threadId: string): Promise<boolean>;
   listThreads(cursor: string | null, limit: number): Promise<Page<ThreadRecord>>;
   threadsOfUser(userId: string): Promise<string[]>;
+  /**
+   * Forgets leased threads whose lease ran out (their index entries, runs and cursors);
+   * returns how many. Bounded work per call; callers repeat it periodically.
+   */
+  sweepExpiredThreads(): Promise<number>;
 
-  /** Maps run -> thread once; returns the thread the run is mapped to after the call (the existing one if it was set already). */
-  putRun(runId: string, threadId: string): Promise<string>;
+  /** Maps run -> thread once (an earlier mapping wins); refuses an id that is a registered thread. */
+  putRun(runId: string, threadId: string): Promise<RunClaim>;
   getRunThread(runId: string): Promise<string | null>;
+  /** Whether `id` is a registered thread, a registered run (and of which thread), or nothing. */
+  lookupId(id: string): Promise<IdLookup>;
   runsOfThread(threadId: string): Promise<string[]>;
   deleteRun(runId: string): Promise<boolean>;
 
-  putConnection(record: ConnectionRecord): Promise<void>;
+  /**
+   * Stores the connection; with `limits.maxPerUser`, atomically refuses (returns false,
+   * stores nothing) a new connection of a user who already holds that many.
+   */
+  putConnection(record: ConnectionRecord, limits?: ConnectionLimits): Promise<boolean>;
   getConnection(connectionId: string): Promise<ConnectionRecord | null>;
   /** Updates `lastSeenAt`, and `transport` when given (after an upgrade); a missing connection stays missing. */
   touchConnection(connectionId: string, lastSeenAt: number, transport?: string): Promise<void>;

@@ -56,6 +56,15 @@ export function parseRunId(value: unknown): ParsedRunId | null {
   return { threadId, startedAt: Number(millis), suffix };
 }
 
+/**
+ * Whether `value` has the run form `<x>_run_<digits>_<hex>`. Such ids are reserved for
+ * runs: a thread registered under one would capture the events a producer sends to the
+ * run of another thread (its form resolves to that thread's id).
+ */
+export function isRunFormId(value: unknown): boolean {
+  return parseRunId(value) !== null;
+}
+
 /** Makes a run id in the conventional form, for producers (and the demo agent) that need one. */
 export function makeRunId(threadId: string, now = Date.now(), randomHex?: string): string {
   const hex =

@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { BadRequestError } from '../errors/bad-request.error.js';
+import { InvalidIdError } from '../errors/invalid-id.error.js';
+import type { RelayError } from '../errors/relay-error.js';
 import { RunConflictError } from '../errors/run-conflict.error.js';
 import { ThreadNotFoundError } from '../errors/thread-not-found.error.js';
 import { ThreadOwnershipConflictError } from '../errors/thread-ownership-conflict.error.js';
-import { InvalidIdError } from '../errors/invalid-id.error.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import {
   RELAY_OPTIONS,
@@ -10,8 +12,15 @@ import {
   type ThreadAction,
 } from '../thread-relay.options.js';
 import { REGISTRY_STORE, type RegistryStore } from './registry-store.interface.js';
-import type { ConnectionRecord, Page, ThreadMetadata, ThreadRecord } from './registry.types.js';
-import { assertValidId, parseRunId } from './thread-id.js';
+import type {
+  ClaimResult,
+  ConnectionRecord,
+  Page,
+  ThreadMetadata,
+  ThreadRecord,
+} from './registry.types.js';
+import { assertValidId, isRunFormId, parseRunId } from './thread-id.js';
+import { TouchThrottle } from './touch-throttle.js';
 
 export interface Resolution {
   threadId: string;
@@ -19,7 +28,12 @@ export interface Resolution {
   runId?: string;
 }
 
-/** Positive resolutions are cached briefly: a thread's owner never changes, so a hit is safe. */
+/**
+ * Positive resolutions are cached briefly. An id never changes meaning while it is
+ * registered (a thread id is never a run id, a run maps once), so a hit is safe for as
+ * long as the id stays registered; an unregistered id is forgotten here at once and on
+ * other instances within the TTL.
+ */
 const RESOLVE_CACHE_MAX = 10_000;
 const RESOLVE_CACHE_TTL_MS = 30_000;
 
@@ -31,60 +45,74 @@ const RESOLVE_CACHE_TTL_MS = 30_000;
 export class ThreadRegistryService {
   private readonly log: RelayLogger;
   private readonly resolved = new Map<string, { value: Resolution; until: number }>();
+  private readonly touches: TouchThrottle;
 
   constructor(
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
     @Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions,
   ) {
     this.log = RelayLogger.for(ThreadRegistryService.name, options);
-  }
-
-  get instanceId(): string {
-    return this.options.instanceId;
+    // A lease renewal at most every tenth of the lease (capped at 10 min) per thread here.
+    const ttlMs = options.history.autoThreadTtlSeconds * 1000;
+    this.touches = new TouchThrottle(Math.min(ttlMs / 10, 600_000));
   }
 
   /**
-   * Registers `threadId` to `userId`. Idempotent for the same owner; another owner gets
-   * `ThreadOwnershipConflictError`, decided atomically by the store.
+   * Registers `threadId` to `userId`, for good: it never expires (an auto-registered
+   * thread of the same owner is adopted). Idempotent for the same owner; another owner
+   * gets `ThreadOwnershipConflictError`, a registered run's id `RunConflictError`, and an
+   * id of the run form `BadRequestError` (such ids are reserved for runs).
    */
   async registerThread(
     threadId: string,
     userId: string,
     metadata: ThreadMetadata = {},
   ): Promise<ThreadRecord> {
-    const tid = this.checked(threadId, 'threadId', { userId });
+    const tid = this.checkedThreadId(threadId, { userId });
     const uid = this.checked(userId, 'userId', { threadId: tid });
-    const { created, record } = await this.store.claimThread({
+    const result = await this.store.claimThread({
       threadId: tid,
       ownerId: uid,
       createdAt: Date.now(),
       metadata,
     });
-    if (record.ownerId !== uid) {
-      const error = new ThreadOwnershipConflictError(tid, uid);
-      this.log.warn({
-        msg: 'thread registration refused',
-        threadId: tid,
-        userId: uid,
-        code: error.code,
-      });
-      throw error;
+    return this.claimed(result, tid, uid);
+  }
+
+  /**
+   * A user's claim of an unregistered thread (auto-registration): leased, so it expires
+   * when unused, and counted against `limits.autoRegisteredThreadsPerUser`. The raw store
+   * outcome is returned: the caller turns it into the answer its user should get.
+   */
+  async claimForUser(threadId: string, userId: string): Promise<ClaimResult> {
+    const tid = this.checkedThreadId(threadId, { userId });
+    const result = await this.store.claimThread(
+      { threadId: tid, ownerId: userId, createdAt: Date.now(), metadata: {} },
+      {
+        ttlSeconds: this.options.history.autoThreadTtlSeconds,
+        maxPerUser: this.options.limits.autoRegisteredThreadsPerUser,
+      },
+    );
+    if (result.outcome === 'created') {
+      this.log.info({ msg: 'thread registered', threadId: tid, userId, auto: true });
     }
-    if (created) this.log.info({ msg: 'thread registered', threadId: tid, userId: uid });
-    return record;
+    return result;
   }
 
   async unregisterThread(threadId: string): Promise<boolean> {
     const tid = this.checked(threadId, 'threadId');
     for (const [key, entry] of this.resolved) {
-      if (entry.value.threadId === tid) this.resolved.delete(key);
+      if (entry.value.threadId === tid || key === tid) this.resolved.delete(key);
     }
     const removed = await this.store.deleteThread(tid);
     if (removed) this.log.info({ msg: 'thread unregistered', threadId: tid });
     return removed;
   }
 
-  /** Maps a run to its (registered) thread. A run is set once; mapping it elsewhere is `RunConflictError`. */
+  /**
+   * Maps a run to its (registered) thread. A run is set once; mapping it elsewhere, or
+   * using a registered thread's id as a run id, is `RunConflictError`.
+   */
   async registerRun(runId: string, threadId: string): Promise<void> {
     const rid = this.checked(runId, 'runId', { threadId });
     const tid = this.checked(threadId, 'threadId', { runId: rid });
@@ -98,9 +126,14 @@ export class ThreadRegistryService {
       });
       throw error;
     }
-    const stored = await this.store.putRun(rid, tid);
-    if (stored !== tid) {
-      const error = new RunConflictError(rid, stored, tid);
+    const claim = await this.store.putRun(rid, tid);
+    const error =
+      claim.outcome === 'thread_id'
+        ? RunConflictError.idIsThread(rid)
+        : claim.threadId !== tid
+          ? RunConflictError.alreadyMapped(rid, claim.threadId, tid)
+          : null;
+    if (error) {
       this.log.warn({
         msg: 'run registration refused',
         runId: rid,
@@ -118,7 +151,7 @@ export class ThreadRegistryService {
     return this.store.deleteRun(rid);
   }
 
-  /** The thread id for a thread id, a registered run id, or a conventional run id of a registered thread. */
+  /** The thread id for a registered run id, a thread id, or a run-form id of a registered thread. */
   async resolve(id: string): Promise<string> {
     return (await this.resolveDetailed(id)).threadId;
   }
@@ -129,6 +162,7 @@ export class ThreadRegistryService {
     return cached && cached.until > Date.now() ? cached.value : undefined;
   }
 
+  /** Resolution order: registered run, then thread, then the run form's thread part. */
   async resolveDetailed(id: unknown): Promise<Resolution> {
     let checkedId: string;
     try {
@@ -157,17 +191,17 @@ export class ThreadRegistryService {
   }
 
   private async lookup(id: string): Promise<Resolution | null> {
-    if (await this.store.getThread(id)) return { threadId: id };
-    const runThread = await this.store.getRunThread(id);
-    if (runThread) return { threadId: runThread, runId: id };
+    const found = await this.store.lookupId(id);
+    if (found?.kind === 'run') return { threadId: found.threadId, runId: id };
+    if (found?.kind === 'thread') return { threadId: id };
     const parsed = parseRunId(id);
-    if (parsed && (await this.store.getThread(parsed.threadId))) {
-      // Record the run so operators see it under its thread; a concurrent mapping wins.
-      const stored = await this.store.putRun(id, parsed.threadId);
-      this.log.info({ msg: 'run registered', runId: id, threadId: stored, via: 'run id format' });
-      return { threadId: stored, runId: id };
-    }
-    return null;
+    if (!parsed || !(await this.store.getThread(parsed.threadId))) return null;
+    // Recorded so operators see it under its thread; a concurrent mapping wins.
+    const claim = await this.store.putRun(id, parsed.threadId);
+    // A run-form id is never a thread (registration refuses them), so this is a mapping.
+    const threadId = claim.outcome === 'mapped' ? claim.threadId : parsed.threadId;
+    this.log.info({ msg: 'run registered', runId: id, threadId, via: 'run id format' });
+    return { threadId, runId: id };
   }
 
   private remember(id: string, value: Resolution): void {
@@ -182,6 +216,18 @@ export class ThreadRegistryService {
     return this.store.getThread(this.checked(threadId, 'threadId'));
   }
 
+  /**
+   * Keeps an auto-registered thread alive after a use (a join, a read, an event). At most
+   * one store write per thread per throttle period on this instance; never throws.
+   */
+  touchThread(threadId: string): void {
+    if (!this.touches.due(threadId)) return;
+    this.store.touchThread(threadId, this.options.history.autoThreadTtlSeconds).catch(() => {
+      // The lease only runs shorter; the next use renews it.
+      this.touches.forget(threadId);
+    });
+  }
+
   threadsOfUser(userId: string): Promise<string[]> {
     return this.store.threadsOfUser(this.checked(userId, 'userId'));
   }
@@ -190,20 +236,32 @@ export class ThreadRegistryService {
     return this.store.runsOfThread(this.checked(threadId, 'threadId'));
   }
 
-  /** May `userId` perform `action` on the thread? The `threadAccess` hook decides if given, else ownership. */
-  async canAccess(userId: string, threadId: string, action: ThreadAction): Promise<boolean> {
-    const thread = await this.store.getThread(threadId);
+  /**
+   * May `userId` perform `action` on the thread whose record (null: unregistered) the
+   * caller read? The `threadAccess` hook decides if given, else ownership. The record is
+   * passed in so one decision reads the thread once.
+   */
+  async mayAccess(
+    userId: string,
+    threadId: string,
+    thread: ThreadRecord | null,
+    action: ThreadAction,
+  ): Promise<boolean> {
     if (this.options.threadAccess) {
       return (await this.options.threadAccess(userId, threadId, thread, action)) === true;
     }
     return thread !== null && thread.ownerId === userId;
   }
 
+  /** Registers the connection; false when its user already holds `limits.connectionsPerUser`. */
   async registerConnection(
     record: Omit<ConnectionRecord, 'threads' | 'instanceId'>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const full: ConnectionRecord = { ...record, instanceId: this.options.instanceId, threads: [] };
-    await this.store.putConnection(full);
+    const admitted = await this.store.putConnection(full, {
+      maxPerUser: this.options.limits.connectionsPerUser,
+    });
+    if (!admitted) return false;
     this.log.info({
       msg: 'connection opened',
       connectionId: record.connectionId,
@@ -211,6 +269,7 @@ export class ThreadRegistryService {
       transport: record.transport,
       instanceId: full.instanceId,
     });
+    return true;
   }
 
   async unregisterConnection(connectionId: string, reason: string): Promise<void> {
@@ -272,6 +331,45 @@ export class ThreadRegistryService {
   /** Delivered cursors per user that count in log `epoch` (the log's current one, normally). */
   deliveredCursors(threadId: string, epoch: string): Promise<Record<string, number>> {
     return this.store.deliveredCursors(threadId, epoch);
+  }
+
+  private claimed(result: ClaimResult, threadId: string, userId: string): ThreadRecord {
+    if (result.outcome === 'created' || result.outcome === 'existing') {
+      if (result.record.ownerId !== userId) {
+        throw this.refused(new ThreadOwnershipConflictError(threadId, userId), threadId, userId);
+      }
+      if (result.outcome === 'created') {
+        this.log.info({ msg: 'thread registered', threadId, userId });
+      }
+      return result.record;
+    }
+    if (result.outcome === 'run_id') {
+      throw this.refused(RunConflictError.idIsRun(threadId, result.threadId), threadId, userId);
+    }
+    // Only leased claims are capped.
+    throw new Error(`unexpected claim outcome ${result.outcome} for a permanent registration`);
+  }
+
+  private refused(error: RelayError, threadId: string, userId: string): RelayError {
+    this.log.warn({ msg: 'thread registration refused', threadId, userId, code: error.code });
+    return error;
+  }
+
+  /** A valid id that is not of the run form, which is reserved for runs. */
+  private checkedThreadId(value: unknown, context: Record<string, string> = {}): string {
+    const tid = this.checked(value, 'threadId', context);
+    if (isRunFormId(tid)) {
+      this.log.warn({
+        msg: 'registry input refused',
+        field: 'threadId',
+        code: 'BAD_REQUEST',
+        ...context,
+      });
+      throw new BadRequestError(
+        `threadId ${JSON.stringify(tid.slice(0, 120))} has the run form <thread>_run_<millis>_<hex>, which is reserved for run ids`,
+      );
+    }
+    return tid;
   }
 
   private checked(value: unknown, field: string, context: Record<string, string> = {}): string {

@@ -1,6 +1,13 @@
 import { BadRequestError } from '../../src/errors/bad-request.error.js';
 import type { RegistryStore } from '../../src/registry/registry-store.interface.js';
-import type { ConnectionRecord, Page, ThreadRecord } from '../../src/registry/registry.types.js';
+import type {
+  ClaimResult,
+  ConnectionRecord,
+  Page,
+  RunClaim,
+  ThreadLease,
+  ThreadRecord,
+} from '../../src/registry/registry.types.js';
 
 export interface RegistryStoreHarness {
   store: RegistryStore;
@@ -16,6 +23,7 @@ export interface RegistryStoreHarness {
 }
 
 const CREATED_AT = 1_700_000_000_000;
+const LEASE: ThreadLease = { ttlSeconds: 3_600, maxPerUser: 100 };
 
 function thread(threadId: string, ownerId: string, createdAt = CREATED_AT): ThreadRecord {
   return {
@@ -37,6 +45,14 @@ function connection(connectionId: string, over: Partial<ConnectionRecord> = {}):
     threads: [],
     ...over,
   };
+}
+
+function ownerOf(result: ClaimResult | undefined): string | undefined {
+  return result && 'record' in result ? result.record.ownerId : undefined;
+}
+
+function mapped(threadId: string): RunClaim {
+  return { outcome: 'mapped', threadId };
 }
 
 function sorted(values: Iterable<string>): string[] {
@@ -119,7 +135,7 @@ export function describeRegistryStore(
     describe('threads', () => {
       it('claims an unowned thread and reads it back', async () => {
         const record = thread('t-1', 'alice');
-        await expect(store.claimThread(record)).resolves.toEqual({ created: true, record });
+        await expect(store.claimThread(record)).resolves.toEqual({ outcome: 'created', record });
         await expect(store.getThread('t-1')).resolves.toEqual(record);
         await expect(store.threadsOfUser('alice')).resolves.toEqual(['t-1']);
       });
@@ -131,7 +147,7 @@ export function describeRegistryStore(
           ...thread('t-1', 'alice', CREATED_AT + 5_000),
           metadata: { title: 'changed' },
         });
-        expect(again).toEqual({ created: false, record: first });
+        expect(again).toEqual({ outcome: 'existing', record: first });
         await expect(store.getThread('t-1')).resolves.toEqual(first);
         await expect(store.threadsOfUser('alice')).resolves.toEqual(['t-1']);
       });
@@ -139,8 +155,7 @@ export function describeRegistryStore(
       it('keeps the first owner when another user claims the thread', async () => {
         await store.claimThread(thread('t-1', 'alice'));
         const result = await store.claimThread(thread('t-1', 'mallory'));
-        expect(result.created).toBe(false);
-        expect(result.record.ownerId).toBe('alice');
+        expect(result).toMatchObject({ outcome: 'existing', record: { ownerId: 'alice' } });
         await expect(store.threadsOfUser('mallory')).resolves.toEqual([]);
       });
 
@@ -150,9 +165,9 @@ export function describeRegistryStore(
             store.claimThread(thread('contested', `user-${i}`)),
           ),
         );
-        expect(results.filter((r) => r.created)).toHaveLength(1);
-        const winner = results.find((r) => r.created)?.record.ownerId;
-        expect(new Set(results.map((r) => r.record.ownerId))).toEqual(new Set([winner]));
+        expect(results.filter((r) => r.outcome === 'created')).toHaveLength(1);
+        const winner = ownerOf(results.find((r) => r.outcome === 'created'));
+        expect(new Set(results.map(ownerOf))).toEqual(new Set([winner]));
         await expect(store.getThread('contested')).resolves.toMatchObject({ ownerId: winner });
         await expect(store.threadsOfUser(winner ?? '')).resolves.toEqual(['contested']);
       });
@@ -164,8 +179,8 @@ export function describeRegistryStore(
             (all[i % all.length] as RegistryStore).claimThread(thread('shared', `user-${i}`)),
           ),
         );
-        expect(results.filter((r) => r.created)).toHaveLength(1);
-        const owners = new Set(results.map((r) => r.record.ownerId));
+        expect(results.filter((r) => r.outcome === 'created')).toHaveLength(1);
+        const owners = new Set(results.map(ownerOf));
         expect(owners.size).toBe(1);
         for (const peer of all) {
           await expect(peer.getThread('shared')).resolves.toMatchObject({
@@ -214,7 +229,10 @@ export function describeRegistryStore(
         await store.claimThread(thread('t-1', 'alice'));
         await store.deleteThread('t-1');
         const result = await store.claimThread(thread('t-1', 'bob', CREATED_AT + 1));
-        expect(result).toEqual({ created: true, record: thread('t-1', 'bob', CREATED_AT + 1) });
+        expect(result).toEqual({
+          outcome: 'created',
+          record: thread('t-1', 'bob', CREATED_AT + 1),
+        });
         await expect(store.getThread('t-1')).resolves.toEqual(thread('t-1', 'bob', CREATED_AT + 1));
         await expect(store.threadsOfUser('alice')).resolves.toEqual([]);
       });
@@ -247,7 +265,7 @@ export function describeRegistryStore(
       });
 
       it('maps a run to its thread', async () => {
-        await expect(store.putRun('r-1', 't-1')).resolves.toBe('t-1');
+        await expect(store.putRun('r-1', 't-1')).resolves.toEqual(mapped('t-1'));
         await expect(store.getRunThread('r-1')).resolves.toBe('t-1');
         await expect(store.runsOfThread('t-1')).resolves.toEqual(['r-1']);
         await expect(store.getRunThread('r-unknown')).resolves.toBeNull();
@@ -256,8 +274,8 @@ export function describeRegistryStore(
 
       it('keeps the first mapping of a run and reports it', async () => {
         await store.putRun('r-1', 't-1');
-        await expect(store.putRun('r-1', 't-1')).resolves.toBe('t-1');
-        await expect(store.putRun('r-1', 't-2')).resolves.toBe('t-1');
+        await expect(store.putRun('r-1', 't-1')).resolves.toEqual(mapped('t-1'));
+        await expect(store.putRun('r-1', 't-2')).resolves.toEqual(mapped('t-1'));
         await expect(store.getRunThread('r-1')).resolves.toBe('t-1');
         await expect(store.runsOfThread('t-1')).resolves.toEqual(['r-1']);
         await expect(store.runsOfThread('t-2')).resolves.toEqual([]);
@@ -269,8 +287,9 @@ export function describeRegistryStore(
         const results = await Promise.all(
           threads.map((t, i) => (all[i % all.length] as RegistryStore).putRun('r-race', t)),
         );
-        const winner = results[0];
-        expect(new Set(results)).toEqual(new Set([winner]));
+        const winners = results.map((r) => (r.outcome === 'mapped' ? r.threadId : r.outcome));
+        const winner = winners[0];
+        expect(new Set(winners)).toEqual(new Set([winner]));
         await expect(store.getRunThread('r-race')).resolves.toBe(winner);
         const indexed = await Promise.all(threads.map((t) => store.runsOfThread(t)));
         expect(indexed.flat()).toEqual(['r-race']);
@@ -288,7 +307,179 @@ export function describeRegistryStore(
         await expect(store.getRunThread('r-1')).resolves.toBeNull();
         await expect(store.runsOfThread('t-1')).resolves.toEqual(['r-2']);
         await expect(store.deleteRun('r-1')).resolves.toBe(false);
-        await expect(store.putRun('r-1', 't-2')).resolves.toBe('t-2');
+        await expect(store.putRun('r-1', 't-2')).resolves.toEqual(mapped('t-2'));
+      });
+    });
+
+    describe('one id, one meaning', () => {
+      it('refuses a thread claim on a registered run id, and a run on a registered thread id', async () => {
+        await store.claimThread(thread('t-1', 'alice'));
+        await store.putRun('run-1001', 't-1');
+        await expect(store.claimThread(thread('run-1001', 'mallory'))).resolves.toEqual({
+          outcome: 'run_id',
+          threadId: 't-1',
+        });
+        await expect(
+          store.claimThread(thread('run-1001', 'mallory'), LEASE),
+        ).resolves.toMatchObject({ outcome: 'run_id' });
+        await expect(store.getThread('run-1001')).resolves.toBeNull();
+        await expect(store.threadsOfUser('mallory')).resolves.toEqual([]);
+
+        await store.claimThread(thread('run-2002', 'mallory'));
+        await expect(store.putRun('run-2002', 't-1')).resolves.toEqual({ outcome: 'thread_id' });
+        await expect(store.getRunThread('run-2002')).resolves.toBeNull();
+        await expect(store.runsOfThread('t-1')).resolves.toEqual(['run-1001']);
+      });
+
+      it('decides between a racing thread claim and run mapping of one id exactly once', async () => {
+        await store.claimThread(thread('t-1', 'alice'));
+        const all = await stores(3);
+        for (let round = 0; round < 20; round += 1) {
+          const id = `contested-${round}`;
+          const [claim, run] = await Promise.all([
+            (all[round % all.length] as RegistryStore).claimThread(thread(id, 'mallory')),
+            (all[(round + 1) % all.length] as RegistryStore).putRun(id, 't-1'),
+          ]);
+          const threadWon = claim.outcome === 'created';
+          const runWon = run.outcome === 'mapped';
+          expect({ id, threadWon, runWon }).toEqual({ id, threadWon, runWon: !threadWon });
+          await expect(store.lookupId(id)).resolves.toEqual(
+            threadWon ? { kind: 'thread' } : { kind: 'run', threadId: 't-1' },
+          );
+        }
+      });
+
+      it('looks an id up as a run, a thread or nothing', async () => {
+        await store.claimThread(thread('t-1', 'alice'));
+        await store.putRun('r-1', 't-1');
+        await expect(store.lookupId('t-1')).resolves.toEqual({ kind: 'thread' });
+        await expect(store.lookupId('r-1')).resolves.toEqual({ kind: 'run', threadId: 't-1' });
+        await expect(store.lookupId('nothing')).resolves.toBeNull();
+      });
+
+      it('starts a thread registered again clean: no runs or cursors of the one before', async () => {
+        await store.claimThread(thread('t-1', 'alice'));
+        await store.putRun('r-old', 't-1');
+        await store.recordDelivered('t-1', 'alice', 7, 'e1');
+        await store.deleteThread('t-1');
+        await store.claimThread(thread('t-1', 'bob'));
+        await expect(store.runsOfThread('t-1')).resolves.toEqual([]);
+        await expect(store.getRunThread('r-old')).resolves.toBeNull();
+        await expect(store.deliveredCursors('t-1', 'e1')).resolves.toEqual({});
+      });
+    });
+
+    describe('leased (auto-registered) threads', () => {
+      it('marks a leased thread and renews it for its owner only', async () => {
+        const created = await store.claimThread(thread('t-1', 'alice'), LEASE);
+        expect(created).toEqual({
+          outcome: 'created',
+          record: { ...thread('t-1', 'alice'), autoRegistered: true },
+        });
+        await expect(store.getThread('t-1')).resolves.toMatchObject({ autoRegistered: true });
+        await expect(store.claimThread(thread('t-1', 'mallory'), LEASE)).resolves.toMatchObject({
+          outcome: 'existing',
+          record: { ownerId: 'alice' },
+        });
+      });
+
+      it('expires a leased thread left unused, with its indexes, runs and cursors', async () => {
+        await store.claimThread(thread('t-short', 'alice'), { ttlSeconds: 1, maxPerUser: 10 });
+        await store.claimThread(thread('t-kept', 'alice'));
+        await store.putRun('r-short', 't-short');
+        await store.recordDelivered('t-short', 'alice', 3, 'e1');
+        await harness.passTime(1_100);
+        await eventually(async () => (await store.getThread('t-short')) === null, harness.passTime);
+        await store.sweepExpiredThreads();
+        await expect(store.threadsOfUser('alice')).resolves.toEqual(['t-kept']);
+        await expect(store.getRunThread('r-short')).resolves.toBeNull();
+        await expect(store.runsOfThread('t-short')).resolves.toEqual([]);
+        await expect(store.deliveredCursors('t-short', 'e1')).resolves.toEqual({});
+        const { items } = await collectPages((c, l) => store.listThreads(c, l), 10);
+        expect(items.map((t) => t.threadId)).toEqual(['t-kept']);
+        // The id is free again, and its new owner starts clean.
+        await expect(store.claimThread(thread('t-short', 'bob'), LEASE)).resolves.toMatchObject({
+          outcome: 'created',
+          record: { ownerId: 'bob' },
+        });
+      });
+
+      it('keeps a touched lease alive past its first term', async () => {
+        await store.claimThread(thread('t-1', 'alice'), { ttlSeconds: 2, maxPerUser: 10 });
+        await harness.passTime(1_200);
+        await store.touchThread('t-1', 2);
+        await harness.passTime(1_200);
+        await expect(store.getThread('t-1')).resolves.toMatchObject({ ownerId: 'alice' });
+        await store.sweepExpiredThreads();
+        await expect(store.threadsOfUser('alice')).resolves.toEqual(['t-1']);
+      });
+
+      it('makes a leased thread permanent when its owner registers it', async () => {
+        await store.claimThread(thread('t-1', 'alice'), { ttlSeconds: 1, maxPerUser: 10 });
+        await expect(store.claimThread(thread('t-1', 'alice'))).resolves.toEqual({
+          outcome: 'existing',
+          record: thread('t-1', 'alice'),
+        });
+        await harness.passTime(1_200);
+        await store.sweepExpiredThreads();
+        await expect(store.getThread('t-1')).resolves.toEqual(thread('t-1', 'alice'));
+        // Touching a permanent thread gives it no expiry.
+        await store.touchThread('t-1', 1);
+        await harness.passTime(1_200);
+        await expect(store.getThread('t-1')).resolves.toEqual(thread('t-1', 'alice'));
+      });
+
+      it('caps the live leased threads of a user, not their permanent ones or other users', async () => {
+        const cap = { ttlSeconds: 60, maxPerUser: 3 };
+        for (const id of ['a-1', 'a-2', 'a-3']) {
+          await expect(store.claimThread(thread(id, 'alice'), cap)).resolves.toMatchObject({
+            outcome: 'created',
+          });
+        }
+        await expect(store.claimThread(thread('a-4', 'alice'), cap)).resolves.toEqual({
+          outcome: 'limit',
+          limit: 3,
+        });
+        await expect(store.getThread('a-4')).resolves.toBeNull();
+        // Renewing one already held is not a new one.
+        await expect(store.claimThread(thread('a-2', 'alice'), cap)).resolves.toMatchObject({
+          outcome: 'existing',
+        });
+        await expect(store.claimThread(thread('p-1', 'alice'))).resolves.toMatchObject({
+          outcome: 'created',
+        });
+        await expect(store.claimThread(thread('b-1', 'bob'), cap)).resolves.toMatchObject({
+          outcome: 'created',
+        });
+        // A thread freed (deleted) frees its place.
+        await store.deleteThread('a-1');
+        await expect(store.claimThread(thread('a-4', 'alice'), cap)).resolves.toMatchObject({
+          outcome: 'created',
+        });
+      });
+
+      it('holds the cap under 50 parallel leased claims by one user', async () => {
+        const all = await stores(3);
+        const cap = { ttlSeconds: 60, maxPerUser: 5 };
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            (all[i % all.length] as RegistryStore).claimThread(thread(`p-${i}`, 'alice'), cap),
+          ),
+        );
+        expect(results.filter((r) => r.outcome === 'created')).toHaveLength(5);
+        expect(results.filter((r) => r.outcome === 'limit')).toHaveLength(45);
+        await expect(store.threadsOfUser('alice')).resolves.toHaveLength(5);
+      });
+
+      it('frees the places of leases that ran out', async () => {
+        const cap = { ttlSeconds: 1, maxPerUser: 2 };
+        await store.claimThread(thread('a-1', 'alice'), cap);
+        await store.claimThread(thread('a-2', 'alice'), cap);
+        await harness.passTime(1_200);
+        await eventually(async () => (await store.getThread('a-1')) === null, harness.passTime);
+        await expect(store.claimThread(thread('a-3', 'alice'), cap)).resolves.toMatchObject({
+          outcome: 'created',
+        });
       });
     });
 
@@ -301,6 +492,32 @@ export function describeRegistryStore(
         await expect(store.connectionsOfInstance('instance-1')).resolves.toEqual(['c-1']);
         await expect(store.connectionsOfThread('t-1')).resolves.toEqual(['c-1']);
         await expect(store.countConnectionsOfThread('t-2')).resolves.toBe(1);
+      });
+
+      it('refuses a connection over the per-user cap, across store instances', async () => {
+        const all = await stores(3);
+        const results = await Promise.all(
+          Array.from({ length: 12 }, (_, i) =>
+            (all[i % all.length] as RegistryStore).putConnection(
+              connection(`c-${i}`, { userId: 'capped' }),
+              { maxPerUser: 4 },
+            ),
+          ),
+        );
+        expect(results.filter(Boolean)).toHaveLength(4);
+        await expect(store.connectionsOfUser('capped')).resolves.toHaveLength(4);
+        // Storing an admitted connection again is not a new one; a freed place can be taken.
+        const admitted = results.findIndex(Boolean);
+        await expect(
+          store.putConnection(connection(`c-${admitted}`, { userId: 'capped' }), { maxPerUser: 4 }),
+        ).resolves.toBe(true);
+        await store.deleteConnection(`c-${admitted}`);
+        await expect(
+          store.putConnection(connection('c-new', { userId: 'capped' }), { maxPerUser: 4 }),
+        ).resolves.toBe(true);
+        await expect(store.putConnection(connection('c-free', { userId: 'other' }))).resolves.toBe(
+          true,
+        );
       });
 
       it('returns null and empty indexes for unknown ids', async () => {

@@ -1,0 +1,13 @@
+import { RelayError } from './relay-error.js';
+
+/** A quota is used up (joined threads, connections, auto-registered threads); nothing was done. */
+export class LimitExceededError extends RelayError {
+  readonly code = 'LIMIT_EXCEEDED';
+
+  constructor(
+    readonly limit: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
