@@ -23,14 +23,19 @@ export { REGISTRY_STORE, type RegistryStore } from './registry/registry-store.in
 export { MemoryRegistryStore } from './registry/memory-registry.store.js';
 export type {
   ClaimResult,
+  ConnectionLimits,
   ConnectionRecord,
+  IdLookup,
   Page,
+  RunClaim,
   RunRecord,
+  ThreadLease,
   ThreadMetadata,
   ThreadRecord,
 } from './registry/registry.types.js';
 export {
   assertValidId,
+  isRunFormId,
   isValidId,
   makeRunId,
   MAX_ID_LENGTH,
@@ -44,7 +49,11 @@ export type {
   SendOptions,
   UserDeliveryReceipt,
 } from './delivery/delivery.types.js';
-export { UserMessageService } from './delivery/user-message.service.js';
+export { UserMessageService, userMessageKey } from './delivery/user-message.service.js';
+export { userMessageTextLimit } from './delivery/user-message-limits.js';
+export { RATE_LIMIT_STORE, type RateLimitStore } from './limits/rate-limit-store.interface.js';
+export { MemoryRateLimitStore } from './limits/memory-rate-limit.store.js';
+export type { BucketRate, TakeResult } from './limits/token-bucket.js';
 export {
   checkCursor,
   MESSAGE_LOG,
@@ -76,11 +85,15 @@ export {
   InvalidIdError,
   InvalidOptionError,
   InvalidPayloadError,
+  LimitExceededError,
+  RateLimitedError,
   RelayError,
   RelayUnavailableError,
   RunConflictError,
   ThreadNotFoundError,
   ThreadOwnershipConflictError,
+  TokenExpiredError,
+  UnauthorizedError,
 } from './errors/index.js';
 
 export * from './protocol.js';
