@@ -27,12 +27,19 @@ const RETRYABLE = new Set<string>([
   'NETWORK',
   'RELAY_UNAVAILABLE',
   'INTERNAL',
+  // Over a rate: the same request goes through once `retryAfterMs` has passed.
+  'RATE_LIMITED',
+  // The connection's credential lapsed: the same request goes through on the next connection,
+  // which asks the token function for a fresh token.
+  'TOKEN_EXPIRED',
 ]);
 
 export interface ClientErrorOptions {
   retryable?: boolean;
   threadId?: string;
   status?: number;
+  /** The server's `retryAfterMs` (or HTTP `Retry-After`) with `RATE_LIMITED`. */
+  retryAfterMs?: number;
   cause?: unknown;
 }
 
@@ -43,6 +50,8 @@ export class ThreadRelayClientError extends Error {
   readonly threadId: string | undefined;
   /** HTTP status, for errors from the REST routes. */
   readonly status: number | undefined;
+  /** How long the server asked to wait before trying again (`RATE_LIMITED`). */
+  readonly retryAfterMs: number | undefined;
 
   constructor(
     readonly code: ClientErrorCode | (string & {}),
@@ -53,11 +62,21 @@ export class ThreadRelayClientError extends Error {
     this.retryable = options.retryable ?? RETRYABLE.has(code);
     this.threadId = options.threadId;
     this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 
 export function isRetryable(error: unknown): boolean {
   return error instanceof ThreadRelayClientError && error.retryable;
+}
+
+/**
+ * How long to wait before another attempt after `error`: the caller's own backoff, or
+ * longer when the server said how long (retrying sooner would only be refused again).
+ */
+export function retryDelay(error: unknown, backoffMs: number): number {
+  const asked = error instanceof ThreadRelayClientError ? (error.retryAfterMs ?? 0) : 0;
+  return Math.max(backoffMs, asked);
 }
 
 /** Wraps anything thrown into a client error, keeping client errors as they are. */

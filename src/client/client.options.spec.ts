@@ -21,4 +21,31 @@ describe('resolveClientOptions', () => {
       expect((thrown as Error).message).toContain('ackIntervalMs');
     },
   );
+
+  it('renews 60 s before expiry and keeps 8 joins in flight by default', () => {
+    expect(resolveClientOptions(base)).toMatchObject({
+      renewBeforeMs: 60_000,
+      maxConcurrentJoins: 8,
+    });
+    expect(
+      resolveClientOptions({ ...base, renewBeforeMs: 5000, maxConcurrentJoins: 1 }),
+    ).toMatchObject({ renewBeforeMs: 5000, maxConcurrentJoins: 1 });
+  });
+
+  it.each([
+    ['renewBeforeMs', 0],
+    ['renewBeforeMs', -1],
+    ['renewBeforeMs', Number.NaN],
+    ['renewBeforeMs', Number.POSITIVE_INFINITY],
+    ['maxConcurrentJoins', 0],
+    ['maxConcurrentJoins', 2.5],
+    ['maxConcurrentJoins', Number.POSITIVE_INFINITY],
+  ])('refuses %s %p, naming the option', (name, value) => {
+    expect(() => resolveClientOptions({ ...base, [name]: value })).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_OPTION',
+        message: expect.stringContaining(name) as unknown,
+      }) as Error,
+    );
+  });
 });

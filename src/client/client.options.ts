@@ -3,7 +3,10 @@ import type { ThreadEvent, ThreadResetNotice } from '../protocol.js';
 import { ThreadRelayClientError } from './client-error.js';
 import type { FetchLike } from './relay-rest-api.js';
 
-/** A token, or a function asked for one at every (re)connect and REST call. */
+/**
+ * A token, or a function asked for one at every (re)connect and REST call, and before the
+ * connection's credential expires (see `renewBeforeMs`). Only a function allows renewal.
+ */
 export type TokenSource = string | (() => string | Promise<string>);
 
 export interface ThreadRelayClientOptions {
@@ -36,6 +39,19 @@ export interface ThreadRelayClientOptions {
   sendTimeoutMs?: number;
   /** Page size for history reads (default 200). */
   historyPageSize?: number;
+  /**
+   * When the server says the connection's credential expires (`relay:session`), a fresh
+   * token from the token function is sent this long before it does (default 60000), or a
+   * third of the credential's lifetime before when that is sooner. A string token cannot
+   * be renewed: the server closes the connection at expiry and the reconnect sends it again.
+   */
+  renewBeforeMs?: number;
+  /**
+   * Joins waiting for the server's answer at once, per connection (default 8); the others
+   * wait their turn. Every (re)connect joins every thread, and the server refuses joins
+   * past its `limits.concurrentJoinsPerConnection` (default 16).
+   */
+  maxConcurrentJoins?: number;
   /** Defaults to the global `fetch`. */
   fetch?: typeof fetch;
   /** Defaults to socket.io-client's `io`; tests pass their own. */
@@ -56,6 +72,8 @@ export interface ResolvedClientOptions {
   requestTimeoutMs: number;
   sendTimeoutMs: number;
   historyPageSize: number;
+  renewBeforeMs: number;
+  maxConcurrentJoins: number;
   fetch: FetchLike;
 }
 
@@ -111,6 +129,8 @@ const DEFAULTS = {
   requestTimeoutMs: 10_000,
   sendTimeoutMs: 30_000,
   historyPageSize: 200,
+  renewBeforeMs: 60_000,
+  maxConcurrentJoins: 8,
 } as const;
 
 export function resolveClientOptions(options: ThreadRelayClientOptions): ResolvedClientOptions {
@@ -146,6 +166,12 @@ export function resolveClientOptions(options: ThreadRelayClientOptions): Resolve
     ),
     sendTimeoutMs: positive('sendTimeoutMs', options.sendTimeoutMs, DEFAULTS.sendTimeoutMs),
     historyPageSize: positive('historyPageSize', options.historyPageSize, DEFAULTS.historyPageSize),
+    renewBeforeMs: positive('renewBeforeMs', options.renewBeforeMs, DEFAULTS.renewBeforeMs),
+    maxConcurrentJoins: positiveInteger(
+      'maxConcurrentJoins',
+      options.maxConcurrentJoins,
+      DEFAULTS.maxConcurrentJoins,
+    ),
     // Browsers throw "Illegal invocation" when fetch is called detached from window.
     fetch: (input, init) => fetchFn(input, init),
   };
@@ -160,6 +186,14 @@ function positive(
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value < 0 || (value === 0 && !zeroOk)) {
     invalid(name, `must be a ${zeroOk ? 'non-negative' : 'positive'} number, got ${value}`);
+  }
+  return value;
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) {
+    invalid(name, `must be an integer >= 1, got ${value}`);
   }
   return value;
 }

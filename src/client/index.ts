@@ -22,11 +22,15 @@ export type { CursorPosition } from './thread-cursor.js';
 export { ClientEvents, ServerEvents, USER_MESSAGE_TYPE } from '../protocol.js';
 export type {
   Ack,
+  AuthRefreshRequest,
+  AuthRefreshResult,
   ErrorBody,
   HistoryPage,
   JoinRequest,
   JoinResult,
   JsonValue,
+  RelayErrorNotice,
+  RelaySessionNotice,
   RelayStatusNotice,
   ResetReason,
   ThreadEvent,

@@ -2,7 +2,8 @@ import type { TimerSet } from './timer-set.js';
 
 /**
  * Runs `tick` every `intervalMs` while started, never two at once: the next period starts
- * when the previous tick has settled, so a slow server is not piled up on.
+ * when the previous tick has settled, so a slow server is not piled up on. A tick may
+ * resolve with a longer wait (a server's `retryAfterMs`), which the next period honours.
  */
 export class PollLoop {
   private generation = 0;
@@ -11,7 +12,7 @@ export class PollLoop {
   constructor(
     private readonly timers: TimerSet,
     private readonly intervalMs: number,
-    private readonly tick: () => Promise<void>,
+    private readonly tick: () => Promise<number | void>,
   ) {}
 
   get running(): boolean {
@@ -35,8 +36,8 @@ export class PollLoop {
     if (!this.active || generation !== this.generation) return;
     void this.tick()
       .catch(() => undefined)
-      .then(() => {
-        this.timers.after(this.intervalMs, () => this.run(generation));
+      .then((waitMs) => {
+        this.timers.after(Math.max(this.intervalMs, waitMs ?? 0), () => this.run(generation));
       });
   }
 }

@@ -1,6 +1,6 @@
 import type { HistoryPage, UserMessageResult } from '../protocol.js';
 import { ThreadRelayClientError } from './client-error.js';
-import { isErrorBody, unwrapAck } from './socket-request.js';
+import { isErrorBody, retryAfterOf, unwrapAck } from './socket-request.js';
 import { isHistoryPage, isRecord, toUserMessageResult } from './wire-guards.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -79,7 +79,10 @@ export class RelayRestApi {
         });
       }
       const parsed = await readJson(response);
-      if (!response.ok) throw httpError(method, url, response.status, parsed, threadId);
+      if (!response.ok) {
+        const retryAfter = retryAfterHeaderMs(response.headers.get('retry-after'));
+        throw httpError(method, url, response.status, parsed, threadId, retryAfter);
+      }
       return parsed;
     } finally {
       clearTimeout(timer);
@@ -96,6 +99,12 @@ async function readJson(response: Response): Promise<unknown> {
   }
 }
 
+/** `Retry-After` in delay-seconds, as milliseconds; an HTTP date or garbage is ignored. */
+function retryAfterHeaderMs(header: string | null): number | undefined {
+  if (header === null || !/^\s*\d+\s*$/.test(header)) return undefined;
+  return Number(header) * 1000;
+}
+
 /** Prefers the server's own error code; falls back to one named after the status. */
 function httpError(
   method: string,
@@ -103,22 +112,26 @@ function httpError(
   status: number,
   body: unknown,
   threadId: string,
+  retryAfterHeader: number | undefined,
 ): ThreadRelayClientError {
-  const retryable = status >= 500 || status === 408 || status === 429;
   const embedded = isRecord(body) ? (isErrorBody(body.error) ? body.error : body) : undefined;
   if (isErrorBody(embedded)) {
     return new ThreadRelayClientError(embedded.code, `${method} ${url}: ${embedded.message}`, {
       status,
       threadId,
-      // Unset falls back to the code's own rule (RELAY_UNAVAILABLE, INTERNAL retry).
-      retryable: retryable ? true : undefined,
+      // Unset falls back to the code's own rule (RELAY_UNAVAILABLE, INTERNAL, RATE_LIMITED
+      // retry). Not for 429: the relay answers a quota (LIMIT_EXCEEDED) with it too.
+      retryable: status >= 500 || status === 408 ? true : undefined,
+      // The body's milliseconds are exact; the header is rounded up to whole seconds.
+      retryAfterMs: retryAfterOf(embedded) ?? retryAfterHeader,
     });
   }
   const code = STATUS_CODES[status] ?? 'HTTP_ERROR';
   return new ThreadRelayClientError(code, `${method} ${url}: HTTP ${status}`, {
     status,
     threadId,
-    retryable,
+    retryable: status >= 500 || status === 408 || status === 429,
+    retryAfterMs: retryAfterHeader,
   });
 }
 
@@ -127,5 +140,6 @@ const STATUS_CODES: Record<number, string> = {
   401: 'UNAUTHORIZED',
   403: 'FORBIDDEN',
   404: 'NOT_FOUND',
+  429: 'RATE_LIMITED',
   503: 'RELAY_UNAVAILABLE',
 };

@@ -1,5 +1,5 @@
 import type { UserMessageResult } from '../protocol.js';
-import { ThreadRelayClientError, toClientError } from './client-error.js';
+import { retryDelay, ThreadRelayClientError, toClientError } from './client-error.js';
 import { backoff } from './timer-set.js';
 
 export type SendAttempt = () => Promise<UserMessageResult>;
@@ -9,6 +9,8 @@ export interface SendRoutes {
   current(remainingMs: number): SendAttempt | null;
   /** Resolves on the next connection status change, or after `ms`. */
   waitForChange(ms: number): Promise<void>;
+  /** Resolves after `ms` whatever happens meanwhile (early only when the client closes). */
+  sleep(ms: number): Promise<void>;
   /** Throws when the client was closed. */
   assertOpen(): void;
 }
@@ -28,14 +30,7 @@ export async function sendWithRetry(
   for (let attempt = 0; ; attempt += 1) {
     routes.assertOpen();
     const remaining = deadline - Date.now();
-    if (remaining <= 0) {
-      const last = lastError ? ` (last error: ${lastError.message})` : '';
-      throw new ThreadRelayClientError(
-        'SEND_TIMEOUT',
-        `send to thread ${threadId}: not confirmed within ${timeoutMs} ms${last}`,
-        { threadId, cause: lastError, retryable: true },
-      );
-    }
+    if (remaining <= 0) throw sendTimeout(threadId, timeoutMs, lastError);
     const send = routes.current(remaining);
     if (!send) {
       await routes.waitForChange(remaining);
@@ -47,7 +42,30 @@ export async function sendWithRetry(
       const failure = toClientError(error, 'NETWORK', `send to thread ${threadId}`, threadId);
       if (!failure.retryable) throw failure;
       lastError = failure;
-      await routes.waitForChange(Math.min(remaining, backoff(attempt, 100, 2000)));
+      const delay = retryDelay(failure, backoff(attempt, 100, 2000));
+      if (failure.retryAfterMs === undefined) {
+        // A reconnect or a switch to polling is worth trying at once.
+        await routes.waitForChange(Math.min(remaining, delay));
+      } else if (delay >= remaining) {
+        // The server will refuse it until after the deadline: waiting for that helps no one.
+        throw sendTimeout(threadId, timeoutMs, failure);
+      } else {
+        // The server said when; a new connection does not lift a limit that is the user's.
+        await routes.sleep(delay);
+      }
     }
   }
+}
+
+function sendTimeout(
+  threadId: string,
+  timeoutMs: number,
+  lastError: ThreadRelayClientError | undefined,
+): ThreadRelayClientError {
+  const last = lastError ? ` (last error: ${lastError.message})` : '';
+  return new ThreadRelayClientError(
+    'SEND_TIMEOUT',
+    `send to thread ${threadId}: not confirmed within ${timeoutMs} ms${last}`,
+    { threadId, cause: lastError, retryable: true },
+  );
 }

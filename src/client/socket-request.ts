@@ -61,5 +61,17 @@ function throwServerError(
   threadId: string | undefined,
   status: number | undefined,
 ): never {
-  throw new ThreadRelayClientError(body.code, `${what}: ${body.message}`, { threadId, status });
+  throw new ThreadRelayClientError(body.code, `${what}: ${body.message}`, {
+    threadId,
+    status,
+    retryAfterMs: retryAfterOf(body),
+  });
+}
+
+/** The body's `retryAfterMs`, when it is a usable one. */
+export function retryAfterOf(body: ErrorBody): number | undefined {
+  const { retryAfterMs } = body;
+  return typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0
+    ? retryAfterMs
+    : undefined;
 }

@@ -7,7 +7,7 @@ import {
   type UserMessageResult,
 } from '../protocol.js';
 import { AckBatcher } from './ack-batcher.js';
-import { ThreadRelayClientError, toClientError } from './client-error.js';
+import { retryDelay, ThreadRelayClientError, toClientError } from './client-error.js';
 import { newClientMessageId } from './client-message-id.js';
 import {
   resolveClientOptions,
@@ -25,11 +25,13 @@ import {
   type UserEventHandler,
 } from './client.options.js';
 import { Deferred } from './deferred.js';
+import { JoinPacer } from './join-pacer.js';
 import { Listeners } from './listeners.js';
 import { RelayRestApi } from './relay-rest-api.js';
 import { PollLoop } from './poll-loop.js';
 import { sendWithRetry } from './send-with-retry.js';
-import { isErrorBody, socketRequest } from './socket-request.js';
+import { SessionRenewal } from './session-renewal.js';
+import { isErrorBody, retryAfterOf, socketRequest } from './socket-request.js';
 import type { CursorPosition } from './thread-cursor.js';
 import { ThreadStream, type ThreadStreamConfig } from './thread-stream.js';
 import { backoff, TimerSet } from './timer-set.js';
@@ -38,8 +40,10 @@ import {
   isJoinResult,
   isRecord,
   isResetNotice,
+  isSessionNotice,
   isStatusNotice,
   isThreadEvent,
+  toAuthRefreshResult,
   toUserMessageResult,
 } from './wire-guards.js';
 
@@ -53,9 +57,6 @@ interface JoinedThread {
   joiningOn: number;
   joinAttempts: number;
 }
-
-/** Sent by the gateway for failures after the ack went out; not (yet) in protocol.ts. */
-const RELAY_ERROR_EVENT = 'relay:error';
 
 /** Final acks on close wait at most this long, so a dead server cannot stall `close()`. */
 const CLOSE_FLUSH_MS = 1000;
@@ -91,7 +92,11 @@ export class ThreadRelayClient {
   private reconnectAttempts = 0;
   private ready: Deferred<void> | null = null;
   private cancelPollFallback: (() => void) | undefined;
+  /** No history read for polling before this (epoch ms): the server refused one with a rate. */
+  private pollHeldUntil = 0;
   private readonly poller: PollLoop;
+  private readonly joinPacer: JoinPacer;
+  private readonly renewal: SessionRenewal;
   private closed = false;
 
   constructor(options: ThreadRelayClientOptions) {
@@ -111,6 +116,11 @@ export class ThreadRelayClient {
       (threadId, seq, confirm) => this.sendAck(threadId, seq, confirm),
     );
     this.poller = new PollLoop(this.timers, this.options.pollIntervalMs, () => this.pollAll());
+    this.joinPacer = new JoinPacer(this.options.maxConcurrentJoins, this.timers);
+    this.renewal = new SessionRenewal(this.timers, this.options.renewBeforeMs, {
+      renew: () => this.refreshCredential(),
+      report: (error) => this.reportError(error),
+    });
     this.streamConfig = {
       rest: this.rest,
       timers: this.timers,
@@ -153,6 +163,10 @@ export class ThreadRelayClient {
    * when the server refuses the join (e.g. `FORBIDDEN`); the thread is then dropped.
    * Joining a thread already joined returns the first join's promise. Called before
    * `connect()` or while reconnecting, it settles once the connection (or polling) is up.
+   * At most `maxConcurrentJoins` joins wait for their answer at once; the others wait their
+   * turn, and a join refused `RATE_LIMITED` is sent again after the server's `retryAfterMs`.
+   * While polling, a thread that has no log yet (nobody joined it over a socket or wrote
+   * to it) resolves with `{ epoch: '', headSeq: 0, replayed: 0 }` and is polled on.
    */
   async join(threadId: string, options: JoinOptions = {}): Promise<JoinResult> {
     if (this.closed) throw closedError();
@@ -173,7 +187,8 @@ export class ThreadRelayClient {
     const epoch = options.epoch === '' ? undefined : options.epoch;
     const thread = this.track(threadId, { lastSeq, epoch });
     if (this.socketRef?.connected) this.joinOnSocket(thread);
-    else if (this.poller.running) void this.pollThread(thread);
+    // While polling is held, the loop reads the new thread as soon as the hold is over.
+    else if (this.poller.running && this.pollHeldUntil <= Date.now()) void this.pollThread(thread);
     return thread.joined.promise;
   }
 
@@ -205,7 +220,9 @@ export class ThreadRelayClient {
    * Posts a user message, over the socket or, while polling, over REST. Failures that say
    * nothing about the message (timeouts, lost connections, an unavailable relay) are
    * retried with the same `clientMessageId`, on which the server is idempotent, until
-   * `sendTimeoutMs`. Refusals (`FORBIDDEN`, `BAD_REQUEST`, ...) reject at once.
+   * `sendTimeoutMs`; so is `RATE_LIMITED`, after the server's `retryAfterMs` (at once with
+   * `SEND_TIMEOUT` when that lies past the deadline). Refusals (`FORBIDDEN`, `BAD_REQUEST`,
+   * `LIMIT_EXCEEDED`, ...) reject at once.
    */
   async send(
     threadId: string,
@@ -225,6 +242,7 @@ export class ThreadRelayClient {
         return null;
       },
       waitForChange: (ms) => this.waitForStatusChange(ms),
+      sleep: (ms) => this.timers.sleep(ms),
       assertOpen: () => {
         if (this.closed) throw closedError();
       },
@@ -274,6 +292,8 @@ export class ThreadRelayClient {
     if (this.closed) return;
     this.closed = true;
     this.poller.stop();
+    this.renewal.stop();
+    this.joinPacer.reset();
     this.timers.clear();
     this.acks.close();
     for (const thread of [...this.threads.values()]) this.drop(thread, closedError());
@@ -338,8 +358,12 @@ export class ThreadRelayClient {
       this.guard((payload: unknown) => this.handleUserEvent(payload)),
     );
     socket.on(
-      RELAY_ERROR_EVENT,
+      ServerEvents.error,
       this.guard((payload: unknown) => this.handleRelayError(payload)),
+    );
+    socket.on(
+      ServerEvents.session,
+      this.guard((payload: unknown) => this.handleSessionNotice(payload)),
     );
     return socket;
   }
@@ -354,11 +378,14 @@ export class ThreadRelayClient {
     this.setStatus('connected');
     this.ready?.resolve();
     this.ready = null;
+    this.joinPacer.reset();
     for (const thread of this.threads.values()) this.joinOnSocket(thread);
   }
 
   private handleDisconnect(reason: Socket.DisconnectReason): void {
     if (this.closed) return;
+    this.renewal.stop();
+    this.joinPacer.reset();
     for (const thread of this.threads.values()) {
       thread.joinedOn = 0;
       thread.joiningOn = 0;
@@ -437,15 +464,59 @@ export class ThreadRelayClient {
     this.userEventListeners.emit(event, (error) => this.handlerFailed('onUserEvent', error));
   }
 
-  /** The server's report of a failure no ack could carry (e.g. a replay that broke off). */
+  /**
+   * The server's report of a failure no ack could carry: a replay that broke off, a refused
+   * ack, or the connection itself (`event` null) when its credential lapsed or a limit
+   * closes it. The server disconnects after those; the reconnect gets a fresh token.
+   */
   private handleRelayError(payload: unknown): void {
     const body = isRecord(payload) ? payload.error : undefined;
-    const event = isRecord(payload) && typeof payload.event === 'string' ? payload.event : '';
+    const event =
+      isRecord(payload) && typeof payload.event === 'string' ? payload.event : 'connection';
     if (!isErrorBody(body)) {
       this.reportError(new ThreadRelayClientError('BAD_MESSAGE', 'relay:error: malformed'));
       return;
     }
-    this.reportError(new ThreadRelayClientError(body.code, `${event}: ${body.message}`));
+    // Too late to renew: a refresh would only be answered TOKEN_EXPIRED.
+    if (body.code === 'TOKEN_EXPIRED') this.renewal.stop();
+    this.reportError(
+      new ThreadRelayClientError(body.code, `${event}: ${body.message}`, {
+        retryAfterMs: retryAfterOf(body),
+      }),
+    );
+  }
+
+  /** `relay:session`: the credential expires; renew it in time, if there is a way to. */
+  private handleSessionNotice(payload: unknown): void {
+    if (!isSessionNotice(payload)) {
+      this.reportError(new ThreadRelayClientError('BAD_MESSAGE', 'relay:session: malformed'));
+      return;
+    }
+    // A string token is the only one there is: sending it again would renew nothing.
+    if (typeof this.options.token === 'string' || !this.socketRef?.connected) return;
+    this.renewal.start(payload.expiresAt);
+  }
+
+  /** One renewal: a fresh token for the live connection; resolves with its new expiry. */
+  private async refreshCredential(): Promise<number | null> {
+    const connection = this.connection;
+    const token = await this.resolveToken();
+    const socket = this.socketRef;
+    // A token fetched for a connection that has since dropped is the next handshake's job.
+    if (connection !== this.connection || !socket?.connected) {
+      throw new ThreadRelayClientError('DISCONNECTED', 'auth:refresh: the connection was lost');
+    }
+    const answer = await socketRequest(
+      socket,
+      ClientEvents.authRefresh,
+      { token },
+      this.options.requestTimeoutMs,
+    );
+    const result = toAuthRefreshResult(answer);
+    if (!result) {
+      throw new ThreadRelayClientError('BAD_RESPONSE', 'auth:refresh: unexpected answer');
+    }
+    return result.expiresAt;
   }
 
   private track(threadId: string, start: { lastSeq?: number; epoch?: string }): JoinedThread {
@@ -483,6 +554,7 @@ export class ThreadRelayClient {
     thread.joined.reject(reason);
   }
 
+  /** Queues the thread's join on the current connection, unless it is joined or queued. */
   private joinOnSocket(thread: JoinedThread): void {
     const socket = this.socketRef;
     const connection = this.connection;
@@ -490,7 +562,14 @@ export class ThreadRelayClient {
       return;
     }
     thread.joiningOn = connection;
-    void this.requestJoin(socket, thread, connection);
+    this.joinPacer.enqueue(() => {
+      // Left, or the connection changed, while it waited its turn.
+      const current = this.threads.get(thread.threadId) === thread;
+      if (!current || connection !== this.connection || thread.joiningOn !== connection) {
+        return undefined;
+      }
+      return this.requestJoin(socket, thread, connection);
+    });
   }
 
   private async requestJoin(
@@ -537,7 +616,11 @@ export class ThreadRelayClient {
     if (this.threads.get(thread.threadId) !== thread) return;
     if (thread.joiningOn === connection) thread.joiningOn = 0;
     const failure = toClientError(error, 'INTERNAL', `join ${thread.threadId}`, thread.threadId);
-    const connectionLost = connection !== this.connection || !this.socketRef?.connected;
+    // TOKEN_EXPIRED: the server closes the connection right after saying so.
+    const connectionLost =
+      connection !== this.connection ||
+      !this.socketRef?.connected ||
+      failure.code === 'TOKEN_EXPIRED';
     // The next connect re-joins every thread; a lost connection is not worth a report.
     if (failure.retryable && connectionLost) return;
     this.reportError(failure);
@@ -545,7 +628,9 @@ export class ThreadRelayClient {
       this.drop(thread, failure);
       return;
     }
-    const delay = backoff(thread.joinAttempts, 250, 5000);
+    const delay = retryDelay(failure, backoff(thread.joinAttempts, 250, 5000));
+    // The other queued joins would be refused just the same until then.
+    if (failure.retryAfterMs !== undefined) this.joinPacer.holdFor(failure.retryAfterMs);
     thread.joinAttempts += 1;
     this.timers.after(delay, () => {
       if (connection === this.connection) this.joinOnSocket(thread);
@@ -623,8 +708,16 @@ export class ThreadRelayClient {
     this.ready = null;
   }
 
-  private async pollAll(): Promise<void> {
+  /**
+   * One polling round; resolves with how long the next one must wait beyond the interval
+   * (ms): the server's `retryAfterMs` when it refused a read for a rate. The limit is the
+   * user's, not the thread's, so every thread waits.
+   */
+  private async pollAll(): Promise<number> {
+    const held = this.pollHeldUntil - Date.now();
+    if (held > 0) return held;
     await Promise.all([...this.threads.values()].map((thread) => this.pollThread(thread)));
+    return Math.max(0, this.pollHeldUntil - Date.now());
   }
 
   /** One history read for a thread; never rejects (failures go to `onError`). */
@@ -644,6 +737,9 @@ export class ThreadRelayClient {
       if (this.threads.get(threadId) !== thread) return;
       const failure = toClientError(error, 'NETWORK', `polling ${threadId}`, threadId);
       this.reportError(failure);
+      if (failure.retryAfterMs !== undefined) {
+        this.pollHeldUntil = Math.max(this.pollHeldUntil, Date.now() + failure.retryAfterMs);
+      }
       // A join the server refuses is dropped, as on the socket; a joined thread keeps trying.
       if (!failure.retryable && !thread.joined.settled) this.drop(thread, failure);
     }

@@ -1,5 +1,11 @@
-import type { JoinResult, ResetReason, ThreadEvent, ThreadResetNotice } from '../protocol.js';
-import { ThreadRelayClientError, toClientError } from './client-error.js';
+import type {
+  HistoryPage,
+  JoinResult,
+  ResetReason,
+  ThreadEvent,
+  ThreadResetNotice,
+} from '../protocol.js';
+import { retryDelay, ThreadRelayClientError, toClientError } from './client-error.js';
 import type { ThreadResetEvent } from './client.options.js';
 import type { RelayRestApi } from './relay-rest-api.js';
 import { ThreadCursor } from './thread-cursor.js';
@@ -55,6 +61,8 @@ export class ThreadStream {
   private disposed = false;
   private cancelGapCheck: (() => void) | undefined;
   private gapAttempts = 0;
+  /** The last failed gap read's `retryAfterMs`: the next one waits at least that long. */
+  private gapRetryAfterMs = 0;
   private syncing: Promise<SyncResult> | undefined;
   private resetAgain: ResetHint | undefined;
 
@@ -145,7 +153,11 @@ export class ThreadStream {
     if (this.disposed || this.cancelGapCheck || !this.cursor.hasGap) return;
     const seen = this.cursor.lastSeq;
     const { gapGraceMs } = this.config;
-    const delay = backoff(this.gapAttempts, gapGraceMs, Math.max(gapGraceMs, MAX_BACKOFF_MS));
+    const delay = Math.max(
+      backoff(this.gapAttempts, gapGraceMs, Math.max(gapGraceMs, MAX_BACKOFF_MS)),
+      this.gapRetryAfterMs,
+    );
+    this.gapRetryAfterMs = 0;
     this.cancelGapCheck = this.config.timers.after(delay, () => {
       this.cancelGapCheck = undefined;
       if (this.disposed || !this.cursor.hasGap) return;
@@ -160,9 +172,14 @@ export class ThreadStream {
           },
           (error: unknown) => {
             this.gapAttempts += 1;
-            this.hooks.error(
-              toClientError(error, 'NETWORK', `gap in thread ${this.threadId}`, this.threadId),
+            const failure = toClientError(
+              error,
+              'NETWORK',
+              `gap in thread ${this.threadId}`,
+              this.threadId,
             );
+            this.gapRetryAfterMs = failure.retryAfterMs ?? 0;
+            this.hooks.error(failure);
           },
         )
         .finally(() => this.checkGap());
@@ -174,7 +191,7 @@ export class ThreadStream {
     let headSeq = this.cursor.lastSeq;
     while (!this.disposed && !this.cursor.resetting) {
       const before = this.cursor.lastSeq;
-      const page = await this.config.rest.history(this.threadId, before, this.config.pageSize);
+      const page = await this.readHistory(before);
       if (this.disposed) break;
       headSeq = page.headSeq;
       const applied = this.applyPage(before, page.epoch, page.headSeq, page.messages);
@@ -245,7 +262,8 @@ export class ThreadStream {
         this.hooks.error(
           toClientError(error, 'NETWORK', `reset of thread ${this.threadId}`, this.threadId),
         );
-        await this.config.timers.sleep(backoff(attempt, this.config.gapGraceMs, MAX_BACKOFF_MS));
+        const wait = backoff(attempt, this.config.gapGraceMs, MAX_BACKOFF_MS);
+        await this.config.timers.sleep(retryDelay(error, wait));
         continue;
       }
       if (this.disposed) return;
@@ -272,9 +290,9 @@ export class ThreadStream {
 
   /** The whole retained log, in one epoch. */
   private async loadLog(): Promise<LogSnapshot> {
-    const { rest, pageSize } = this.config;
+    const { pageSize } = this.config;
     for (let reload = 0; reload < MAX_RELOADS; reload += 1) {
-      const first = await rest.history(this.threadId, 0, pageSize);
+      const first = await this.readHistory(0);
       const events: ThreadEvent[] = [];
       let page = first;
       let after = 0;
@@ -287,7 +305,7 @@ export class ThreadStream {
         }
         const progressed = page.messages.length > 0 && after > 0;
         if (page.messages.length < pageSize || after >= first.headSeq || !progressed) break;
-        page = await rest.history(this.threadId, after, pageSize);
+        page = await this.readHistory(after);
         if (page.epoch !== first.epoch) break;
       }
       if (page.epoch !== first.epoch) continue;
@@ -300,4 +318,26 @@ export class ThreadStream {
       { threadId: this.threadId, retryable: true },
     );
   }
+
+  /**
+   * One page of the log after `after`. Reads never register a thread, so one that nobody
+   * has joined over a socket or written to yet answers `THREAD_NOT_FOUND`: it has no log
+   * yet, which is an empty page; it gets one when a message is posted to it.
+   */
+  private async readHistory(after: number): Promise<HistoryPage> {
+    try {
+      return await this.config.rest.history(this.threadId, after, this.config.pageSize);
+    } catch (error) {
+      if (!isNoLogYet(error)) throw error;
+      return { threadId: this.threadId, epoch: '', headSeq: 0, messages: [] };
+    }
+  }
+}
+
+function isNoLogYet(error: unknown): boolean {
+  return (
+    error instanceof ThreadRelayClientError &&
+    error.code === 'THREAD_NOT_FOUND' &&
+    error.status === 404
+  );
 }

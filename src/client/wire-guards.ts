@@ -1,6 +1,8 @@
 import type {
+  AuthRefreshResult,
   HistoryPage,
   JoinResult,
+  RelaySessionNotice,
   RelayStatusNotice,
   ThreadEvent,
   ThreadResetNotice,
@@ -48,6 +50,18 @@ export function isResetNotice(value: unknown): value is ThreadResetNotice {
 
 export function isStatusNotice(value: unknown): value is RelayStatusNotice {
   return isRecord(value) && (value.mode === 'realtime' || value.mode === 'degraded');
+}
+
+export function isSessionNotice(value: unknown): value is RelaySessionNotice {
+  return isRecord(value) && typeof value.expiresAt === 'number' && Number.isFinite(value.expiresAt);
+}
+
+/** The answer to `auth:refresh`; null when it is not one. */
+export function toAuthRefreshResult(value: unknown): AuthRefreshResult | null {
+  if (!isRecord(value)) return null;
+  const { expiresAt } = value;
+  if (expiresAt === null) return { expiresAt: null };
+  return typeof expiresAt === 'number' && Number.isFinite(expiresAt) ? { expiresAt } : null;
 }
 
 export function isJoinResult(value: unknown): value is JoinResult {

@@ -29,12 +29,24 @@ export interface JoinRecord {
   lastSeq: number | undefined;
   epoch: string | undefined;
   socketId: string;
+  /** When it arrived (ms). */
+  at: number;
+  /** The code it was refused with, if it was. */
+  refused?: string;
 }
 
 export interface HistoryRecord {
   threadId: string;
   after: number;
   limit: number;
+}
+
+export interface RefreshRecord {
+  token: string;
+  socketId: string;
+  at: number;
+  /** When the connection's credential expired before this refresh. */
+  expiresAtBefore: number | null;
 }
 
 export interface MessageRecord {
@@ -61,10 +73,42 @@ const THREAD_PATH = /^\/threads\/([^/]+)\/messages$/;
 export class FakeRelayServer {
   readonly changed = new Signal();
   readonly handshakes: { token: unknown; accepted: boolean }[] = [];
+  /** When each handshake arrived (ms), in the order of `handshakes`. */
+  readonly handshakeTimes: number[] = [];
   readonly joins: JoinRecord[] = [];
   readonly acks: { threadId: string; seq: number; epoch?: string; answerAsked: boolean }[] = [];
   readonly history: HistoryRecord[] = [];
   readonly messages: MessageRecord[] = [];
+  readonly refreshes: RefreshRecord[] = [];
+  /** When each history read arrived (ms), in the order of `history`. */
+  readonly historyTimes: number[] = [];
+  /** When each message arrived (ms), in the order of `messages`. */
+  readonly messageTimes: number[] = [];
+  /** Every connection cut for a lapsed credential. */
+  readonly expirations: { socketId: string; at: number; expiresAt: number }[] = [];
+  /** Joins are answered this long after they arrive (default at once). */
+  joinDelayMs = 0;
+  /** Joins received and not answered yet, now and at most so far. */
+  pendingJoins = 0;
+  maxPendingJoins = 0;
+  /** The next this-many joins are refused `RATE_LIMITED` with `retryAfterMs`. */
+  rateLimitedJoins = 0;
+  /** The next this-many `user:message`s are refused `RATE_LIMITED` with `retryAfterMs`. */
+  rateLimitedMessages = 0;
+  /** The next this-many history reads answer 429 `RATE_LIMITED` (`Retry-After` in whole seconds). */
+  rateLimitedReads = 0;
+  /** The next this-many POSTs answer 429 with `rateLimitedPostBody` (undefined: no body). */
+  rateLimitedPosts = 0;
+  rateLimitedPostBody: object | undefined;
+  retryAfterMs = 300;
+  /** `auth:refresh` is refused `UNAUTHORIZED` while set, whatever the token. */
+  refuseRefresh = false;
+  /**
+   * How a lapsed credential is enforced: `timer` cuts the connection at expiry, as the
+   * relay does; `on-event` leaves it open and answers the next event `TOKEN_EXPIRED`
+   * before cutting (the relay does that for an event that beats its timer).
+   */
+  expiryCut: 'timer' | 'on-event' = 'timer';
   /** The next this-many `user:message` requests are stored but never answered. */
   unansweredMessages = 0;
   /** The next this-many POSTs answer 503. */
@@ -75,6 +119,7 @@ export class FakeRelayServer {
   refuseAcks = false;
   private readonly logs = new Map<string, ThreadLog>();
   private readonly byClientId = new Map<string, ThreadEvent>();
+  private readonly sessions = new Map<string, { expiresAt: number | null; cancel: () => void }>();
   private blocked = false;
 
   private constructor(
@@ -100,8 +145,9 @@ export class FakeRelayServer {
     holder.server = server;
     io.use((socket, next) => {
       const token: unknown = (socket.handshake.auth as Record<string, unknown>).token;
-      const accepted = isValidToken(token);
+      const accepted = isValidToken(token) && !isExpired(token);
       server.handshakes.push({ token, accepted });
+      server.handshakeTimes.push(Date.now());
       server.changed.notify();
       next(accepted ? undefined : new Error('unauthorized'));
     });
@@ -208,10 +254,50 @@ export class FakeRelayServer {
 
   private onConnection(socket: Socket): void {
     this.changed.notify();
-    socket.on('disconnect', () => this.changed.notify());
-    socket.on(ClientEvents.join, (payload: Record<string, unknown>, ack: AckFn) => {
-      this.join(socket, payload, ack);
+    socket.on('disconnect', () => {
+      this.sessions.get(socket.id)?.cancel();
+      this.sessions.delete(socket.id);
       this.changed.notify();
+    });
+    const token = (socket.handshake.auth as Record<string, unknown>).token;
+    const expiresAt = typeof token === 'string' ? expiryOf(token) : null;
+    this.startSession(socket, expiresAt);
+    if (expiresAt !== null) socket.emit(ServerEvents.session, { expiresAt });
+    // The relay answers any event on a lapsed connection TOKEN_EXPIRED, then cuts it.
+    socket.use((packet: unknown[], next) => {
+      const session = this.sessions.get(socket.id);
+      if (session?.expiresAt == null || session.expiresAt > Date.now()) return next();
+      const [event, ...args] = packet;
+      const ack = args.at(-1);
+      if (typeof ack === 'function') {
+        (ack as AckFn)({ ok: false, error: { code: 'TOKEN_EXPIRED', message: 'expired' } });
+      }
+      this.expire(socket, String(event));
+    });
+    socket.on(ClientEvents.authRefresh, (payload: { token?: unknown }, ack: AckFn) => {
+      this.refresh(socket, payload, ack);
+      this.changed.notify();
+    });
+    socket.on(ClientEvents.join, (payload: Record<string, unknown>, ack: AckFn) => {
+      const record: JoinRecord = { ...joinRecord(payload), socketId: socket.id, at: Date.now() };
+      this.joins.push(record);
+      if (this.rateLimitedJoins > 0) {
+        this.rateLimitedJoins -= 1;
+        record.refused = 'RATE_LIMITED';
+        ack({ ok: false, error: this.rateLimitedBody('joins') });
+        this.changed.notify();
+        return;
+      }
+      this.pendingJoins += 1;
+      this.maxPendingJoins = Math.max(this.maxPendingJoins, this.pendingJoins);
+      const answer = () => {
+        this.pendingJoins -= 1;
+        if (socket.disconnected) return;
+        this.join(socket, payload, ack);
+        this.changed.notify();
+      };
+      if (this.joinDelayMs > 0) setTimeout(answer, this.joinDelayMs);
+      else answer();
     });
     socket.on(ClientEvents.leave, (payload: { threadId: string }, ack: AckFn) => {
       void socket.leave(room(payload.threadId));
@@ -244,6 +330,13 @@ export class FakeRelayServer {
       ClientEvents.userMessage,
       (payload: { threadId: string; text: string; clientMessageId: string }, ack: AckFn) => {
         this.messages.push({ ...payload, via: 'socket' });
+        this.messageTimes.push(Date.now());
+        if (this.rateLimitedMessages > 0) {
+          this.rateLimitedMessages -= 1;
+          ack({ ok: false, error: this.rateLimitedBody('messages') });
+          this.changed.notify();
+          return;
+        }
         const event = this.storeMessage(payload.threadId, payload.text, payload.clientMessageId);
         this.changed.notify();
         if (this.unansweredMessages > 0) {
@@ -255,12 +348,52 @@ export class FakeRelayServer {
     );
   }
 
+  private rateLimitedBody(what: string): { code: string; message: string; retryAfterMs: number } {
+    return {
+      code: 'RATE_LIMITED',
+      message: `too many ${what}; retry in ${this.retryAfterMs} ms`,
+      retryAfterMs: this.retryAfterMs,
+    };
+  }
+
+  /** A credential expiring at `expiresAt` (null: never): announced, and enforced. */
+  private startSession(socket: Socket, expiresAt: number | null): void {
+    this.sessions.get(socket.id)?.cancel();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (expiresAt !== null && this.expiryCut === 'timer') {
+      timer = setTimeout(() => this.expire(socket, null), Math.max(0, expiresAt - Date.now()));
+    }
+    this.sessions.set(socket.id, { expiresAt, cancel: () => clearTimeout(timer) });
+  }
+
+  private refresh(socket: Socket, payload: { token?: unknown }, ack: AckFn): void {
+    const token = typeof payload.token === 'string' ? payload.token : '';
+    const expiresAtBefore = this.sessions.get(socket.id)?.expiresAt ?? null;
+    this.refreshes.push({ token, socketId: socket.id, at: Date.now(), expiresAtBefore });
+    if (this.refuseRefresh || !isValidToken(token) || isExpired(token)) {
+      ack({ ok: false, error: { code: 'UNAUTHORIZED', message: 'auth:refresh: token rejected' } });
+      return;
+    }
+    const expiresAt = expiryOf(token);
+    this.startSession(socket, expiresAt);
+    ack({ ok: true, expiresAt });
+  }
+
+  private expire(socket: Socket, event: string | null): void {
+    if (socket.disconnected) return;
+    const expiresAt = this.sessions.get(socket.id)?.expiresAt ?? 0;
+    this.expirations.push({ socketId: socket.id, at: Date.now(), expiresAt });
+    socket.emit(ServerEvents.error, {
+      event,
+      error: { code: 'TOKEN_EXPIRED', message: "the connection's token has expired" },
+    });
+    socket.disconnect(true);
+    this.changed.notify();
+  }
+
   /** The relay's join: answer, then `thread:reset` if the cursor cannot be served, then the replay. */
   private join(socket: Socket, payload: Record<string, unknown>, ack: AckFn): void {
-    const threadId = String(payload.threadId);
-    const lastSeq = typeof payload.lastSeq === 'number' ? payload.lastSeq : undefined;
-    const epoch = typeof payload.epoch === 'string' ? payload.epoch : undefined;
-    this.joins.push({ threadId, lastSeq, epoch, socketId: socket.id });
+    const { threadId, lastSeq, epoch } = joinRecord(payload);
     if (threadId.startsWith('forbidden')) {
       ack({ ok: false, error: { code: 'FORBIDDEN', message: `not your thread ${threadId}` } });
       return;
@@ -322,7 +455,19 @@ export class FakeRelayServer {
       const after = Number(url.searchParams.get('after') ?? 0);
       const limit = Number(url.searchParams.get('limit') ?? 100);
       this.history.push({ threadId, after, limit });
-      const log = this.ensure(threadId);
+      this.historyTimes.push(Date.now());
+      this.changed.notify();
+      if (this.rateLimitedReads > 0) {
+        this.rateLimitedReads -= 1;
+        const seconds = String(Math.ceil(this.retryAfterMs / 1000));
+        return send(res, 429, { ok: false, error: this.rateLimitedBody('reads') }, seconds);
+      }
+      const log = this.logs.get(threadId);
+      // As the relay: a read never registers a thread; a join or a message does.
+      if (!log) {
+        const error = { code: 'THREAD_NOT_FOUND', message: `No thread found for id ${threadId}` };
+        return send(res, 404, { ok: false, error });
+      }
       const messages = log.events.filter((event) => event.seq > after).slice(0, limit);
       send(res, 200, { threadId, epoch: log.epoch, headSeq: log.headSeq, messages });
       this.changed.notify();
@@ -331,7 +476,13 @@ export class FakeRelayServer {
     if (req.method === 'POST') {
       const body = JSON.parse(await readBody(req)) as { text: string; clientMessageId: string };
       this.messages.push({ threadId, ...body, via: 'rest' });
+      this.messageTimes.push(Date.now());
       this.changed.notify();
+      if (this.rateLimitedPosts > 0) {
+        this.rateLimitedPosts -= 1;
+        const seconds = String(Math.ceil(this.retryAfterMs / 1000));
+        return send(res, 429, this.rateLimitedPostBody ?? null, seconds);
+      }
       if (this.failingPosts > 0) {
         this.failingPosts -= 1;
         const error = { code: 'RELAY_UNAVAILABLE', message: 'store down' };
@@ -349,13 +500,42 @@ function isValidToken(token: unknown): boolean {
   return typeof token === 'string' && token.startsWith('tok-');
 }
 
+/** `tok-exp-<epoch ms>` expires then; other tokens never do. */
+export function expiringToken(expiresAt: number): string {
+  return `tok-exp-${expiresAt}`;
+}
+
+function expiryOf(token: string): number | null {
+  const match = /^tok-exp-(\d+)$/.exec(token);
+  return match?.[1] === undefined ? null : Number(match[1]);
+}
+
+function isExpired(token: unknown): boolean {
+  if (typeof token !== 'string') return false;
+  const expiresAt = expiryOf(token);
+  return expiresAt !== null && expiresAt <= Date.now();
+}
+
+function joinRecord(
+  payload: Record<string, unknown>,
+): Pick<JoinRecord, 'threadId' | 'lastSeq' | 'epoch'> {
+  return {
+    threadId: String(payload.threadId),
+    lastSeq: typeof payload.lastSeq === 'number' ? payload.lastSeq : undefined,
+    epoch: typeof payload.epoch === 'string' ? payload.epoch : undefined,
+  };
+}
+
 function room(threadId: string): string {
   return `thread:${threadId}`;
 }
 
-function send(res: ServerResponse, status: number, body: object): void {
-  res.writeHead(status, { 'Content-Type': 'application/json' });
-  res.end(JSON.stringify(body));
+function send(res: ServerResponse, status: number, body: object | null, retryAfter?: string): void {
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    ...(retryAfter === undefined ? {} : { 'Retry-After': retryAfter }),
+  });
+  res.end(body === null ? '' : JSON.stringify(body));
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
