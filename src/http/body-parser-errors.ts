@@ -8,10 +8,14 @@ import type { NextFunction, Request, Response } from 'express';
  */
 const MODULE_ROUTE = /\/threads\/[^/]+\/messages\/?$|\/debug\/websocket(?:\/|$)/i;
 
-/** What body-parser (via express.json/urlencoded) attaches to the errors it raises. */
-interface BodyParserError {
+/**
+ * What body-parser (via express.json/urlencoded) and express's router attach to the
+ * errors they raise (http-errors): a `type` for body-parser's own, always a 4xx `status`.
+ */
+interface EarlyHttpError {
   type?: unknown;
   limit?: unknown;
+  status?: unknown;
 }
 
 interface ModuleAnswer {
@@ -20,7 +24,7 @@ interface ModuleAnswer {
   message: string;
 }
 
-function answerFor(error: BodyParserError): ModuleAnswer | undefined {
+function answerFor(error: EarlyHttpError): ModuleAnswer | undefined {
   switch (error.type) {
     case 'entity.parse.failed':
       // JSON.parse messages can quote part of the body; a client's bytes are not echoed.
@@ -44,9 +48,38 @@ function answerFor(error: BodyParserError): ModuleAnswer | undefined {
         code: 'BAD_REQUEST',
         message: 'request body content encoding is not supported',
       };
+    case 'parameters.too.many':
+      return {
+        status: 413,
+        code: 'PAYLOAD_TOO_LARGE',
+        message: 'request body has too many parameters',
+      };
+    case 'querystring.parse.rangeError':
+      return { status: 400, code: 'BAD_REQUEST', message: 'request body nests too deep' };
     default:
-      return undefined;
+      return byStatus(error);
   }
+}
+
+/**
+ * Anything else that fails before the route with a client error: a path segment that is not
+ * valid percent-encoding (the router's URIError), a body that does not decompress. The
+ * messages of those quote the client's bytes, so a fixed one is said instead.
+ */
+function byStatus(error: EarlyHttpError): ModuleAnswer | undefined {
+  const { status } = error;
+  if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
+  if (error instanceof URIError) {
+    return {
+      status: 400,
+      code: 'BAD_REQUEST',
+      message: 'request path is not valid percent-encoding',
+    };
+  }
+  if (status === 413) {
+    return { status, code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large' };
+  }
+  return { status, code: 'BAD_REQUEST', message: 'request could not be read' };
 }
 
 /**

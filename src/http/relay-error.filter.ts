@@ -1,8 +1,16 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
-import type { Response } from 'express';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  Inject,
+} from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { RateLimitedError } from '../errors/rate-limited.error.js';
 import { RelayError } from '../errors/relay-error.js';
 import { toErrorBody } from '../errors/to-error-body.js';
+import { RelayLogger } from '../thread-relay.logger.js';
+import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
 
 const STATUS_BY_CODE: Record<string, number> = {
   BAD_REQUEST: 400,
@@ -25,8 +33,15 @@ const STATUS_BY_CODE: Record<string, number> = {
 /** Maps typed relay errors to HTTP statuses with the same `{ code, message }` body the socket acks use. */
 @Catch()
 export class RelayErrorFilter implements ExceptionFilter {
+  private readonly log: RelayLogger;
+
+  constructor(@Inject(RELAY_OPTIONS) options: ResolvedRelayOptions) {
+    this.log = RelayLogger.for(RelayErrorFilter.name, options);
+  }
+
   catch(error: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
+    const request = host.switchToHttp().getRequest<Request>();
     if (error instanceof RelayError) {
       if (error instanceof RateLimitedError) {
         response.setHeader(
@@ -49,6 +64,11 @@ export class RelayErrorFilter implements ExceptionFilter {
       response.status(status).json({ ok: false, error: { code: codeForStatus(status), message } });
       return;
     }
+    // Not an error of ours: a bug. The client learns nothing of it, the log everything.
+    this.log.error(
+      { msg: 'http request failed', path: request.path, method: request.method },
+      error,
+    );
     response
       .status(500)
       .json({ ok: false, error: { code: 'INTERNAL', message: 'internal error' } });

@@ -53,9 +53,12 @@ export function toConnectionRecord(
   };
 }
 
+/** HSCAN cursors are unsigned 64-bit integers; Redis refuses anything larger. */
+const MAX_SCAN_CURSOR = 2n ** 64n - 1n;
+
 export function scanCursor(cursor: string | null): string {
   if (cursor === null) return '0';
-  if (!/^\d{1,20}$/.test(cursor)) {
+  if (!/^\d{1,20}$/.test(cursor) || BigInt(cursor) > MAX_SCAN_CURSOR) {
     throw new BadRequestError(`Invalid page cursor ${JSON.stringify(cursor.slice(0, 40))}`);
   }
   return cursor;
