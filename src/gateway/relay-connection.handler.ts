@@ -499,11 +499,13 @@ export class RelayConnectionHandler {
       "the connection's token has expired; reconnect with a new one (renew with auth:refresh before it expires)",
     );
     this.metrics.errors.inc({ source: 'socket', code: error.code });
+    // The answer to a waiting event says it; otherwise the notice does.
     if (ack) ack(failure(error));
-    socket.emit(ServerEvents.error, {
-      event,
-      error: toErrorBody(error),
-    } satisfies RelayErrorNotice);
+    else
+      socket.emit(ServerEvents.error, {
+        event,
+        error: toErrorBody(error),
+      } satisfies RelayErrorNotice);
     this.log.info({
       msg: 'connection expired',
       connectionId: socket.id,
