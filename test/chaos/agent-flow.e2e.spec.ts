@@ -116,7 +116,8 @@ describe('user message -> agent -> response, two reference servers on one Redis'
     const poller = await open(blocked.url, 'bo');
     expect(poller.client.status).toBe('polling');
     expect(blocked.refused).toBeGreaterThan(0);
-    // The thread does not exist yet: the polling client's join creates it, as a socket join would.
+    // The thread does not exist yet: a read registers nothing, so the polling client's join
+    // sees an empty thread, and the socket tab's join (or the poller's first message) creates it.
     await expect(poller.client.join(threadId)).resolves.toMatchObject({ threadId, headSeq: 0 });
     const watcher = await open(servers[0]!.url, 'bo');
     await watcher.client.join(threadId);
