@@ -2,9 +2,9 @@ import type { LoggerService } from '@nestjs/common';
 import { io, type Socket } from 'socket.io-client';
 import { RelayMetrics, UserMessageService, type UserMessage } from '../src/index.js';
 import { RawSocketIoClient } from './support/raw-socketio-client.js';
-import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import {
   connectSocket,
+  instanceModes,
   startRelayApp,
   waitUntil,
   type RelayApp,
@@ -33,14 +33,7 @@ async function errorCount(app: RelayApp, code: string): Promise<number> {
   return metric.values.filter((v) => v.labels.code === code).reduce((sum, v) => sum + v.value, 0);
 }
 
-describe.each([
-  ['memory', 1, (): TestRelayOptions => ({})],
-  [
-    'redis',
-    2,
-    (): TestRelayOptions => ({ redis: testRedisUrl(), keyPrefix: uniquePrefix('limits') }),
-  ],
-])('limits (%s)', (mode, instances, config) => {
+describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) => {
   const apps: RelayApp[] = [];
   const sockets: Socket[] = [];
   const raws: RawSocketIoClient[] = [];

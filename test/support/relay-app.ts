@@ -95,3 +95,14 @@ export function backendModes(
     ['redis', () => ({ redis: testRedisUrl(), keyPrefix: uniquePrefix(label), ...extra })],
   ];
 }
+
+/**
+ * The backends of suites that also cross instances: one instance in memory, and two on
+ * Redis under their own prefix (events and connections may then be on different ones).
+ */
+export function instanceModes(label: string): Array<[string, number, () => TestRelayOptions]> {
+  return [
+    ['memory', 1, () => ({})],
+    ['redis', 2, () => ({ redis: testRedisUrl(), keyPrefix: uniquePrefix(label) })],
+  ];
+}
