@@ -5,6 +5,7 @@ import { DebugController } from './http/debug.controller.js';
 import { HealthController } from './http/health.controller.js';
 import { HistoryController } from './http/history.controller.js';
 import { HttpUserAuthService } from './http/http-user-auth.service.js';
+import { UserRequestLimiter } from './http/user-request-limiter.js';
 import { WebSocketManager } from './compat/websocket-manager.js';
 import { DeliveryService } from './delivery/delivery.service.js';
 import { EventFanoutService } from './delivery/event-fanout.service.js';
@@ -35,6 +36,7 @@ import { relayProviders } from './thread-relay.providers.js';
   providers: [
     BodyParserErrors,
     HttpUserAuthService,
+    UserRequestLimiter,
     AdminTokenGuard,
     RelayMetrics,
     ...relayProviders,

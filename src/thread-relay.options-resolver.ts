@@ -143,6 +143,7 @@ export function resolveRelayOptions(
   const backpressure = objectOrUndefined('backpressure', input.backpressure);
   const clientEvents = objectOrUndefined('limits.clientEvents', limits.clientEvents);
   const userMessages = objectOrUndefined('limits.userMessages', limits.userMessages);
+  const httpRequests = objectOrUndefined('limits.httpRequests', limits.httpRequests);
 
   const namespace = gateway.namespace ?? '/';
   if (typeof namespace !== 'string' || !namespace.startsWith('/')) {
@@ -226,6 +227,16 @@ export function resolveRelayOptions(
     },
     limits: {
       clientEvents: { perSecond: clientRate, burst: clientBurst },
+      httpRequests: {
+        perSecond: integer(
+          'limits.httpRequests.perSecond',
+          httpRequests.perSecond,
+          100,
+          1,
+          1_000_000,
+        ),
+        burst: integer('limits.httpRequests.burst', httpRequests.burst, 200, 1, 1_000_000),
+      },
       userMessages: {
         perMinute: integer(
           'limits.userMessages.perMinute',

@@ -77,6 +77,8 @@ export interface ThreadRelayModuleOptions {
   limits?: {
     /** Client events per connection, as a token bucket (defaults 200 per second, burst 400; a connection refused more than `burst` events in a minute is disconnected). */
     clientEvents?: { perSecond?: number; burst?: number };
+    /** Requests to the user routes per user, on each instance (defaults 100 per second, burst 200). */
+    httpRequests?: { perSecond?: number; burst?: number };
     /** User messages (socket and REST) per user, over every instance (defaults 30 per minute, burst 10). */
     userMessages?: { perMinute?: number; burst?: number };
     /** Threads one connection may have joined at once (default 200). */
@@ -146,6 +148,7 @@ export interface ResolvedRelayOptions {
   history: { ttlSeconds: number; maxPerThread: number; autoThreadTtlSeconds: number };
   limits: {
     clientEvents: { perSecond: number; burst: number };
+    httpRequests: { perSecond: number; burst: number };
     userMessages: { perMinute: number; burst: number };
     joinedThreadsPerConnection: number;
     concurrentJoinsPerConnection: number;

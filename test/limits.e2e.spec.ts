@@ -54,6 +54,7 @@ describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) 
       logger: capturingLogger(lines),
       limits: {
         clientEvents: { perSecond: 20, burst: 20 },
+        httpRequests: { perSecond: 5, burst: 5 },
         userMessages: { perMinute: 6, burst: 3 },
         joinedThreadsPerConnection: 3,
         concurrentJoinsPerConnection: 2,
@@ -157,6 +158,30 @@ describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) 
       'hello 2',
     ]);
     expect(userMessages.filter((m) => m.userId === 'chatty')).toHaveLength(3);
+  });
+
+  it('caps requests to the user routes per user with 429 and Retry-After', async () => {
+    const app = apps[0]!;
+    await app.registry.registerThread(`${mode}-polled`, 'poller');
+    const headers = { authorization: `Bearer ${await app.token('poller')}` };
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 8; i++) {
+      const response = await fetch(`${app.url}/threads/${mode}-polled/messages`, { headers });
+      statuses.push(response.status);
+      if (response.status === 429) {
+        retryAfter = response.headers.get('retry-after');
+        expect(await response.json()).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } });
+      }
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    // Per user: another one is served meanwhile.
+    await app.registry.registerThread(`${mode}-other-polled`, 'other-poller');
+    const other = await fetch(`${app.url}/threads/${mode}-other-polled/messages`, {
+      headers: { authorization: `Bearer ${await app.token('other-poller')}` },
+    });
+    expect(other.status).toBe(200);
   });
 
   it('caps threads joined per connection; a rejoin is free and a leave frees a place', async () => {

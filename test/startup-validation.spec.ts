@@ -65,6 +65,11 @@ describe('startup validation', () => {
       /integer/,
     ],
     [
+      { authenticate, limits: { httpRequests: { perSecond: 0 } } },
+      'limits.httpRequests.perSecond',
+      /between 1/,
+    ],
+    [
       { authenticate, limits: { userMessages: { perMinute: -1 } } },
       'limits.userMessages.perMinute',
       /between 1/,
@@ -124,6 +129,7 @@ describe('startup validation', () => {
     });
     expect(resolved.limits).toEqual({
       clientEvents: { perSecond: 200, burst: 400 },
+      httpRequests: { perSecond: 100, burst: 200 },
       userMessages: { perMinute: 30, burst: 10 },
       joinedThreadsPerConnection: 200,
       concurrentJoinsPerConnection: 16,

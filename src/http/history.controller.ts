@@ -19,6 +19,7 @@ import type { HistoryPage } from '../protocol.js';
 import { ThreadAdmissionService } from '../registry/thread-admission.service.js';
 import { HttpUserAuthService } from './http-user-auth.service.js';
 import { RelayErrorFilter } from './relay-error.filter.js';
+import { UserRequestLimiter } from './user-request-limiter.js';
 
 /** Largest page a client may ask for; bigger `limit`s are capped, not refused. */
 export const HISTORY_LIMIT_CAP = 500;
@@ -40,6 +41,7 @@ export class HistoryController {
     private readonly admission: ThreadAdmissionService,
     private readonly delivery: DeliveryService,
     private readonly userMessages: UserMessageService,
+    private readonly limiter: UserRequestLimiter,
   ) {}
 
   @Get(':threadId/messages')
@@ -50,6 +52,7 @@ export class HistoryController {
     @Query('limit') limit?: unknown,
   ): Promise<HistoryPage> {
     const userId = await this.auth.userId(request);
+    await this.limiter.take(userId);
     const tid = await this.admission.admit(userId, threadId, 'read');
     const afterSeq = nonNegativeInt('after', after, 0);
     const wanted = nonNegativeInt('limit', limit, 100);
@@ -66,6 +69,7 @@ export class HistoryController {
     @Body() body: unknown,
   ): Promise<object> {
     const userId = await this.auth.userId(request);
+    await this.limiter.take(userId);
     const input = parseClientPayload(
       userMessageSchema,
       { ...(typeof body === 'object' && body !== null ? body : {}), threadId },
