@@ -81,6 +81,17 @@ export interface AuthRefreshResult {
   expiresAt: number | null;
 }
 
+/**
+ * `thread:left`: the server took the connection out of a thread, because who may use it
+ * changed (it was unregistered, its lease ran out, it was registered to someone else, or
+ * its access was revoked). Nothing more of it arrives; joining again is refused or
+ * registers a new thread.
+ */
+export interface ThreadLeftNotice {
+  threadId: string;
+  reason: 'unregistered' | 'expired' | 'registered' | 'access_revoked';
+}
+
 /** `relay:session`, sent on connect when the credential expires: renew before `expiresAt`. */
 export interface RelaySessionNotice {
   expiresAt: number;
@@ -115,6 +126,7 @@ export const ServerEvents = {
   userEvent: 'user:event',
   error: 'relay:error',
   session: 'relay:session',
+  left: 'thread:left',
 } as const;
 
 /** The type under which a user's own message is stored in the thread log. */

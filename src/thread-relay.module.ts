@@ -6,6 +6,7 @@ import { HealthController } from './http/health.controller.js';
 import { HistoryController } from './http/history.controller.js';
 import { HttpUserAuthService } from './http/http-user-auth.service.js';
 import { UserRequestLimiter } from './http/user-request-limiter.js';
+import { UserReadBudget } from './limits/user-read-budget.js';
 import { WebSocketManager } from './compat/websocket-manager.js';
 import { DeliveryService } from './delivery/delivery.service.js';
 import { EventFanoutService } from './delivery/event-fanout.service.js';
@@ -14,6 +15,7 @@ import { UserMessageRateLimiter } from './delivery/user-message-rate-limiter.js'
 import { UserMessageService } from './delivery/user-message.service.js';
 import { RelayConnectionHandler } from './gateway/relay-connection.handler.js';
 import { RelayGateway } from './gateway/relay.gateway.js';
+import { ThreadMembership } from './gateway/thread-membership.js';
 import { MetricsController } from './observability/metrics.controller.js';
 import { RedisHealthService } from './observability/redis-health.service.js';
 import { RelayMetrics } from './observability/relay-metrics.service.js';
@@ -22,6 +24,7 @@ import { ThreadRegistryService } from './registry/thread-registry.service.js';
 import { ThreadRelayLifecycle } from './thread-relay.lifecycle.js';
 import { ThreadRelayConfigurableModule } from './thread-relay.module-definition.js';
 import { RELAY_OPTIONS } from './thread-relay.options.js';
+import { ThreadAccessChanges } from './registry/thread-access-changes.js';
 import { ThreadAdmissionService } from './registry/thread-admission.service.js';
 import { relayProviders } from './thread-relay.providers.js';
 
@@ -37,9 +40,11 @@ import { relayProviders } from './thread-relay.providers.js';
     BodyParserErrors,
     HttpUserAuthService,
     UserRequestLimiter,
+    UserReadBudget,
     AdminTokenGuard,
     RelayMetrics,
     ...relayProviders,
+    ThreadAccessChanges,
     ThreadRegistryService,
     ThreadAdmissionService,
     InstanceLivenessService,
@@ -50,6 +55,7 @@ import { relayProviders } from './thread-relay.providers.js';
     UserMessageRateLimiter,
     UserMessageService,
     WebSocketManager,
+    ThreadMembership,
     RelayConnectionHandler,
     RelayGateway,
     ThreadRelayLifecycle,

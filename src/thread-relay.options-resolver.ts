@@ -144,6 +144,8 @@ export function resolveRelayOptions(
   const clientEvents = objectOrUndefined('limits.clientEvents', limits.clientEvents);
   const userMessages = objectOrUndefined('limits.userMessages', limits.userMessages);
   const httpRequests = objectOrUndefined('limits.httpRequests', limits.httpRequests);
+  const attempts = objectOrUndefined('limits.connectionAttempts', limits.connectionAttempts);
+  const readBytes = objectOrUndefined('limits.readBytes', limits.readBytes);
 
   const namespace = gateway.namespace ?? '/';
   if (typeof namespace !== 'string' || !namespace.startsWith('/')) {
@@ -174,16 +176,25 @@ export function resolveRelayOptions(
   }
 
   const ttlSeconds = integer('history.ttlSeconds', history.ttlSeconds, 86_400, 1);
+  const maxEventBytes = integer('delivery.maxEventBytes', delivery.maxEventBytes, 65_536, 64);
+  // The largest frame a client needs is a user message of maxEventBytes; a bigger one only
+  // costs the server parsing time (a 1 MB frame a dozen times a second slows everyone).
+  const maxPayloadBytes = integer(
+    'gateway.maxPayloadBytes',
+    gateway.maxPayloadBytes,
+    Math.max(128 * 1024, maxEventBytes + 16 * 1024),
+    1024,
+  );
   const highWaterBytes = integer(
     'backpressure.highWaterBytes',
     backpressure.highWaterBytes,
-    1024 * 1024,
+    256 * 1024,
     1024,
   );
   const maxBufferedBytes = integer(
     'backpressure.maxBufferedBytes',
     backpressure.maxBufferedBytes,
-    8 * 1024 * 1024,
+    4 * 1024 * 1024,
     1024,
   );
   if (maxBufferedBytes < highWaterBytes) {
@@ -227,6 +238,25 @@ export function resolveRelayOptions(
     },
     limits: {
       clientEvents: { perSecond: clientRate, burst: clientBurst },
+      connectionAttempts: {
+        perMinute: integer(
+          'limits.connectionAttempts.perMinute',
+          attempts.perMinute,
+          60,
+          1,
+          1_000_000,
+        ),
+        burst: integer('limits.connectionAttempts.burst', attempts.burst, 20, 1, 1_000_000),
+      },
+      readBytes: {
+        perSecond: integer(
+          'limits.readBytes.perSecond',
+          readBytes.perSecond,
+          4 * 1024 * 1024,
+          1024,
+        ),
+        burst: integer('limits.readBytes.burst', readBytes.burst, 16 * 1024 * 1024, 1024),
+      },
       httpRequests: {
         perSecond: integer(
           'limits.httpRequests.perSecond',
@@ -251,7 +281,7 @@ export function resolveRelayOptions(
       concurrentJoinsPerConnection: integer(
         'limits.concurrentJoinsPerConnection',
         limits.concurrentJoinsPerConnection,
-        16,
+        4,
         1,
         10_000,
       ),
@@ -286,10 +316,10 @@ export function resolveRelayOptions(
       corsOrigins: resolveCors(gateway.corsOrigins),
       pingIntervalMs,
       pingTimeoutMs,
-      maxPayloadBytes: integer('gateway.maxPayloadBytes', gateway.maxPayloadBytes, 1_000_000, 1024),
+      maxPayloadBytes,
     },
     delivery: {
-      maxEventBytes: integer('delivery.maxEventBytes', delivery.maxEventBytes, 65_536, 64),
+      maxEventBytes,
       unavailableTimeoutMs: integer(
         'delivery.unavailableTimeoutMs',
         delivery.unavailableTimeoutMs,

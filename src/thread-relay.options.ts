@@ -75,15 +75,23 @@ export interface ThreadRelayModuleOptions {
   };
   /** Per-connection and per-user limits; every one has a safe default. */
   limits?: {
-    /** Client events per connection, as a token bucket (defaults 200 per second, burst 400; a connection refused more than `burst` events in a minute is disconnected). */
+    /**
+     * Client events per user on each instance, over all of the user's connections there, as
+     * a token bucket (defaults 200 per second, burst 400); a connection refused more than
+     * `burst` events in a minute is disconnected.
+     */
     clientEvents?: { perSecond?: number; burst?: number };
+    /** Connections a user may open per minute on each instance (defaults 60, burst 20). */
+    connectionAttempts?: { perMinute?: number; burst?: number };
+    /** Bytes of log a user may read per second on each instance, history and replays (defaults 4 MiB, burst 16 MiB). */
+    readBytes?: { perSecond?: number; burst?: number };
     /** Requests to the user routes per user, on each instance (defaults 100 per second, burst 200). */
     httpRequests?: { perSecond?: number; burst?: number };
     /** User messages (socket and REST) per user, over every instance (defaults 30 per minute, burst 10). */
     userMessages?: { perMinute?: number; burst?: number };
     /** Threads one connection may have joined at once (default 200). */
     joinedThreadsPerConnection?: number;
-    /** Joins one connection may have in progress (replaying) at once (default 16). */
+    /** Joins one connection may have in progress (replaying) at once (default 4). */
     concurrentJoinsPerConnection?: number;
     /** Connections one user may hold at once, over every instance (default 20). */
     connectionsPerUser?: number;
@@ -92,9 +100,9 @@ export interface ThreadRelayModuleOptions {
   };
   /** How much unsent data a connection may hold before it is paused or cut. */
   backpressure?: {
-    /** A replay waits while the connection has more than this unsent (default 1 MiB). */
+    /** A replay waits while the connection has more than this unsent, and reads pages of about this size (default 256 KiB). */
     highWaterBytes?: number;
-    /** A connection with more than this unsent is cut as a slow consumer (default 8 MiB). */
+    /** A connection with more than this unsent is cut as a slow consumer (default 4 MiB). */
     maxBufferedBytes?: number;
     /** A replay that stays paused this long cuts the connection as a slow consumer (default 30000). */
     stallTimeoutMs?: number;
@@ -108,7 +116,7 @@ export interface ThreadRelayModuleOptions {
     corsOrigins?: string[] | '*';
     pingIntervalMs?: number;
     pingTimeoutMs?: number;
-    /** Largest socket.io frame accepted from a client (default 1 MB). */
+    /** Largest socket.io frame accepted from a client (default 128 KiB, or delivery.maxEventBytes + 16 KiB if larger). */
     maxPayloadBytes?: number;
   };
   delivery?: {
@@ -148,6 +156,8 @@ export interface ResolvedRelayOptions {
   history: { ttlSeconds: number; maxPerThread: number; autoThreadTtlSeconds: number };
   limits: {
     clientEvents: { perSecond: number; burst: number };
+    connectionAttempts: { perMinute: number; burst: number };
+    readBytes: { perSecond: number; burst: number };
     httpRequests: { perSecond: number; burst: number };
     userMessages: { perMinute: number; burst: number };
     joinedThreadsPerConnection: number;

@@ -37,6 +37,9 @@ const LIMITS = {
   concurrentJoinsPerConnection: 10_000,
   autoRegisteredThreadsPerUser: 100_000,
   connectionsPerUser: 1000,
+  connectionAttempts: { perMinute: 100_000, burst: 100_000 },
+  httpRequests: { perSecond: 100_000, burst: 100_000 },
+  readBytes: { perSecond: 1_000_000_000, burst: 1_000_000_000 },
 };
 
 describe.each<[string, () => TestRelayOptions]>([
@@ -55,6 +58,9 @@ describe.each<[string, () => TestRelayOptions]>([
     relay = await startRelayApp({
       ...config(),
       limits: LIMITS,
+      // The handlers are under test, not the frame limit (an oversized frame closes its
+      // connection by design): texts up to 200 KB must reach them.
+      gateway: { maxPayloadBytes: 1_000_000 },
       // Small logs: joins replay whole logs, and the fuzz writes many messages.
       history: { maxPerThread: 50 },
       debug: { adminToken: TEST_ADMIN_TOKEN },

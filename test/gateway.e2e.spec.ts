@@ -16,8 +16,9 @@ describe.each([
     () => ({
       gateway: { maxPayloadBytes: 4_000_000 },
       history: { maxPerThread: 10_000 },
-      // The connect/disconnect cycles hold up to 50 connections of one user at once.
-      limits: { connectionsPerUser: 100 },
+      // The connect/disconnect cycles hold up to 50 connections of one user at once, and
+      // open 1,000 in a few seconds.
+      limits: { connectionsPerUser: 100, connectionAttempts: { perMinute: 100_000, burst: 2000 } },
     }),
   ],
   [
@@ -27,7 +28,7 @@ describe.each([
       keyPrefix: uniquePrefix('gateway'),
       gateway: { maxPayloadBytes: 4_000_000 },
       history: { maxPerThread: 10_000 },
-      limits: { connectionsPerUser: 100 },
+      limits: { connectionsPerUser: 100, connectionAttempts: { perMinute: 100_000, burst: 2000 } },
     }),
   ],
 ])('gateway (%s)', (_name, config) => {

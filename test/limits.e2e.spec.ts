@@ -54,6 +54,7 @@ describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) 
       logger: capturingLogger(lines),
       limits: {
         clientEvents: { perSecond: 20, burst: 20 },
+        connectionAttempts: { perMinute: 60, burst: 6 },
         httpRequests: { perSecond: 5, burst: 5 },
         userMessages: { perMinute: 6, burst: 3 },
         joinedThreadsPerConnection: 3,
@@ -112,6 +113,38 @@ describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) 
         ok: true,
       },
     );
+  });
+
+  it('holds a user to one event bucket over reconnects, and to a connection-attempt rate', async () => {
+    const started = Date.now();
+    const answers: Answer[] = [];
+    for (let round = 0; round < 2; round++) {
+      const socket = await open('recycler');
+      answers.push(
+        ...((await Promise.all(
+          Array.from({ length: 15 }, () => socket.emitWithAck('thread:leave', { threadId: 'x' })),
+        )) as Answer[]),
+      );
+      socket.close();
+    }
+    // A fresh connection is not a fresh bucket: 30 asked, about 20 allowed.
+    const refill = Math.ceil(((Date.now() - started) / 1000) * 20);
+    const allowed = answers.filter((a) => a.ok).length;
+    expect(allowed).toBeLessThanOrEqual(20 + refill);
+    expect(answers.filter((a) => a.error?.code === 'RATE_LIMITED').length).toBeGreaterThan(0);
+
+    // Six connection attempts, then refused until the minute's rate lets another in.
+    const app = apps[0]!;
+    for (let i = 0; i < 6; i++) (await open('attempts')).close();
+    const outcome = await connectSocket(app.url, await app.token('attempts')).then(
+      (socket) => {
+        sockets.push(socket);
+        return null;
+      },
+      (error: Error & { data?: unknown }) => error,
+    );
+    expect(outcome?.message).toBe('rate_limited');
+    expect(outcome?.data).toMatchObject({ code: 'RATE_LIMITED' });
   });
 
   it('answers BAD_REQUEST to unknown events that ask for an ack, and ignores the rest', async () => {
@@ -208,17 +241,19 @@ describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) 
   });
 
   it('caps joins in progress per connection while replays wait for a client that does not read', async () => {
-    const threadId = `${mode}-replay-heavy`;
     const app = apps[0]!;
-    await app.registry.registerThread(threadId, 'heavy');
-    for (let i = 0; i < 20; i++) {
-      await app.delivery.sendToThread(threadId, 'chunk', { data: 'x'.repeat(20_000) });
+    const threads = Array.from({ length: 6 }, (_, i) => `${mode}-replay-heavy-${i}`);
+    for (const threadId of threads) {
+      await app.registry.registerThread(threadId, 'heavy');
+      for (let i = 0; i < 10; i++) {
+        await app.delivery.sendToThread(threadId, 'chunk', { data: 'x'.repeat(20_000) });
+      }
     }
     const raw = await RawSocketIoClient.connect(app.url, await app.token('heavy'));
     raws.push(raw);
     const before = await errorCount(app, 'RATE_LIMITED');
     raw.pauseReading();
-    const joins = Array.from({ length: 6 }, () =>
+    const joins = threads.map((threadId) =>
       raw.emitWithAck('thread:join', { threadId, lastSeq: 0 }, 20_000),
     );
     // Two replays stall on the unread buffer; the other four are refused meanwhile.
@@ -227,9 +262,10 @@ describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) 
     const answers = (await Promise.all(joins)) as Answer[];
     expect(answers.filter((a) => a.ok)).toHaveLength(2);
     expect(answers.filter((a) => a.error?.code === 'RATE_LIMITED')).toHaveLength(4);
-    // Once they finish, joins are accepted again.
-    await raw.waitForThreadEvents(40);
-    expect(await raw.emitWithAck('thread:join', { threadId, lastSeq: 20 })).toMatchObject({
+    // Both replays finish, whole; then joins are accepted again.
+    await raw.waitForThreadEvents(20);
+    const refused = threads.find((_, i) => !answers[i]?.ok);
+    expect(await raw.emitWithAck('thread:join', { threadId: refused, lastSeq: 10 })).toMatchObject({
       ok: true,
     });
   });

@@ -178,6 +178,10 @@ describe.each(instanceModes('hijack'))(
           ok: false,
           error: { code: 'BAD_REQUEST' },
         });
+        // A read says the same, rather than THREAD_NOT_FOUND.
+        const read = await rest(app, 'attacker', 'GET', runId);
+        expect(read.status).toBe(400);
+        expect(JSON.stringify(read.body)).toContain('reserved for runs');
         const receipt = await producer().delivery.sendToThread(runId, 'assistant_message', {});
         expect(receipt.threadId).toBe(victimThread);
         await waitUntil(

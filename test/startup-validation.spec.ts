@@ -65,6 +65,16 @@ describe('startup validation', () => {
       /integer/,
     ],
     [
+      { authenticate, limits: { connectionAttempts: { perMinute: 0 } } },
+      'limits.connectionAttempts.perMinute',
+      /between 1/,
+    ],
+    [
+      { authenticate, limits: { readBytes: { perSecond: 10 } } },
+      'limits.readBytes.perSecond',
+      /between 1024/,
+    ],
+    [
       { authenticate, limits: { httpRequests: { perSecond: 0 } } },
       'limits.httpRequests.perSecond',
       /between 1/,
@@ -129,16 +139,24 @@ describe('startup validation', () => {
     });
     expect(resolved.limits).toEqual({
       clientEvents: { perSecond: 200, burst: 400 },
+      connectionAttempts: { perMinute: 60, burst: 20 },
+      readBytes: { perSecond: 4_194_304, burst: 16_777_216 },
       httpRequests: { perSecond: 100, burst: 200 },
       userMessages: { perMinute: 30, burst: 10 },
       joinedThreadsPerConnection: 200,
-      concurrentJoinsPerConnection: 16,
+      concurrentJoinsPerConnection: 4,
       connectionsPerUser: 20,
       autoRegisteredThreadsPerUser: 1_000,
     });
+    // The largest frame a client needs is a user message of maxEventBytes.
+    expect(resolved.gateway.maxPayloadBytes).toBe(131_072);
+    expect(
+      resolveRelayOptions({ authenticate, delivery: { maxEventBytes: 500_000 } }).gateway
+        .maxPayloadBytes,
+    ).toBe(516_384);
     expect(resolved.backpressure).toEqual({
-      highWaterBytes: 1_048_576,
-      maxBufferedBytes: 8_388_608,
+      highWaterBytes: 262_144,
+      maxBufferedBytes: 4_194_304,
       stallTimeoutMs: 30_000,
     });
     expect(resolved.debug.adminToken).toBeNull();

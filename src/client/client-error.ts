@@ -17,7 +17,9 @@ export type ClientErrorCode =
   | 'SEND_TIMEOUT'
   | 'LEFT'
   | 'CLOSED'
-  | 'INVALID_OPTION';
+  | 'INVALID_OPTION'
+  /** The server took the connection out of a thread (unregistered, expired, access revoked). */
+  | 'THREAD_LEFT';
 
 /** Worth another attempt with the same request: the failure says nothing about the request itself. */
 const RETRYABLE = new Set<string>([

@@ -22,10 +22,10 @@ describe('resolveClientOptions', () => {
     },
   );
 
-  it('renews 60 s before expiry and keeps 8 joins in flight by default', () => {
+  it('renews 60 s before expiry and keeps 4 joins in flight by default', () => {
     expect(resolveClientOptions(base)).toMatchObject({
       renewBeforeMs: 60_000,
-      maxConcurrentJoins: 8,
+      maxConcurrentJoins: 4,
     });
     expect(
       resolveClientOptions({ ...base, renewBeforeMs: 5000, maxConcurrentJoins: 1 }),

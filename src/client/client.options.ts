@@ -47,9 +47,9 @@ export interface ThreadRelayClientOptions {
    */
   renewBeforeMs?: number;
   /**
-   * Joins waiting for the server's answer at once, per connection (default 8); the others
+   * Joins waiting for the server's answer at once, per connection (default 4); the others
    * wait their turn. Every (re)connect joins every thread, and the server refuses joins
-   * past its `limits.concurrentJoinsPerConnection` (default 16).
+   * past its `limits.concurrentJoinsPerConnection` (default 4).
    */
   maxConcurrentJoins?: number;
   /** Defaults to the global `fetch`. */
@@ -130,7 +130,7 @@ const DEFAULTS = {
   sendTimeoutMs: 30_000,
   historyPageSize: 200,
   renewBeforeMs: 60_000,
-  maxConcurrentJoins: 8,
+  maxConcurrentJoins: 4,
 } as const;
 
 export function resolveClientOptions(options: ThreadRelayClientOptions): ResolvedClientOptions {

@@ -31,6 +31,7 @@ export type {
   JsonValue,
   RelayErrorNotice,
   RelaySessionNotice,
+  ThreadLeftNotice,
   RelayStatusNotice,
   ResetReason,
   ThreadEvent,

@@ -41,6 +41,7 @@ import {
   isRecord,
   isResetNotice,
   isSessionNotice,
+  isThreadLeftNotice,
   isStatusNotice,
   isThreadEvent,
   toAuthRefreshResult,
@@ -365,6 +366,10 @@ export class ThreadRelayClient {
       ServerEvents.session,
       this.guard((payload: unknown) => this.handleSessionNotice(payload)),
     );
+    socket.on(
+      ServerEvents.left,
+      this.guard((payload: unknown) => this.handleThreadLeft(payload)),
+    );
     return socket;
   }
 
@@ -406,19 +411,31 @@ export class ThreadRelayClient {
     // Refused by the server's handshake check; socket.io does not retry those.
     this.cancelPollFallback?.();
     this.cancelPollFallback = undefined;
-    const code = error.message === 'unauthorized' ? 'UNAUTHORIZED' : 'CONNECT_REFUSED';
+    const code =
+      error.message === 'unauthorized'
+        ? 'UNAUTHORIZED'
+        : error.message === 'rate_limited'
+          ? 'RATE_LIMITED'
+          : 'CONNECT_REFUSED';
+    // Too many attempts: the server says when the next one is allowed.
+    const data = (error as Error & { data?: unknown }).data;
+    const retryAfterMs = isErrorBody(data) ? retryAfterOf(data) : undefined;
     const refused = new ThreadRelayClientError(code, `connection refused: ${error.message}`, {
       cause: error,
+      retryAfterMs,
     });
     this.reportError(refused);
     this.ready?.reject(refused);
     this.ready = null;
-    this.reconnectLater();
+    this.reconnectLater(retryAfterMs);
   }
 
-  private reconnectLater(): void {
+  private reconnectLater(atLeastMs = 0): void {
     const { reconnectionDelay = 1000, reconnectionDelayMax = 5000 } = this.options.socketOptions;
-    const delay = backoff(this.reconnectAttempts, reconnectionDelay, reconnectionDelayMax);
+    const delay = Math.max(
+      atLeastMs,
+      backoff(this.reconnectAttempts, reconnectionDelay, reconnectionDelayMax),
+    );
     this.reconnectAttempts += 1;
     this.timers.after(delay, () => {
       const socket = this.socketRef;
@@ -484,6 +501,27 @@ export class ThreadRelayClient {
         retryAfterMs: retryAfterOf(body),
       }),
     );
+  }
+
+  /**
+   * `thread:left`: the server took this connection out of a thread (it was unregistered or
+   * expired, registered to someone else, or access was revoked). It is dropped here as a
+   * refused join is, and said through `onError`; joining it again asks anew.
+   */
+  private handleThreadLeft(payload: unknown): void {
+    if (!isThreadLeftNotice(payload)) {
+      this.reportError(new ThreadRelayClientError('BAD_MESSAGE', 'thread:left: malformed'));
+      return;
+    }
+    const thread = this.threads.get(payload.threadId);
+    if (!thread) return;
+    const error = new ThreadRelayClientError(
+      'THREAD_LEFT',
+      `the server took this client out of thread ${payload.threadId} (${payload.reason})`,
+      { threadId: payload.threadId, retryable: false },
+    );
+    this.drop(thread, error);
+    this.reportError(error);
   }
 
   /** `relay:session`: the credential expires; renew it in time, if there is a way to. */

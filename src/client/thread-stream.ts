@@ -196,8 +196,9 @@ export class ThreadStream {
       headSeq = page.headSeq;
       const applied = this.applyPage(before, page.epoch, page.headSeq, page.messages);
       delivered += applied;
-      const full = page.messages.length >= this.config.pageSize;
-      if (!full || this.cursor.lastSeq <= before || this.cursor.lastSeq >= headSeq) break;
+      // Fewer than pageSize events is not the end (pages also end by bytes): the head is.
+      if (page.messages.length === 0 || this.cursor.lastSeq <= before) break;
+      if (this.cursor.lastSeq >= headSeq) break;
     }
     return { delivered, headSeq, epoch: this.cursor.epoch };
   }
@@ -290,21 +291,22 @@ export class ThreadStream {
 
   /** The whole retained log, in one epoch. */
   private async loadLog(): Promise<LogSnapshot> {
-    const { pageSize } = this.config;
     for (let reload = 0; reload < MAX_RELOADS; reload += 1) {
       const first = await this.readHistory(0);
       const events: ThreadEvent[] = [];
       let page = first;
       let after = 0;
       for (;;) {
+        const before = after;
         for (const message of page.messages) {
           if (message.seq > after && message.epoch === first.epoch) {
             events.push(message);
             after = message.seq;
           }
         }
-        const progressed = page.messages.length > 0 && after > 0;
-        if (page.messages.length < pageSize || after >= first.headSeq || !progressed) break;
+        // A page may hold fewer than pageSize events (the server also ends pages by bytes):
+        // only the head, or a page that brought nothing new, ends the reload.
+        if (after >= first.headSeq || after === before) break;
         page = await this.readHistory(after);
         if (page.epoch !== first.epoch) break;
       }

@@ -5,6 +5,7 @@ import type {
   RelaySessionNotice,
   RelayStatusNotice,
   ThreadEvent,
+  ThreadLeftNotice,
   ThreadResetNotice,
   UserMessageResult,
 } from '../protocol.js';
@@ -50,6 +51,17 @@ export function isResetNotice(value: unknown): value is ThreadResetNotice {
 
 export function isStatusNotice(value: unknown): value is RelayStatusNotice {
   return isRecord(value) && (value.mode === 'realtime' || value.mode === 'degraded');
+}
+
+const LEFT_REASONS = new Set(['unregistered', 'expired', 'registered', 'access_revoked']);
+
+export function isThreadLeftNotice(value: unknown): value is ThreadLeftNotice {
+  return (
+    isRecord(value) &&
+    typeof value.threadId === 'string' &&
+    typeof value.reason === 'string' &&
+    LEFT_REASONS.has(value.reason)
+  );
 }
 
 export function isSessionNotice(value: unknown): value is RelaySessionNotice {

@@ -167,7 +167,23 @@ export class DeliveryService {
     return { messageId, userId: uid };
   }
 
-  async history(threadId: string, afterSeq = 0, limit = 100): Promise<HistoryPage> {
+  /** A page of the thread's log after `afterSeq`: at most `limit` events and, if given, `maxBytes` of them. */
+  async history(
+    threadId: string,
+    afterSeq = 0,
+    limit = 100,
+    maxBytes?: number,
+  ): Promise<HistoryPage> {
+    return (await this.readPage(threadId, afterSeq, limit, maxBytes)).page;
+  }
+
+  /** `history`, with the bytes the page took to read (what a reader's budget is charged). */
+  async readPage(
+    threadId: string,
+    afterSeq: number,
+    limit: number,
+    maxBytes?: number,
+  ): Promise<{ page: HistoryPage; bytes: number }> {
     const tid = assertValidId(threadId, 'threadId');
     if (!Number.isInteger(afterSeq) || afterSeq < 0) {
       throw new BadRequestError(`afterSeq must be a non-negative integer, got ${afterSeq}`);
@@ -176,10 +192,13 @@ export class DeliveryService {
       throw new BadRequestError(`limit must be a positive integer, got ${limit}`);
     }
     const slice = await this.deadlines.within(
-      this.messages.read(tid, afterSeq, Math.min(limit, MAX_HISTORY_PAGE)),
+      this.messages.read(tid, afterSeq, Math.min(limit, MAX_HISTORY_PAGE), maxBytes),
       'history',
     );
-    return { threadId: tid, epoch: slice.epoch, headSeq: slice.headSeq, messages: slice.events };
+    return {
+      page: { threadId: tid, epoch: slice.epoch, headSeq: slice.headSeq, messages: slice.events },
+      bytes: slice.bytes ?? 0,
+    };
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Namespace } from 'socket.io';
 import { ServerEvents, type ThreadEvent } from '../protocol.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import type { AccessChange } from '../registry/thread-access-changes.js';
 import { ReplayGate } from './replay-gate.js';
 import { threadIdOfRoom, threadRoom, userRoom } from './rooms.js';
 
@@ -16,6 +17,7 @@ const REMOTE_EVENTS = 'relay:thread-events';
 const REMOTE_DELIVERED = 'relay:delivered';
 const REMOTE_DELIVERED_BATCH = 'relay:delivered-batch';
 const REMOTE_INSTANCE_GONE = 'relay:instance-gone';
+const REMOTE_ACCESS_CHANGE = 'relay:access-change';
 
 /** Threads whose latest events this instance remembers (oldest forgotten first). */
 const RECENT_THREADS_MAX = 10_000;
@@ -56,6 +58,7 @@ export class EventFanoutService {
   private readonly gates = new Map<string, Set<ReplayGate>>();
   private readonly deliveredListeners = new Set<DeliveredListener>();
   private readonly instanceGoneListeners = new Set<InstanceGoneListener>();
+  private readonly accessListeners = new Set<(change: AccessChange) => void>();
   private readonly recent = new Map<string, RecentEvents>();
   private outboxEvents: ThreadEvent[] = [];
   private outboxDelivered: DeliveredNotice[] = [];
@@ -86,6 +89,9 @@ export class EventFanoutService {
       }
     });
     nsp.on(REMOTE_INSTANCE_GONE, (instanceId: string) => this.notifyInstanceGone(instanceId));
+    nsp.on(REMOTE_ACCESS_CHANGE, (change: unknown) => {
+      if (isAccessChange(change)) for (const listener of this.accessListeners) listener(change);
+    });
   }
 
   detach(): void {
@@ -162,6 +168,21 @@ export class EventFanoutService {
     } catch (error) {
       this.log.error({ msg: 'instance-gone notice failed', instanceId }, error);
     }
+  }
+
+  /** Tells the other instances that who may use a thread may have changed. */
+  announceAccessChange(change: AccessChange): void {
+    try {
+      if (this.crossInstance) this.nsp?.serverSideEmit(REMOTE_ACCESS_CHANGE, change);
+    } catch (error) {
+      this.log.error({ msg: 'access-change notice failed', threadId: change.threadId }, error);
+    }
+  }
+
+  /** Access changes announced by other instances. */
+  onRemoteAccessChange(listener: (change: AccessChange) => void): () => void {
+    this.accessListeners.add(listener);
+    return () => this.accessListeners.delete(listener);
   }
 
   onInstanceGone(listener: InstanceGoneListener): () => void {
@@ -276,4 +297,16 @@ export class EventFanoutService {
     this.recent.set(threadId, fresh);
     return fresh;
   }
+}
+
+function isAccessChange(value: unknown): value is AccessChange {
+  if (typeof value !== 'object' || value === null) return false;
+  const { threadId, reason } = value as Record<string, unknown>;
+  return (
+    typeof threadId === 'string' &&
+    (reason === 'unregistered' ||
+      reason === 'expired' ||
+      reason === 'registered' ||
+      reason === 'revalidate')
+  );
 }

@@ -14,6 +14,8 @@ import { toError } from '../errors/to-error.js';
 interface StoredEvent {
   event: ThreadEvent;
   idempotencyKey?: string;
+  /** Its JSON size, measured the first time a read is bounded by bytes. */
+  bytes?: number;
 }
 
 interface ThreadLog {
@@ -120,9 +122,14 @@ export class MemoryMessageLog implements MessageLog {
     return Promise.resolve({ event, appended: true });
   }
 
-  read(threadId: string, afterSeq: number, limit: number): Promise<HistorySlice> {
+  read(
+    threadId: string,
+    afterSeq: number,
+    limit: number,
+    maxBytes?: number,
+  ): Promise<HistorySlice> {
     try {
-      return Promise.resolve(this.slice(threadId, afterSeq, limit));
+      return Promise.resolve(this.slice(threadId, afterSeq, limit, maxBytes));
     } catch (error) {
       // A bad window rejects like the Redis log's does, instead of throwing synchronously.
       return Promise.reject(toError(error));
@@ -147,14 +154,28 @@ export class MemoryMessageLog implements MessageLog {
     return Promise.resolve();
   }
 
-  private slice(threadId: string, afterSeq: number, limit: number): HistorySlice {
+  private slice(
+    threadId: string,
+    afterSeq: number,
+    limit: number,
+    maxBytes?: number,
+  ): HistorySlice {
     assertReadWindow(afterSeq, limit);
     const log = this.live(threadId);
     const state = stateOf(log);
     if (!log || limit === 0) return { ...state, events: [] };
     const start = Math.max(0, afterSeq + 1 - state.firstSeq);
-    const events = log.entries.slice(start, start + limit).map((stored) => stored.event);
-    return { ...state, events };
+    const page = log.entries.slice(start, start + limit);
+    if (maxBytes === undefined) return { ...state, events: page.map((stored) => stored.event) };
+    const events: ThreadEvent[] = [];
+    let bytes = 0;
+    for (const stored of page) {
+      stored.bytes ??= JSON.stringify(stored.event).length;
+      if (bytes + stored.bytes > maxBytes && events.length > 0) break;
+      bytes += stored.bytes;
+      events.push(stored.event);
+    }
+    return { ...state, events, bytes };
   }
 
   private live(threadId: string): ThreadLog | undefined {

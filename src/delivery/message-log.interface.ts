@@ -41,6 +41,8 @@ export interface LogState {
 
 export interface HistorySlice extends LogState {
   events: ThreadEvent[];
+  /** Bytes of JSON the events took to read, when the log measured them (bounded reads do). */
+  bytes?: number;
 }
 
 /** Can a client that has seen up to `afterSeq` of `epoch` be served without a gap? */
@@ -61,8 +63,12 @@ export interface RetentionOptions {
 export interface MessageLog {
   /** Atomically assigns the next seq (creating the log and its epoch if needed) and stores the event. */
   append(event: NewEvent, options?: AppendOptions): Promise<AppendResult>;
-  /** Events with `seq > afterSeq`, oldest first, at most `limit`. */
-  read(threadId: string, afterSeq: number, limit: number): Promise<HistorySlice>;
+  /**
+   * Events with `seq > afterSeq`, oldest first, at most `limit`, and, when `maxBytes` is
+   * given, no more than fit in that many bytes of JSON (but always the first one): a page
+   * of large events is cut short rather than held (and read from Redis) whole.
+   */
+  read(threadId: string, afterSeq: number, limit: number, maxBytes?: number): Promise<HistorySlice>;
   state(threadId: string): Promise<LogState>;
   /** Creates the log (and its epoch) at head 0 if it does not exist, so joiners get a stable epoch. */
   ensure(threadId: string): Promise<LogState>;

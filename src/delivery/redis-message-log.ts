@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { RelayUnavailableError } from '../errors/relay-unavailable.error.js';
-import type { JsonValue } from '../protocol.js';
+import type { JsonValue, ThreadEvent } from '../protocol.js';
 import { waitUntilReady } from '../redis/wait-until-ready.js';
 import { assertReadWindow, newEpoch, toThreadEvent } from './memory-message-log.js';
 import type {
@@ -31,7 +31,7 @@ local meta, log, idem = KEYS[1], KEYS[2], KEYS[3]
 local key = ARGV[3]
 local count = -1
 if ARGV[6] == '1' then count = redis.call('SCARD', KEYS[4]) end
-local state = redis.call('HMGET', meta, 'epoch', 'head')
+local state = redis.call('HMGET', meta, 'epoch', 'head', 'maxb')
 local epoch, head = state[1], tonumber(state[2])
 if not epoch then
   redis.call('DEL', log, idem)
@@ -66,26 +66,11 @@ else
   redis.call('XADD', log, 'MAXLEN', max, id, 'e', ARGV[2])
 end
 redis.call('HINCRBY', meta, 'head', 1)
+if #ARGV[2] > (tonumber(state[3]) or 0) then redis.call('HSET', meta, 'maxb', #ARGV[2]) end
 redis.call('EXPIRE', meta, ARGV[5])
 redis.call('EXPIRE', log, ARGV[5])
 redis.call('EXPIRE', idem, ARGV[5])
 return {1, seq, epoch, count}
-`;
-
-/**
- * KEYS: meta, log. ARGV: first stream id to return, count (0 = state only).
- * Returns {epoch, head, xlen, entries}, epoch '' when the log does not exist. One script,
- * so the state and the events come from the same instant.
- */
-const READ_LUA = `
-local meta = redis.call('HMGET', KEYS[1], 'epoch', 'head')
-if not meta[1] then return {'', 0, 0, {}} end
-local len = redis.call('XLEN', KEYS[2])
-local entries = {}
-if tonumber(ARGV[2]) > 0 then
-  entries = redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2])
-end
-return {meta[1], tonumber(meta[2]), len, entries}
 `;
 
 /**
@@ -103,15 +88,20 @@ return {ARGV[1], 0, 0}
 
 /** Names are specific to this library because they become methods of the caller's client. */
 const APPEND_COMMAND = 'threadRelayLogAppend';
-const READ_COMMAND = 'threadRelayLogRead';
 const ENSURE_COMMAND = 'threadRelayLogEnsure';
 
 type ScriptArg = string | number;
 interface LogScripts {
   [APPEND_COMMAND](...args: ScriptArg[]): Promise<unknown>;
-  [READ_COMMAND](...args: ScriptArg[]): Promise<unknown>;
   [ENSURE_COMMAND](...args: ScriptArg[]): Promise<unknown>;
 }
+
+/**
+ * Most bytes one XRANGE may return, judged by the largest event the log ever held: Redis
+ * answers a command whole before it serves anyone else, so a read of many large events is
+ * cut into commands of about this size.
+ */
+const READ_CHUNK_BYTES = 1024 * 1024;
 
 /** What the stream's `e` field holds: the event without what the key and stream id already say. */
 interface StoredBody {
@@ -150,10 +140,10 @@ export class RedisMessageLog implements MessageLog {
     private readonly retention: RetentionOptions,
     keyPrefix = '',
     private readonly countedSetOf?: (threadId: string) => string,
+    private readonly maxEventBytes = 65_536,
   ) {
     this.keys = new RedisMessageLogKeys(keyPrefix);
     client.defineCommand(APPEND_COMMAND, { numberOfKeys: 4, lua: APPEND_LUA });
-    client.defineCommand(READ_COMMAND, { numberOfKeys: 2, lua: READ_LUA });
     client.defineCommand(ENSURE_COMMAND, { numberOfKeys: 3, lua: ENSURE_LUA });
     this.scripts = client as unknown as LogScripts;
   }
@@ -210,21 +200,65 @@ export class RedisMessageLog implements MessageLog {
     };
   }
 
-  async read(threadId: string, afterSeq: number, limit: number): Promise<HistorySlice> {
+  /**
+   * Plain commands in MULTI, not a script: a script's reply is copied into Lua and back,
+   * which for large events holds Redis many times longer than the XRANGE itself. The first
+   * transaction reads the state (with the largest event size the log ever held) and a
+   * first chunk sized for the worst case; later chunks are sized by that largest event, and
+   * each checks the epoch so a log replaced meanwhile is never mixed in.
+   */
+  async read(
+    threadId: string,
+    afterSeq: number,
+    limit: number,
+    maxBytes?: number,
+  ): Promise<HistorySlice> {
     assertReadWindow(afterSeq, limit);
-    const [meta, log] = this.keys.forThread(threadId);
-    const reply = asArray(
-      await this.scripts[READ_COMMAND](meta, log, `${afterSeq + 1}-0`, limit),
-      'read',
-    );
-    const state = toState(reply[0], reply[1], reply[2]);
-    const events = asArray(reply[3], 'read entries').map((entry) => {
-      const [id, fields] = asArray(entry, 'stream entry');
-      const seq = seqOfStreamId(id);
-      const body = decodeBody(streamFields(fields, `entry ${seq}`), seq, threadId);
-      return toThreadEvent(threadId, seq, state.epoch, body);
-    });
-    return { ...state, events };
+    const [metaKey, logKey] = this.keys.forThread(threadId);
+    const chunkFor = (largest: number) =>
+      Math.max(1, Math.floor(Math.min(READ_CHUNK_BYTES, maxBytes ?? Infinity) / largest));
+    const first = Math.min(limit, chunkFor(this.maxEventBytes));
+    const head = this.client.multi().hmget(metaKey, 'epoch', 'head', 'maxb').xlen(logKey);
+    if (first > 0) head.xrange(logKey, `${afterSeq + 1}-0`, '+', 'COUNT', first);
+    const [meta, length, entries] = await exec(head, 'read');
+    const [epoch, headSeq, largest] = asArray(meta, 'read state');
+    if (epoch === null || epoch === undefined) {
+      return { epoch: '', headSeq: 0, firstSeq: 1, events: [] };
+    }
+    const state = toState(epoch, headSeq, length);
+    const events: ThreadEvent[] = [];
+    let bytes = 0;
+    let cursor = afterSeq;
+    let batch: unknown[] = first > 0 ? asArray(entries, 'read entries') : [];
+    const chunk = chunkFor(Math.max(1, Number(largest ?? 0) || this.maxEventBytes));
+    for (;;) {
+      for (const entry of batch) {
+        const [id, fields] = asArray(entry, 'stream entry');
+        const seq = seqOfStreamId(id);
+        const body = streamFields(fields, `entry ${seq}`);
+        const size = body.get('e')?.length ?? 0;
+        if (maxBytes !== undefined && bytes + size > maxBytes && events.length > 0) {
+          return bounded({ ...state, events }, maxBytes, bytes);
+        }
+        bytes += size;
+        events.push(toThreadEvent(threadId, seq, state.epoch, decodeBody(body, seq, threadId)));
+        cursor = seq;
+      }
+      const wanted = Math.min(limit - events.length, chunk);
+      if (batch.length === 0 || wanted <= 0 || cursor >= state.headSeq) {
+        return bounded({ ...state, events }, maxBytes, bytes);
+      }
+      const [again, more] = await exec(
+        this.client
+          .multi()
+          .hget(metaKey, 'epoch')
+          .xrange(logKey, `${cursor + 1}-0`, '+', 'COUNT', wanted),
+        'read',
+      );
+      // Replaced between two chunks: what was read is of the epoch it says; stop there.
+      if (again !== state.epoch) return bounded({ ...state, events }, maxBytes, bytes);
+      batch = asArray(more, 'read entries');
+    }
   }
 
   async state(threadId: string): Promise<LogState> {
@@ -252,6 +286,21 @@ export class RedisMessageLog implements MessageLog {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** EXEC's replies, each checked for its own error. */
+async function exec(transaction: ChainableCommander, what: string): Promise<unknown[]> {
+  const results = await transaction.exec();
+  if (!results) throw new Error(`Redis discarded the ${what} transaction`);
+  return results.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}
+
+/** The bytes read go with a bounded read only: that is where callers pay for them. */
+function bounded(slice: HistorySlice, maxBytes: number | undefined, bytes: number): HistorySlice {
+  return maxBytes === undefined ? slice : { ...slice, bytes };
 }
 
 function toState(epoch: unknown, head: unknown, length: unknown): LogState {

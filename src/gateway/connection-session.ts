@@ -1,5 +1,4 @@
 import type { Socket } from 'socket.io';
-import { TokenBucket, type TakeResult } from '../limits/token-bucket.js';
 import { WarnLimiter } from '../observability/warn-limiter.js';
 import type { ResolvedRelayOptions } from '../thread-relay.options.js';
 import { OutboundBuffer } from './outbound-buffer.js';
@@ -20,11 +19,17 @@ export interface SessionHooks {
 
 /**
  * What the gateway keeps per connection: who it is and until when, what it joined, how
- * fast it may send, and how much it has not read. Every piece is bounded by an option, so
+ * often it was refused, and how much it has not read. Every piece is bounded by an option, so
  * a connection's memory stays bounded whatever its client does.
  */
+/** A join whose replay is still running: `abort` stops it before it goes live. */
+export interface ReplayTicket {
+  abort(): void;
+}
+
 export class ConnectionSession {
-  readonly threads = new Set<string>();
+  /** Joined threads, each with the replays still running for it (none once live). */
+  private readonly joined = new Map<string, Set<ReplayTicket>>();
   /** Joins answered or replaying, not finished. */
   joining = 0;
   lastTouch: number;
@@ -32,7 +37,6 @@ export class ConnectionSession {
   admitted: Promise<boolean> = Promise.resolve(true);
   readonly warnings = new WarnLimiter();
   readonly outbound: OutboundBuffer;
-  private readonly bucket: TokenBucket;
   private readonly floodLimit: number;
   private refusals = 0;
   private refusalsSince: number;
@@ -50,12 +54,55 @@ export class ConnectionSession {
     const now = Date.now();
     this.lastTouch = now;
     this.refusalsSince = now;
-    this.bucket = new TokenBucket(options.limits.clientEvents, now);
     this.floodLimit = options.limits.clientEvents.burst;
     this.outbound = new OutboundBuffer(socket, options.backpressure.maxBufferedBytes, (bytes) =>
       hooks.slowConsumer(bytes),
     );
     this.arm();
+  }
+
+  get threadCount(): number {
+    return this.joined.size;
+  }
+
+  isJoined(threadId: string): boolean {
+    return this.joined.has(threadId);
+  }
+
+  joinedThreads(): string[] {
+    return [...this.joined.keys()];
+  }
+
+  /**
+   * The thread is joined with this replay running (a rejoin's replay runs beside an earlier
+   * one: each sends from its own cursor). True when the thread is new to this connection.
+   */
+  startReplay(threadId: string, ticket: ReplayTicket): boolean {
+    const replays = this.joined.get(threadId);
+    if (replays) {
+      replays.add(ticket);
+      return false;
+    }
+    this.joined.set(threadId, new Set([ticket]));
+    return true;
+  }
+
+  /** Whether this replay may go on: the connection has not left the thread since. */
+  holds(threadId: string, ticket: ReplayTicket): boolean {
+    return this.joined.get(threadId)?.has(ticket) === true;
+  }
+
+  endReplay(threadId: string, ticket: ReplayTicket): void {
+    this.joined.get(threadId)?.delete(ticket);
+  }
+
+  /** Forgets the thread, stopping its replays; true when it was joined. */
+  leave(threadId: string): boolean {
+    const replays = this.joined.get(threadId);
+    if (!replays) return false;
+    for (const ticket of replays) ticket.abort();
+    this.joined.delete(threadId);
+    return true;
   }
 
   get credentialExpiresAt(): number | null {
@@ -70,11 +117,6 @@ export class ConnectionSession {
   renew(expiresAt: number | null): void {
     this.expiresAt = expiresAt;
     this.arm();
-  }
-
-  /** One client event's token. */
-  take(now = Date.now()): TakeResult {
-    return this.bucket.take(now);
   }
 
   /** Counts a refusal; true when the client keeps sending far past its limit (cut it). */
@@ -95,6 +137,7 @@ export class ConnectionSession {
   }
 
   close(): void {
+    for (const threadId of this.joinedThreads()) this.leave(threadId);
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;

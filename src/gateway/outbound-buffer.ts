@@ -29,6 +29,9 @@ function packetBytes(packet: EnginePacket): number {
  */
 export class OutboundBuffer {
   private queued = 0;
+  /** Bytes handed to long-polling responses that have not been written out yet. */
+  private polled = 0;
+  private overflowed = false;
   private readonly waiters = new Set<() => void>();
 
   constructor(
@@ -39,11 +42,13 @@ export class OutboundBuffer {
     const conn = socket.conn as unknown as NodeJS.EventEmitter;
     conn.on('packetCreate', (packet: EnginePacket) => {
       this.queued += packetBytes(packet);
-      if (this.queued > this.maxBytes) this.overflow();
+      if (this.bytes() > this.maxBytes) this.overflow();
     });
     conn.on('flush', (batch: EnginePacket[]) => {
-      for (const packet of batch) this.queued -= packetBytes(packet);
-      if (this.queued < 0) this.queued = 0;
+      let bytes = 0;
+      for (const packet of batch) bytes += packetBytes(packet);
+      this.queued = Math.max(0, this.queued - bytes);
+      this.followPollResponse(bytes);
       this.wake();
     });
     // The websocket's own buffer drains without a packet event: the transport says so.
@@ -52,7 +57,7 @@ export class OutboundBuffer {
 
   /** Bytes waiting to reach the client now. */
   bytes(): number {
-    return this.queued + (this.ws()?.bufferedAmount ?? 0);
+    return this.queued + this.polled + (this.ws()?.bufferedAmount ?? 0);
   }
 
   /**
@@ -90,9 +95,34 @@ export class OutboundBuffer {
     this.wake();
   }
 
+  /**
+   * A long-polling batch goes out as the answer to the client's pending GET: engine.io
+   * counts it as sent at once, but a client that does not read leaves it in the response's
+   * buffers. It counts here until the response has been written out ('finish') or dropped.
+   */
+  private followPollResponse(bytes: number): void {
+    const transport = this.socket.conn.transport as unknown as { res?: NodeJS.EventEmitter | null };
+    const res = transport.res;
+    if (bytes === 0 || !res || this.ws()) return;
+    this.polled += bytes;
+    let done = false;
+    const settle = () => {
+      if (done) return;
+      done = true;
+      this.polled -= bytes;
+      this.wake();
+    };
+    res.once('finish', settle);
+    res.once('close', settle);
+    if (this.bytes() > this.maxBytes) this.overflow();
+  }
+
+  /** Said once: the connection is cut then, and later packets change nothing. */
   private overflow(): void {
     const bytes = this.bytes();
-    if (bytes > this.maxBytes) this.onOverflow(bytes);
+    if (bytes <= this.maxBytes || this.overflowed) return;
+    this.overflowed = true;
+    this.onOverflow(bytes);
   }
 
   private wake(): void {

@@ -4,7 +4,7 @@ import { checkCredential } from '../auth/credential.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { EventFanoutService } from '../delivery/event-fanout.service.js';
 import { MESSAGE_LOG, type MessageLog } from '../delivery/message-log.interface.js';
-import { threadRoom, userRoom } from '../delivery/rooms.js';
+import { userRoom } from '../delivery/rooms.js';
 import { UserMessageService } from '../delivery/user-message.service.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { LimitExceededError } from '../errors/limit-exceeded.error.js';
@@ -12,6 +12,7 @@ import { RateLimitedError } from '../errors/rate-limited.error.js';
 import { toErrorBody } from '../errors/to-error-body.js';
 import { TokenExpiredError } from '../errors/token-expired.error.js';
 import { UnauthorizedError } from '../errors/unauthorized.error.js';
+import { LocalBuckets } from '../limits/local-buckets.js';
 import { RedisHealthService } from '../observability/redis-health.service.js';
 import { RelayMetrics } from '../observability/relay-metrics.service.js';
 import {
@@ -22,7 +23,8 @@ import {
   type RelayErrorNotice,
   type RelaySessionNotice,
 } from '../protocol.js';
-import { ThreadAdmissionService } from '../registry/thread-admission.service.js';
+import type { AccessChange } from '../registry/thread-access-changes.js';
+import { ThreadAccessChanges } from '../registry/thread-access-changes.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
@@ -35,17 +37,14 @@ import {
 } from './client-payload.schemas.js';
 import { ConnectionSession } from './connection-session.js';
 import { handshakeAuth, type RelaySocketData } from './handshake-auth.js';
-import { JoinedThreadCounts } from './joined-thread-counts.js';
 import { parseClientPayload } from './parse-client-payload.js';
-import { planReplay } from './thread-replay.js';
+import { ThreadMembership } from './thread-membership.js';
 
 type AckFn = (answer: Ack) => void;
 type Handler = (socket: Socket, session: ConnectionSession, payload: unknown) => Promise<object>;
 
 /** How often, at most, a connection's `lastSeenAt` is written to the registry. */
 const TOUCH_EVERY_MS = 10_000;
-/** How long a client refused for too many joins in progress should wait. */
-const JOIN_RETRY_MS = 250;
 const KNOWN_EVENTS = new Set<string>(Object.values(ClientEvents));
 
 /**
@@ -59,23 +58,26 @@ const KNOWN_EVENTS = new Set<string>(Object.values(ClientEvents));
 export class RelayConnectionHandler {
   private readonly log: RelayLogger;
   private readonly sessions = new Map<string, ConnectionSession>();
-  private readonly joinedThreads = new JoinedThreadCounts();
+  private readonly clientEvents: LocalBuckets;
+  private stopWatching: () => void = () => undefined;
 
   constructor(
     private readonly registry: ThreadRegistryService,
-    private readonly admission: ThreadAdmissionService,
     private readonly delivery: DeliveryService,
     private readonly userMessages: UserMessageService,
     private readonly fanout: EventFanoutService,
+    private readonly membership: ThreadMembership,
+    private readonly accessChanges: ThreadAccessChanges,
     @Inject(MESSAGE_LOG) private readonly messages: MessageLog,
     @Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions,
     private readonly metrics: RelayMetrics,
     private readonly redisHealth: RedisHealthService,
   ) {
     this.log = RelayLogger.for('RelayGateway', options);
+    this.clientEvents = new LocalBuckets(options.limits.clientEvents);
     metrics.observeGateway(() => ({
       connections: this.sessions.size,
-      joinedThreads: this.joinedThreads.size,
+      joinedThreads: this.membership.joinedThreads,
     }));
   }
 
@@ -85,13 +87,27 @@ export class RelayConnectionHandler {
   }
 
   attach(nsp: Namespace): void {
-    nsp.use(handshakeAuth(this.options.authenticate, this.log));
+    nsp.use(handshakeAuth(this.options, this.log));
     nsp.on('connection', (socket) => this.onConnection(socket));
     this.fanout.attach(nsp);
+    this.membership.attach(nsp, (id) => this.sessions.get(id));
+    // A change made here is rechecked here and on every other instance.
+    this.stopWatching = this.accessChanges.on((change) => {
+      this.recheck(change);
+      this.fanout.announceAccessChange(change);
+    });
+    this.fanout.onRemoteAccessChange((change) => this.recheck(change));
   }
 
   detach(): void {
+    this.stopWatching();
     this.fanout.detach();
+  }
+
+  private recheck(change: AccessChange): void {
+    this.membership.recheck(change).catch((error: unknown) => {
+      this.log.error({ msg: 'thread access recheck failed', threadId: change.threadId }, error);
+    });
   }
 
   private onConnection(socket: Socket): void {
@@ -153,9 +169,8 @@ export class RelayConnectionHandler {
     });
     socket.on('disconnect', (reason) => {
       this.sessions.delete(socket.id);
+      this.membership.release(socket, session);
       session.close();
-      for (const threadId of session.threads) this.joinedThreads.remove(threadId);
-      session.threads.clear();
       void session.admitted.then((admitted) => {
         if (!admitted) return;
         this.registry.unregisterConnection(socket.id, reason).catch((error: unknown) => {
@@ -211,12 +226,13 @@ export class RelayConnectionHandler {
       this.expire(socket, session, event, ack);
       return false;
     }
-    const taken = session.take(now);
+    // Per user, not per connection: a reconnect does not start with a fresh bucket.
+    const taken = this.clientEvents.take(session.userId);
     if (taken.ok) return true;
     const error = new RateLimitedError(
       'limits.clientEvents',
       taken.retryAfterMs,
-      `Too many client events on this connection; retry in ${taken.retryAfterMs} ms (limits.clientEvents)`,
+      `Too many client events from this user; retry in ${taken.retryAfterMs} ms (limits.clientEvents)`,
     );
     this.metrics.errors.inc({ source: 'socket', code: error.code });
     this.warn(socket, session, event, error.code, error.message);
@@ -310,98 +326,16 @@ export class RelayConnectionHandler {
     payload: unknown,
   ): Promise<object> {
     const input = parseClientPayload(joinSchema, payload, ClientEvents.join);
-    const { limits } = this.options;
-    const rejoin = session.threads.has(input.threadId);
-    if (!rejoin && session.threads.size + session.joining >= limits.joinedThreadsPerConnection) {
-      throw new LimitExceededError(
-        'limits.joinedThreadsPerConnection',
-        `This connection has joined ${session.threads.size} threads (${session.joining} more joining); leave one first (limits.joinedThreadsPerConnection is ${limits.joinedThreadsPerConnection})`,
-      );
-    }
-    if (session.joining >= limits.concurrentJoinsPerConnection) {
-      throw new RateLimitedError(
-        'limits.concurrentJoinsPerConnection',
-        JOIN_RETRY_MS,
-        `${session.joining} joins of this connection are still replaying; retry in ${JOIN_RETRY_MS} ms (limits.concurrentJoinsPerConnection)`,
-      );
-    }
-    session.joining += 1;
-    let replaying = false;
-    try {
-      const threadId = await this.admission.admit(session.userId, input.threadId, 'join');
-      const plan = await planReplay(socket, threadId, input.lastSeq, input.epoch, {
-        log: this.messages,
-        fanout: this.fanout,
-        outbound: session.outbound,
-        backpressure: this.options.backpressure,
-      });
-      try {
-        await Promise.all([
-          this.registry.addConnectionThread(socket.id, threadId),
-          plan.resumedFrom > 0
-            ? this.delivery.acknowledgeResume(
-                threadId,
-                session.userId,
-                plan.resumedFrom,
-                plan.result.epoch,
-                socket.id,
-              )
-            : undefined,
-        ]);
-      } catch (error) {
-        plan.abort();
-        throw error;
-      }
-      if (socket.disconnected) {
-        plan.abort();
-        return plan.result;
-      }
-      if (!session.threads.has(threadId)) {
-        session.threads.add(threadId);
-        this.joinedThreads.add(threadId);
-      }
-      this.log.info({
-        msg: 'thread joined',
-        connectionId: socket.id,
-        userId: session.userId,
-        threadId,
-        lastSeq: input.lastSeq,
-        headSeq: plan.result.headSeq,
-        reset: plan.reset?.reason ?? null,
-      });
-      if (plan.reset) this.metrics.resets.inc({ reason: plan.reset.reason });
-      replaying = true;
-      // The ack goes out first, then the replay: socket.io keeps that order on the wire.
-      setImmediate(() => {
-        plan
-          .run()
-          .then(
-            (outcome) => {
-              this.metrics.eventsReplayed.inc(outcome.sent);
-              if (outcome.stalled) {
-                this.cutSlowConsumer(socket, session, session.outbound.bytes());
-              } else if (outcome.sent > 0) {
-                this.log.debug({
-                  msg: 'replayed',
-                  connectionId: socket.id,
-                  threadId,
-                  count: outcome.sent,
-                });
-              }
-            },
-            (error: unknown) => {
-              this.log.error({ msg: 'replay failed', connectionId: socket.id, threadId }, error);
-              this.answer(socket, ClientEvents.join, undefined, failure(error));
-            },
-          )
-          .finally(() => {
-            session.joining -= 1;
-          });
-      });
-      return { ...plan.result, ...(plan.reset ? { reset: plan.reset.reason } : {}) };
-    } finally {
-      if (!replaying) session.joining -= 1;
-    }
+    return this.membership.join(socket, session, input, {
+      stalled: () => this.cutSlowConsumer(socket, session, session.outbound.bytes()),
+      failed: (error) => {
+        this.log.error(
+          { msg: 'replay failed', connectionId: socket.id, threadId: input.threadId },
+          error,
+        );
+        this.answer(socket, ClientEvents.join, undefined, failure(error));
+      },
+    });
   }
 
   private async leave(
@@ -410,16 +344,13 @@ export class RelayConnectionHandler {
     payload: unknown,
   ): Promise<object> {
     const { threadId } = parseClientPayload(leaveSchema, payload, ClientEvents.leave);
-    await socket.leave(threadRoom(threadId));
-    if (session.threads.delete(threadId)) this.joinedThreads.remove(threadId);
-    await this.registry.removeConnectionThread(socket.id, threadId);
-    this.log.info({ msg: 'thread left', connectionId: socket.id, threadId });
+    await this.membership.leave(socket, session, threadId);
     return {};
   }
 
   private async ack(socket: Socket, session: ConnectionSession, payload: unknown): Promise<object> {
     const { threadId, seq, epoch } = parseClientPayload(ackSchema, payload, ClientEvents.ack);
-    if (!session.threads.has(threadId)) {
+    if (!session.isJoined(threadId)) {
       throw new BadRequestError(
         `${ClientEvents.ack}: this connection has not joined thread ${threadId}`,
       );

@@ -13,8 +13,9 @@ import type { ResolvedRelayOptions } from '../thread-relay.options.js';
 import type { OutboundBuffer } from './outbound-buffer.js';
 
 /**
- * Events read from the log per page. A page is held in memory while a slow client is
- * waited for, so it is kept small: joins in progress per connection are capped too.
+ * Events read from the log per page, at most; a page also stops at
+ * `backpressure.highWaterBytes` of events, since it is held in memory while a slow client
+ * is waited for (and joins in progress per connection are capped).
  */
 const PAGE = 100;
 
@@ -24,6 +25,10 @@ export interface ReplayDeps {
   /** What the connection has not read yet; the replay waits while it is high. */
   outbound: OutboundBuffer;
   backpressure: ResolvedRelayOptions['backpressure'];
+  /** False once the connection left the thread (or joined it again): stop, never go live. */
+  wanted: () => boolean;
+  /** The user's log-read budget: waited for before each page, paid after it. */
+  budget: { waitFor(): number; spend(bytes: number): void };
 }
 
 export interface ReplayOutcome {
@@ -117,7 +122,7 @@ async function replay(
   gate: ReplayGate,
   deps: ReplayDeps,
 ): Promise<ReplayOutcome> {
-  const { log, fanout, outbound, backpressure } = deps;
+  const { log, fanout, outbound, backpressure, wanted, budget } = deps;
   let cursor = from;
   let sent = 0;
   let stalled = false;
@@ -137,11 +142,18 @@ async function replay(
     return drained;
   };
   let heldBack = false;
+  const gone = () => socket.disconnected || !wanted();
   for (;;) {
     const before = cursor;
     for (;;) {
-      if (socket.disconnected) return { sent, stalled };
-      const slice = await log.read(threadId, cursor, PAGE);
+      // Waited for before the read: a page is held in memory while the client catches up.
+      if (!(await keepUp()) || gone()) return { sent, stalled };
+      for (let wait = budget.waitFor(); wait > 0; wait = budget.waitFor()) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 1_000)));
+        if (gone()) return { sent, stalled };
+      }
+      const slice = await log.read(threadId, cursor, PAGE, backpressure.highWaterBytes);
+      budget.spend(slice.bytes ?? 0);
       if (slice.epoch !== epoch) {
         // The log was dropped or expired while replaying: say so instead of mixing epochs.
         socket.emit(ServerEvents.reset, {
@@ -152,14 +164,18 @@ async function replay(
         } satisfies ThreadResetNotice);
         return { sent, stalled };
       }
+      const pageStart = cursor;
       for (const event of slice.events) {
         if (event.seq !== cursor + 1) continue;
+        if (gone()) return { sent, stalled };
         send(event);
         if (!(await keepUp())) return { sent, stalled };
       }
-      if (slice.events.length < PAGE || cursor >= slice.headSeq) break;
+      // A page cut short by bytes is not the end: only the head is, or no progress (the
+      // next events were trimmed meanwhile; what is held is sent below).
+      if (cursor >= slice.headSeq || cursor === pageStart) break;
     }
-    if (socket.disconnected) return { sent, stalled };
+    if (gone()) return { sent, stalled };
     const held = gate.drain(cursor);
     if (held.overflowed) {
       // Live events were let go while the client was slow: they are in the log.

@@ -19,10 +19,14 @@ import type { HistoryPage } from '../protocol.js';
 import { ThreadAdmissionService } from '../registry/thread-admission.service.js';
 import { HttpUserAuthService } from './http-user-auth.service.js';
 import { RelayErrorFilter } from './relay-error.filter.js';
+import { UserReadBudget } from '../limits/user-read-budget.js';
 import { UserRequestLimiter } from './user-request-limiter.js';
 
 /** Largest page a client may ask for; bigger `limit`s are capped, not refused. */
 export const HISTORY_LIMIT_CAP = 500;
+
+/** A page also ends at about this many bytes of events: fewer than `limit` is not the end. */
+export const HISTORY_PAGE_BYTES = 1024 * 1024;
 
 function nonNegativeInt(name: string, raw: unknown, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
@@ -42,6 +46,7 @@ export class HistoryController {
     private readonly delivery: DeliveryService,
     private readonly userMessages: UserMessageService,
     private readonly limiter: UserRequestLimiter,
+    private readonly readBudget: UserReadBudget,
   ) {}
 
   @Get(':threadId/messages')
@@ -52,13 +57,21 @@ export class HistoryController {
     @Query('limit') limit?: unknown,
   ): Promise<HistoryPage> {
     const userId = await this.auth.userId(request);
-    await this.limiter.take(userId);
+    this.limiter.take(userId);
+    this.readBudget.assertAvailable(userId);
     const tid = await this.admission.admit(userId, threadId, 'read');
     const afterSeq = nonNegativeInt('after', after, 0);
     const wanted = nonNegativeInt('limit', limit, 100);
     if (wanted === 0) throw new BadRequestError('limit must be at least 1');
     const pageSize = Math.min(wanted, HISTORY_LIMIT_CAP);
-    return this.delivery.history(tid, afterSeq, pageSize);
+    const { page, bytes } = await this.delivery.readPage(
+      tid,
+      afterSeq,
+      pageSize,
+      HISTORY_PAGE_BYTES,
+    );
+    this.readBudget.spend(userId, bytes);
+    return page;
   }
 
   @Post(':threadId/messages')
@@ -69,7 +82,7 @@ export class HistoryController {
     @Body() body: unknown,
   ): Promise<object> {
     const userId = await this.auth.userId(request);
-    await this.limiter.take(userId);
+    this.limiter.take(userId);
     const input = parseClientPayload(
       userMessageSchema,
       { ...(typeof body === 'object' && body !== null ? body : {}), threadId },

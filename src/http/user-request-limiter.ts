@@ -1,26 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { RateLimitedError } from '../errors/rate-limited.error.js';
-import { MemoryRateLimitStore } from '../limits/memory-rate-limit.store.js';
-import type { BucketRate } from '../limits/token-bucket.js';
+import { LocalBuckets } from '../limits/local-buckets.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
 
 /**
  * `limits.httpRequests`: a token bucket per user on this instance for the user routes, the
- * REST twin of the socket's per-connection event limit. Kept in memory: it protects this
+ * REST twin of the socket's per-user event limit. Kept in memory: it protects this
  * instance's work, and a user spread over instances is held on each.
  */
 @Injectable()
 export class UserRequestLimiter {
-  private readonly buckets = new MemoryRateLimitStore();
-  private readonly rate: BucketRate;
+  private readonly buckets: LocalBuckets;
 
   constructor(@Inject(RELAY_OPTIONS) options: ResolvedRelayOptions) {
-    this.rate = options.limits.httpRequests;
+    this.buckets = new LocalBuckets(options.limits.httpRequests);
   }
 
   /** Takes one request's token or throws `RateLimitedError` (HTTP 429 with Retry-After). */
-  async take(userId: string): Promise<void> {
-    const result = await this.buckets.take(userId, this.rate);
+  take(userId: string): void {
+    const result = this.buckets.take(userId);
     if (result.ok) return;
     throw new RateLimitedError(
       'limits.httpRequests',

@@ -6,13 +6,14 @@ export interface BucketRate {
 
 export interface TakeResult {
   ok: boolean;
-  /** When refused: how long until a token is there. */
+  /** When refused: how long until enough tokens are there. */
   retryAfterMs: number;
 }
 
 /**
  * An in-process token bucket. Time is passed in, so the caller decides the clock and one
- * `Date.now()` serves many buckets.
+ * `Date.now()` serves many buckets. `spend` may take it below zero: a cost learnt after the
+ * fact (the bytes a read returned) is paid back before anything else is allowed.
  */
 export class TokenBucket {
   private tokens: number;
@@ -26,19 +27,36 @@ export class TokenBucket {
     this.updatedAt = now;
   }
 
-  take(now: number): TakeResult {
+  take(now: number, cost = 1): TakeResult {
     this.refill(now);
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
+    if (this.tokens >= cost) {
+      this.tokens -= cost;
       return { ok: true, retryAfterMs: 0 };
     }
-    return { ok: false, retryAfterMs: Math.ceil(((1 - this.tokens) / this.rate.perSecond) * 1000) };
+    return { ok: false, retryAfterMs: this.msUntil(cost) };
+  }
+
+  spend(now: number, cost: number): void {
+    this.refill(now);
+    this.tokens -= cost;
+  }
+
+  /** 0 while at least one token is there, else how long until one is. */
+  waitFor(now: number): number {
+    this.refill(now);
+    return this.tokens >= 1 ? 0 : this.msUntil(1);
   }
 
   /** Whether the bucket is full (nothing to remember about it). */
   isFull(now: number): boolean {
     this.refill(now);
     return this.tokens >= this.rate.burst;
+  }
+
+  private msUntil(cost: number): number {
+    return Math.ceil(
+      ((Math.min(cost, this.rate.burst) - this.tokens) / this.rate.perSecond) * 1000,
+    );
   }
 
   private refill(now: number): void {

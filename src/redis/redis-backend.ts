@@ -43,8 +43,12 @@ export class RedisBackend {
         threadDataKeys: (threadId) => logKeys.forThread(threadId),
       }),
       // Each append also counts the connections joined to its thread (same hash tag).
-      new RedisMessageLog(connections.commands, options.history, options.keyPrefix, (threadId) =>
-        registryKeys.threadConns(threadId),
+      new RedisMessageLog(
+        connections.commands,
+        options.history,
+        options.keyPrefix,
+        (threadId) => registryKeys.threadConns(threadId),
+        options.delivery.maxEventBytes,
       ),
       new RedisRateLimitStore(connections.commands, options.keyPrefix),
       options.keyPrefix,

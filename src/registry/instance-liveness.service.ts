@@ -3,6 +3,7 @@ import { EventFanoutService } from '../delivery/event-fanout.service.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
 import { REGISTRY_STORE, type RegistryStore } from './registry-store.interface.js';
+import { ThreadRegistryService } from './thread-registry.service.js';
 
 /**
  * Keeps this instance's liveness key fresh and removes the connections of instances whose
@@ -20,6 +21,7 @@ export class InstanceLivenessService {
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
     @Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions,
     private readonly fanout: EventFanoutService,
+    private readonly registry: ThreadRegistryService,
   ) {
     this.log = RelayLogger.for(InstanceLivenessService.name, options);
   }
@@ -49,8 +51,7 @@ export class InstanceLivenessService {
         // What it stored but never fanned out is sent by every instance (MissedEventsCatchUp).
         this.fanout.announceInstanceGone(dead);
       }
-      const expired = await this.store.sweepExpiredThreads();
-      if (expired > 0) this.log.info({ msg: 'expired threads swept', threads: expired });
+      await this.registry.sweepExpiredThreads();
     } catch (error) {
       this.log.error(
         { msg: 'liveness heartbeat failed', instanceId: this.options.instanceId },

@@ -127,7 +127,7 @@ export class MemoryRegistryStore implements RegistryStore {
     return done(ids.filter((id) => this.liveThread(id) !== undefined));
   }
 
-  sweepExpiredThreads(): Promise<number> {
+  sweepExpiredThreads(): Promise<string[]> {
     return done(this.expireDue());
   }
 
@@ -323,11 +323,11 @@ export class MemoryRegistryStore implements RegistryStore {
     removeFrom(this.userLeased, stored.record.ownerId, stored.record.threadId);
   }
 
-  private expireDue(): number {
-    let expired = 0;
+  private expireDue(): string[] {
+    const expired: string[] = [];
     for (const threadId of [...this.leased]) {
       const stored = this.threads.get(threadId);
-      if (stored && !this.liveThread(threadId)) expired += 1;
+      if (stored && !this.liveThread(threadId)) expired.push(threadId);
     }
     return expired;
   }

@@ -195,11 +195,11 @@ export class RedisRegistryStore implements RegistryStore {
     return ids.filter((_, i) => live[i]);
   }
 
-  async sweepExpiredThreads(): Promise<number> {
+  async sweepExpiredThreads(): Promise<string[]> {
     const now = Date.now();
     // One sweeper at a time across instances; the lock lapses by itself.
     const locked = await this.client.set(this.keys.sweepLock, '1', 'PX', 5_000, 'NX');
-    if (locked !== 'OK') return 0;
+    if (locked !== 'OK') return [];
     const due = await this.client.zrangebyscore(
       this.keys.threadLeases,
       '-inf',
@@ -208,7 +208,7 @@ export class RedisRegistryStore implements RegistryStore {
       0,
       this.sweepBatch,
     );
-    let swept = 0;
+    const swept: string[] = [];
     for (const threadId of due) {
       const [lapsed, detail] = asArray(
         await SWEEP_THREAD.run(this.client, [
@@ -226,7 +226,7 @@ export class RedisRegistryStore implements RegistryStore {
       }
       const owner = await this.client.hget(this.keys.threadRegistry, threadId);
       await this.unindex(threadId, owner, asStringArray(detail));
-      swept += 1;
+      swept.push(threadId);
     }
     await this.client.del(this.keys.sweepLock);
     return swept;
@@ -505,9 +505,17 @@ export class RedisRegistryStore implements RegistryStore {
     const first = await reserve();
     if (first !== 0) return first;
     // Full: members whose lease ran out may not be swept yet; drop them and try once more.
+    // A member without its thread is only lapsed if the lease index says its lease ended:
+    // one without an entry there is another claim's reservation, not yet made a thread.
     const members = await this.client.smembers(key);
     const live = await this.existing(members.map((id) => this.keys.thread(id)));
-    const lapsed = members.filter((_, i) => !live[i]);
+    const ends =
+      members.length > 0 ? await this.client.zmscore(this.keys.threadLeases, ...members) : [];
+    const now = Date.now();
+    const lapsed = members.filter((_, i) => {
+      const end = ends[i];
+      return !live[i] && end !== null && end !== undefined && Number(end) <= now;
+    });
     if (lapsed.length === 0) return 0;
     await this.client.srem(key, ...lapsed);
     return reserve();

@@ -38,9 +38,9 @@ export interface RegistryStore {
   threadsOfUser(userId: string): Promise<string[]>;
   /**
    * Forgets leased threads whose lease ran out (their index entries, runs and cursors);
-   * returns how many. Bounded work per call; callers repeat it periodically.
+   * returns their ids. Bounded work per call; callers repeat it periodically.
    */
-  sweepExpiredThreads(): Promise<number>;
+  sweepExpiredThreads(): Promise<string[]>;
 
   /** Maps run -> thread once (an earlier mapping wins); refuses an id that is a registered thread. */
   putRun(runId: string, threadId: string): Promise<RunClaim>;

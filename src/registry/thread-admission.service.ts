@@ -46,6 +46,7 @@ export class ThreadAdmissionService {
     if (action === 'read' || !autoRegisterThreads) {
       // The hook admits unregistered threads as they are; without it there is nothing here.
       if (threadAccess) return threadId;
+      if ((await this.registry.lookupId(threadId))?.kind === 'run') throw runIdError(threadId);
       throw new ThreadNotFoundError(threadId);
     }
     return this.claim(userId, threadId, action);

@@ -15,11 +15,13 @@ import { REGISTRY_STORE, type RegistryStore } from './registry-store.interface.j
 import type {
   ClaimResult,
   ConnectionRecord,
+  IdLookup,
   Page,
   ThreadMetadata,
   ThreadRecord,
 } from './registry.types.js';
 import { assertValidId, isRunFormId, parseRunId } from './thread-id.js';
+import { ThreadAccessChanges } from './thread-access-changes.js';
 import { TouchThrottle } from './touch-throttle.js';
 
 export interface Resolution {
@@ -50,6 +52,7 @@ export class ThreadRegistryService {
   constructor(
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
     @Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions,
+    private readonly changes: ThreadAccessChanges,
   ) {
     this.log = RelayLogger.for(ThreadRegistryService.name, options);
     // A lease renewal at most every tenth of the lease (capped at 10 min) per thread here.
@@ -95,17 +98,20 @@ export class ThreadRegistryService {
     );
     if (result.outcome === 'created') {
       this.log.info({ msg: 'thread registered', threadId: tid, userId, auto: true });
+      // Connections may still be joined to an earlier thread under this id.
+      this.changes.emit({ threadId: tid, reason: 'registered' });
     }
     return result;
   }
 
   async unregisterThread(threadId: string): Promise<boolean> {
     const tid = this.checked(threadId, 'threadId');
-    for (const [key, entry] of this.resolved) {
-      if (entry.value.threadId === tid || key === tid) this.resolved.delete(key);
-    }
+    this.forget(tid);
     const removed = await this.store.deleteThread(tid);
-    if (removed) this.log.info({ msg: 'thread unregistered', threadId: tid });
+    if (removed) {
+      this.log.info({ msg: 'thread unregistered', threadId: tid });
+      this.changes.emit({ threadId: tid, reason: 'unregistered' });
+    }
     return removed;
   }
 
@@ -204,6 +210,13 @@ export class ThreadRegistryService {
     return { threadId, runId: id };
   }
 
+  /** Drops cached resolutions to or of a thread that is gone. */
+  private forget(threadId: string): void {
+    for (const [key, entry] of this.resolved) {
+      if (entry.value.threadId === threadId || key === threadId) this.resolved.delete(key);
+    }
+  }
+
   private remember(id: string, value: Resolution): void {
     if (this.resolved.size >= RESOLVE_CACHE_MAX) {
       const oldest = this.resolved.keys().next();
@@ -216,6 +229,11 @@ export class ThreadRegistryService {
     return this.store.getThread(this.checked(threadId, 'threadId'));
   }
 
+  /** Whether an id is a registered thread or run (and of which thread), in one read. */
+  lookupId(id: string): Promise<IdLookup> {
+    return this.store.lookupId(this.checked(id, 'id'));
+  }
+
   /**
    * Keeps an auto-registered thread alive after a use (a join, a read, an event). At most
    * one store write per thread per throttle period on this instance; never throws.
@@ -226,6 +244,28 @@ export class ThreadRegistryService {
       // The lease only runs shorter; the next use renews it.
       this.touches.forget(threadId);
     });
+  }
+
+  /** Forgets threads whose lease ran out, and has their connections checked again. */
+  async sweepExpiredThreads(): Promise<string[]> {
+    const expired = await this.store.sweepExpiredThreads();
+    for (const threadId of expired) {
+      this.forget(threadId);
+      this.changes.emit({ threadId, reason: 'expired' });
+    }
+    if (expired.length > 0)
+      this.log.info({ msg: 'expired threads swept', threads: expired.length });
+    return expired;
+  }
+
+  /**
+   * Has every connection joined to the thread, on every instance, checked against the
+   * access rule again; those that may no longer read it leave it (`thread:left`). Call it
+   * after a change your `threadAccess` hook decides on (a member removed from a team).
+   */
+  revalidateAccess(threadId: string): void {
+    const tid = this.checked(threadId, 'threadId');
+    this.changes.emit({ threadId: tid, reason: 'revalidate' });
   }
 
   threadsOfUser(userId: string): Promise<string[]> {
@@ -340,6 +380,7 @@ export class ThreadRegistryService {
       }
       if (result.outcome === 'created') {
         this.log.info({ msg: 'thread registered', threadId, userId });
+        this.changes.emit({ threadId, reason: 'registered' });
       }
       return result.record;
     }

@@ -20,7 +20,7 @@ describe('ThreadRelayClient under server limits', () => {
 
     const threads = range(1, 30).map((i) => `t${i}`);
 
-    it('has at most 8 joins unanswered on the wire while it joins 30 threads, and again on reconnect', async () => {
+    it('has at most 4 joins unanswered on the wire while it joins 30 threads, and again on reconnect', async () => {
       const h = (harness = new ClientHarness(server));
       for (const threadId of threads) server.append(threadId);
       // Asked for before the connection is up: all 30 go out on the connect.
@@ -30,14 +30,14 @@ describe('ThreadRelayClient under server limits', () => {
 
       expect(results.map((result) => result.threadId)).toEqual(threads);
       expect(results.every((result) => result.headSeq === 1)).toBe(true);
-      expect(server.maxPendingJoins).toBe(8);
+      expect(server.maxPendingJoins).toBe(4);
       expect(server.joins.map((join) => join.threadId)).toEqual(threads);
 
       server.maxPendingJoins = 0;
       server.disconnectAll();
       await h.status('reconnecting');
       await h.until(() => server.joins.length === 60 && server.pendingJoins === 0, 're-joins');
-      expect(server.maxPendingJoins).toBe(8);
+      expect(server.maxPendingJoins).toBe(4);
       for (const threadId of threads) server.publish(threadId);
       await h.until(() => h.events.length === 60, 'every event');
       for (const threadId of threads) expect(h.seqs(threadId)).toEqual([1, 2]);

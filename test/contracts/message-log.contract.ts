@@ -122,6 +122,25 @@ export function describeMessageLog(name: string, factory: MessageLogFactory): vo
       expect(stateOnly).toEqual({ epoch, headSeq: 10, firstSeq: 1, events: [] });
     });
 
+    it('cuts a read at maxBytes of events, keeping the first one whatever its size', async () => {
+      const { log } = await setup();
+      const threadId = newThreadId();
+      for (let i = 1; i <= 40; i++) {
+        await log.append(newEvent(threadId, { i, data: 'x'.repeat(40_000) }));
+      }
+      const whole = await log.read(threadId, 0, 40);
+      expect(whole.events.map((e) => e.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      // About 40 KB each: 5 fit in 210 KB, across whatever chunks the log reads in.
+      const capped = await log.read(threadId, 10, 40, 210_000);
+      expect(capped.events.map((e) => e.seq)).toEqual([11, 12, 13, 14, 15]);
+      expect(capped.headSeq).toBe(40);
+      const one = await log.read(threadId, 0, 40, 1);
+      expect(one.events.map((e) => e.seq)).toEqual([1]);
+      // A bound larger than the page reads the page, past any chunking of the store.
+      const all = await log.read(threadId, 0, 40, 10_000_000);
+      expect(all.events).toEqual(whole.events);
+    });
+
     it('reads an unknown thread as empty, without creating it', async () => {
       const { log } = await setup();
       const threadId = newThreadId();

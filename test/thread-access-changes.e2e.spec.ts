@@ -1,0 +1,204 @@
+import { io, type Socket } from 'socket.io-client';
+import { ThreadRelayClient, type ThreadRelayClientError } from '../src/client/index.js';
+import type { ThreadEvent, ThreadLeftNotice } from '../src/index.js';
+import {
+  connectSocket,
+  instanceModes,
+  startRelayApp,
+  waitUntil,
+  type RelayApp,
+} from './support/relay-app.js';
+
+type Answer = { ok: boolean; error?: { code: string } };
+
+/** Who is in the team thread: the hook reads it, tests change it. */
+const team = new Set<string>();
+const TEAM_THREAD = (mode: string) => `${mode}-team-thread`;
+
+/**
+ * A connection stays in a thread only while its user may join it: when the thread is
+ * unregistered, its lease runs out, it is registered anew (perhaps to someone else), or the
+ * application revokes access, the connections that may no longer use it leave it, on every
+ * instance, and are told `thread:left`.
+ */
+describe.each(instanceModes('access-changes'))(
+  'thread access changes (%s)',
+  (mode, count, config) => {
+    const apps: RelayApp[] = [];
+    const sockets: Socket[] = [];
+    const clients: ThreadRelayClient[] = [];
+
+    /** A raw connection that records what it receives; listeners attached before connecting. */
+    const watch = async (userId: string, app: RelayApp) => {
+      const socket = io(app.url, {
+        auth: { token: await app.token(userId) },
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+        autoConnect: false,
+      });
+      sockets.push(socket);
+      const events: ThreadEvent[] = [];
+      const left: ThreadLeftNotice[] = [];
+      socket.on('thread:event', (event: ThreadEvent) => events.push(event));
+      socket.on('thread:left', (notice: ThreadLeftNotice) => left.push(notice));
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', reject);
+        socket.connect();
+      });
+      return { socket, events, left };
+    };
+    /** The other instance on Redis: changes made on one must reach the other's connections. */
+    const other = () => apps[apps.length - 1]!;
+
+    beforeAll(async () => {
+      const options = {
+        ...config(),
+        history: { autoThreadTtlSeconds: 1 },
+        liveness: { heartbeatMs: 100, ttlMs: 2_000 },
+        threadAccess: (userId: string, threadId: string, thread: { ownerId: string } | null) =>
+          threadId === TEAM_THREAD(mode)
+            ? team.has(userId)
+            : thread === null || thread.ownerId === userId,
+      };
+      for (let i = 0; i < count; i++) {
+        apps.push(await startRelayApp({ ...options, instanceId: `access-${mode}-${i}` }));
+      }
+    });
+    afterEach(async () => {
+      for (const socket of sockets.splice(0)) socket.close();
+      await Promise.all(clients.splice(0).map((c) => c.close()));
+    });
+    afterAll(async () => {
+      await Promise.all(apps.map((app) => app.close()));
+    });
+
+    it('takes a squatter out of an auto-registered thread when its lease runs out, before anyone else takes the id', async () => {
+      const threadId = `${mode}-order-1001`;
+      const mallory = await watch('mallory', apps[0]!);
+      expect(await mallory.socket.emitWithAck('thread:join', { threadId })).toMatchObject({
+        ok: true,
+      });
+      // Idle past the lease: the sweep takes her out of it.
+      await waitUntil(() => mallory.left.length === 1, 'the expiry notice', 10_000);
+      expect(mallory.left).toEqual([{ threadId, reason: 'expired' }]);
+
+      await other().registry.registerThread(threadId, 'victim');
+      const victim = await watch('victim', other());
+      await victim.socket.emitWithAck('thread:join', { threadId });
+      await other().delivery.sendToThread(threadId, 'assistant_message', { secret: 'victim-only' });
+      await waitUntil(() => victim.events.length === 1, 'the victim’s event');
+      expect(mallory.events).toEqual([]);
+      expect(await mallory.socket.emitWithAck('thread:ack', { threadId, seq: 1 })).toMatchObject({
+        ok: false,
+        error: { code: 'BAD_REQUEST' },
+      });
+      expect(await apps[0]!.registry.connectionsOfThread(threadId)).toEqual([victim.socket.id]);
+    });
+
+    it('takes the old owner out when a thread is unregistered and registered to someone else', async () => {
+      const threadId = `${mode}-transferred`;
+      await apps[0]!.registry.registerThread(threadId, 'alice');
+      const alice = await watch('alice', apps[0]!);
+      await alice.socket.emitWithAck('thread:join', { threadId });
+
+      await other().registry.unregisterThread(threadId);
+      await waitUntil(() => alice.left.length === 1, 'the unregistration notice');
+      expect(alice.left).toEqual([{ threadId, reason: 'unregistered' }]);
+      await other().registry.registerThread(threadId, 'bob');
+      await other().delivery.sendToThread(threadId, 'assistant_message', { for: 'bob' });
+      const bob = await watch('bob', apps[0]!);
+      const joined = (await bob.socket.emitWithAck('thread:join', {
+        threadId,
+        lastSeq: 0,
+      })) as Answer;
+      expect(joined.ok).toBe(true);
+      await waitUntil(() => bob.events.length === 1, 'bob’s replay');
+      expect(alice.events).toEqual([]);
+    });
+
+    it('takes a connection out when the registration races it: a reclaim before the sweep', async () => {
+      const threadId = `${mode}-reclaimed`;
+      const first = await watch('first-owner', apps[0]!);
+      await first.socket.emitWithAck('thread:join', { threadId });
+      // The id is registered to someone else at once: the registration itself rechecks.
+      await apps[0]!.registry.unregisterThread(threadId);
+      await first.socket.emitWithAck('thread:join', { threadId: `${mode}-unrelated` });
+      await other().registry.registerThread(threadId, 'second-owner');
+      await waitUntil(() => first.left.length >= 1, 'a notice');
+      await other().delivery.sendToThread(threadId, 'assistant_message', {});
+      const second = await watch('second-owner', other());
+      await second.socket.emitWithAck('thread:join', { threadId, lastSeq: 0 });
+      await waitUntil(() => second.events.length === 1, 'the new owner’s replay');
+      expect(first.events.filter((e) => e.threadId === threadId)).toEqual([]);
+    });
+
+    it('takes members out whose access the application revokes, on every instance', async () => {
+      const threadId = TEAM_THREAD(mode);
+      team.clear();
+      for (const member of ['ann', 'ben']) team.add(member);
+      await apps[0]!.registry.registerThread(threadId, 'ann');
+      const ann = await watch('ann', apps[0]!);
+      const ben = await watch('ben', other());
+      await ann.socket.emitWithAck('thread:join', { threadId });
+      await ben.socket.emitWithAck('thread:join', { threadId });
+
+      team.delete('ben');
+      apps[0]!.registry.revalidateAccess(threadId);
+      await waitUntil(() => ben.left.length === 1, 'ben’s notice');
+      expect(ben.left).toEqual([{ threadId, reason: 'access_revoked' }]);
+      await apps[0]!.delivery.sendToThread(threadId, 'assistant_message', {});
+      await waitUntil(() => ann.events.length === 1, 'ann’s event');
+      expect(ben.events).toEqual([]);
+      expect(ann.left).toEqual([]);
+    });
+
+    it('honours a leave sent while the join still replays: no live events, the place is free', async () => {
+      const app = apps[0]!;
+      const socket = await connectSocket(app.url, await app.token('leaver'));
+      sockets.push(socket);
+      const events: ThreadEvent[] = [];
+      socket.on('thread:event', (event: ThreadEvent) => events.push(event));
+      const threads = Array.from({ length: 4 }, (_, i) => `${mode}-leave-early-${i}`);
+      for (const threadId of threads) {
+        await app.registry.registerThread(threadId, 'leaver');
+        for (let i = 0; i < 150; i++) {
+          await app.delivery.sendToThread(threadId, 'chunk', { data: 'x'.repeat(20_000) });
+        }
+      }
+      for (const threadId of threads) {
+        expect(await socket.emitWithAck('thread:join', { threadId, lastSeq: 0 })).toMatchObject({
+          ok: true,
+        });
+        expect(await socket.emitWithAck('thread:leave', { threadId })).toEqual({ ok: true });
+      }
+      const replayed = events.length;
+      for (const threadId of threads) {
+        await app.delivery.sendToThread(threadId, 'live', {});
+      }
+      // A round trip after the sends: anything live would be here by now.
+      await socket.emitWithAck('thread:leave', { threadId: 'nothing' });
+      expect(events.slice(replayed).filter((e) => e.type === 'live')).toEqual([]);
+      expect(await app.registry.connectionsOfThread(threads[0]!)).toEqual([]);
+    });
+
+    it('drops the thread in the SDK and says THREAD_LEFT', async () => {
+      const threadId = `${mode}-sdk-left`;
+      await apps[0]!.registry.registerThread(threadId, 'sdk-user');
+      const client = new ThreadRelayClient({
+        url: apps[0]!.url,
+        token: () => apps[0]!.token('sdk-user'),
+        socketOptions: { transports: ['websocket'] },
+      });
+      clients.push(client);
+      const errors: ThreadRelayClientError[] = [];
+      client.onError((error) => errors.push(error));
+      await client.connect();
+      await client.join(threadId);
+      await other().registry.unregisterThread(threadId);
+      await waitUntil(() => errors.some((e) => e.code === 'THREAD_LEFT'), 'THREAD_LEFT');
+      expect(client.cursor(threadId)).toBeUndefined();
+    });
+  },
+);
