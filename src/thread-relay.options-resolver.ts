@@ -179,12 +179,20 @@ export function resolveRelayOptions(
   const maxEventBytes = integer('delivery.maxEventBytes', delivery.maxEventBytes, 65_536, 64);
   // The largest frame a client needs is a user message of maxEventBytes; a bigger one only
   // costs the server parsing time (a 1 MB frame a dozen times a second slows everyone).
+  // A user message's frame is its text (at most maxEventBytes less 400, as JSON) and ids.
+  const smallestFrame = maxEventBytes + 1024;
   const maxPayloadBytes = integer(
     'gateway.maxPayloadBytes',
     gateway.maxPayloadBytes,
     Math.max(128 * 1024, maxEventBytes + 16 * 1024),
     1024,
   );
+  if (maxPayloadBytes < smallestFrame) {
+    throw new InvalidOptionError(
+      'gateway.maxPayloadBytes',
+      `must be at least delivery.maxEventBytes + 1024 (${smallestFrame}), or the largest user message could not be sent; got ${maxPayloadBytes}`,
+    );
+  }
   const highWaterBytes = integer(
     'backpressure.highWaterBytes',
     backpressure.highWaterBytes,

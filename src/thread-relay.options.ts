@@ -76,9 +76,8 @@ export interface ThreadRelayModuleOptions {
   /** Per-connection and per-user limits; every one has a safe default. */
   limits?: {
     /**
-     * Client events per user on each instance, over all of the user's connections there, as
-     * a token bucket (defaults 200 per second, burst 400); a connection refused more than
-     * `burst` events in a minute is disconnected.
+     * Client events per connection, as a token bucket (defaults 200 per second, burst 400);
+     * a connection refused more than ten times `burst` events in a minute is disconnected.
      */
     clientEvents?: { perSecond?: number; burst?: number };
     /** Connections a user may open per minute on each instance (defaults 60, burst 20). */

@@ -15,6 +15,8 @@ describe('gateway options applied by RelayIoAdapter', () => {
         pingTimeoutMs: 2345,
         maxPayloadBytes: 4096,
       },
+      // Small frames take small events: a user message must still fit a frame.
+      delivery: { maxEventBytes: 2048 },
     });
   });
   afterAll(async () => {

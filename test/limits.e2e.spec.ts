@@ -100,8 +100,8 @@ describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) 
     // Without an ack asked for, the refusal is said at most once a second.
     for (let i = 0; i < 10; i++) flooder.emit('thread:leave', { threadId: 'x' });
     await waitUntil(() => errors.length >= 1, 'a rate-limit notice');
-    // More refusals than the burst within a minute: the connection is cut.
-    for (let i = 0; i < 30; i++) flooder.emit('thread:leave', { threadId: 'x' });
+    // More than ten bursts refused within a minute: the connection is cut.
+    for (let i = 0; i < 250; i++) flooder.emit('thread:leave', { threadId: 'x' });
     await expect(disconnected).resolves.toBe('transport close');
     expect(errors.every((e) => e?.code === 'RATE_LIMITED')).toBe(true);
     expect(errors.length).toBeLessThanOrEqual(2);
@@ -115,24 +115,7 @@ describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) 
     );
   });
 
-  it('holds a user to one event bucket over reconnects, and to a connection-attempt rate', async () => {
-    const started = Date.now();
-    const answers: Answer[] = [];
-    for (let round = 0; round < 2; round++) {
-      const socket = await open('recycler');
-      answers.push(
-        ...((await Promise.all(
-          Array.from({ length: 15 }, () => socket.emitWithAck('thread:leave', { threadId: 'x' })),
-        )) as Answer[]),
-      );
-      socket.close();
-    }
-    // A fresh connection is not a fresh bucket: 30 asked, about 20 allowed.
-    const refill = Math.ceil(((Date.now() - started) / 1000) * 20);
-    const allowed = answers.filter((a) => a.ok).length;
-    expect(allowed).toBeLessThanOrEqual(20 + refill);
-    expect(answers.filter((a) => a.error?.code === 'RATE_LIMITED').length).toBeGreaterThan(0);
-
+  it('bounds reconnect cycling by the connection-attempt rate', async () => {
     // Six connection attempts, then refused until the minute's rate lets another in.
     const app = apps[0]!;
     for (let i = 0; i < 6; i++) (await open('attempts')).close();
@@ -240,7 +223,7 @@ describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) 
     });
   });
 
-  it('caps joins in progress per connection while replays wait for a client that does not read', async () => {
+  it('queues joins past those in progress, and refuses past the queue, while replays wait for a client that does not read', async () => {
     const app = apps[0]!;
     const threads = Array.from({ length: 6 }, (_, i) => `${mode}-replay-heavy-${i}`);
     for (const threadId of threads) {
@@ -256,18 +239,17 @@ describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) 
     const joins = threads.map((threadId) =>
       raw.emitWithAck('thread:join', { threadId, lastSeq: 0 }, 20_000),
     );
-    // Two replays stall on the unread buffer; the other four are refused meanwhile.
-    await waitUntil(async () => (await errorCount(app, 'RATE_LIMITED')) - before === 4, 'refusals');
+    // Two replays stall on the unread buffer, three joins wait their turn (the queue holds
+    // as many as the connection may join threads), the sixth is refused.
+    await waitUntil(async () => (await errorCount(app, 'RATE_LIMITED')) - before === 1, 'refusal');
     raw.resumeReading();
     const answers = (await Promise.all(joins)) as Answer[];
-    expect(answers.filter((a) => a.ok)).toHaveLength(2);
-    expect(answers.filter((a) => a.error?.code === 'RATE_LIMITED')).toHaveLength(4);
-    // Both replays finish, whole; then joins are accepted again.
-    await raw.waitForThreadEvents(20);
-    const refused = threads.find((_, i) => !answers[i]?.ok);
-    expect(await raw.emitWithAck('thread:join', { threadId: refused, lastSeq: 10 })).toMatchObject({
-      ok: true,
-    });
+    const codes = answers.map((a) => (a.ok ? 'ok' : a.error?.code));
+    // The queued ones run once slots free, up to the joined-threads cap of 3.
+    expect(codes.filter((c) => c === 'ok')).toHaveLength(3);
+    expect(codes.filter((c) => c === 'LIMIT_EXCEEDED')).toHaveLength(2);
+    expect(codes.filter((c) => c === 'RATE_LIMITED')).toHaveLength(1);
+    await raw.waitForThreadEvents(30);
   });
 
   it('caps connections per user over every instance', async () => {

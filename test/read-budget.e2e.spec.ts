@@ -83,6 +83,16 @@ describe.each(instanceModes('read-budget'))('reading the log (%s)', (mode, _coun
     expect((await get('reader-b', 0)).status).toBe(200);
   });
 
+  it('shares the budget between reads that run at once: they cannot overspend it together', async () => {
+    const started = Date.now();
+    const answers = await Promise.all(Array.from({ length: 40 }, () => get('reader-d', 0)));
+    const served = answers.filter((a) => a.status === 200).reduce((sum, a) => sum + a.bytes, 0);
+    expect(answers.filter((a) => a.status === 429).length).toBeGreaterThan(0);
+    // The burst, what refilled meanwhile, and one page of slack for the JSON around events.
+    const refilled = ((Date.now() - started) / 1000) * 1_000_000;
+    expect(served).toBeLessThan(3_000_000 + refilled + 1_100_000);
+  });
+
   it('slows a join replay to the reader’s budget instead of refusing it', async () => {
     const socket = await connectSocket(relay.url, await relay.token('reader-c'));
     try {

@@ -38,6 +38,11 @@ describe('startup validation', () => {
       /origin/,
     ],
     [{ authenticate, gateway: { maxPayloadBytes: 10 } }, 'gateway.maxPayloadBytes', /between/],
+    [
+      { authenticate, gateway: { maxPayloadBytes: 65_000 } },
+      'gateway.maxPayloadBytes',
+      /at least delivery.maxEventBytes \+ 1024 \(66560\)/,
+    ],
     [{ authenticate, liveness: { heartbeatMs: 5000, ttlMs: 4000 } }, 'liveness.ttlMs', /greater/],
     [{ authenticate, debug: { adminToken: 'short' } }, 'debug.adminToken', /16 characters/],
     [{ authenticate, keyPrefix: 'a{b}' }, 'keyPrefix', /braces/],

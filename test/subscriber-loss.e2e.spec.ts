@@ -1,5 +1,7 @@
 import { Redis } from 'ioredis';
+import { io } from 'socket.io-client';
 import { ThreadRelayClient, type ClientStatus, type ThreadEvent } from '../src/client/index.js';
+import type { ThreadLeftNotice } from '../src/index.js';
 import { OwnRedisServer } from './support/redis.global-setup.js';
 import { uniquePrefix } from './support/redis.js';
 import { startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
@@ -68,5 +70,40 @@ describe('the cross-instance subscriber connection drops', () => {
     await a.delivery.sendToThread(threadId, 'after', {});
     await waitUntil(() => events.length === 3, 'the next event over pub/sub');
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+
+  it('rechecks its joined threads when back, so a change announced meanwhile still applies', async () => {
+    const [a, b] = [relays[0]!, relays[1]!];
+    const threadId = 'sub-loss-transferred';
+    await a.registry.registerThread(threadId, 'alice');
+    const alice = io(b.url, {
+      auth: { token: await b.token('alice') },
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+    });
+    try {
+      const events: ThreadEvent[] = [];
+      const left: ThreadLeftNotice[] = [];
+      alice.on('thread:event', (event: ThreadEvent) => events.push(event));
+      alice.on('thread:left', (notice: ThreadLeftNotice) => left.push(notice));
+      await new Promise<void>((resolve) => alice.once('connect', () => resolve()));
+      await alice.emitWithAck('thread:join', { threadId });
+
+      // B's subscriber is away while A unregisters the thread and gives it to bob: B misses
+      // the notice, and rechecks alice when it is realtime again.
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      await a.registry.unregisterThread(threadId);
+      await a.registry.registerThread(threadId, 'bob');
+      await waitUntil(() => left.length === 1, 'the removal after the resubscribe');
+      expect(left[0]).toMatchObject({ threadId });
+      await a.delivery.sendToThread(threadId, 'assistant_message', { secret: 'bob only' });
+      expect(
+        await alice.timeout(2_000).emitWithAck('thread:ack', { threadId, seq: 1 }),
+      ).toMatchObject({ ok: false });
+      expect(events).toEqual([]);
+    } finally {
+      alice.close();
+    }
   });
 });

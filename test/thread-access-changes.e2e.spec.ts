@@ -13,6 +13,16 @@ type Answer = { ok: boolean; error?: { code: string } };
 
 /** Who is in the team thread: the hook reads it, tests change it. */
 const team = new Set<string>();
+/** When set, the hook revokes this user as it admits their join (a change mid-join). */
+let revokeDuringJoin: { userId: string; app: RelayApp } | null = null;
+/** When set, the hook throws for this user (a user directory that times out). */
+let throwFor: string | null = null;
+
+interface Watched {
+  socket: Socket;
+  events: ThreadEvent[];
+  left: ThreadLeftNotice[];
+}
 const TEAM_THREAD = (mode: string) => `${mode}-team-thread`;
 
 /**
@@ -29,7 +39,7 @@ describe.each(instanceModes('access-changes'))(
     const clients: ThreadRelayClient[] = [];
 
     /** A raw connection that records what it receives; listeners attached before connecting. */
-    const watch = async (userId: string, app: RelayApp) => {
+    const watch = async (userId: string, app: RelayApp): Promise<Watched> => {
       const socket = io(app.url, {
         auth: { token: await app.token(userId) },
         transports: ['websocket'],
@@ -57,10 +67,18 @@ describe.each(instanceModes('access-changes'))(
         ...config(),
         history: { autoThreadTtlSeconds: 1 },
         liveness: { heartbeatMs: 100, ttlMs: 2_000 },
-        threadAccess: (userId: string, threadId: string, thread: { ownerId: string } | null) =>
-          threadId === TEAM_THREAD(mode)
-            ? team.has(userId)
-            : thread === null || thread.ownerId === userId,
+        threadAccess: (userId: string, threadId: string, thread: { ownerId: string } | null) => {
+          if (threadId !== TEAM_THREAD(mode)) return thread === null || thread.ownerId === userId;
+          if (userId === throwFor) throw new Error('user directory timed out');
+          const allowed = team.has(userId);
+          if (allowed && revokeDuringJoin?.userId === userId) {
+            const { app } = revokeDuringJoin;
+            revokeDuringJoin = null;
+            team.delete(userId);
+            app.registry.revalidateAccess(threadId);
+          }
+          return allowed;
+        },
       };
       for (let i = 0; i < count; i++) {
         apps.push(await startRelayApp({ ...options, instanceId: `access-${mode}-${i}` }));
@@ -74,26 +92,30 @@ describe.each(instanceModes('access-changes'))(
       await Promise.all(apps.map((app) => app.close()));
     });
 
-    it('takes a squatter out of an auto-registered thread when its lease runs out, before anyone else takes the id', async () => {
+    it('keeps an auto-registered thread while someone is joined, and lets it lapse after', async () => {
       const threadId = `${mode}-order-1001`;
       const mallory = await watch('mallory', apps[0]!);
       expect(await mallory.socket.emitWithAck('thread:join', { threadId })).toMatchObject({
         ok: true,
       });
-      // Idle past the lease: the sweep takes her out of it.
-      await waitUntil(() => mallory.left.length === 1, 'the expiry notice', 10_000);
-      expect(mallory.left).toEqual([{ threadId, reason: 'expired' }]);
-
+      // Idle past its 1 s lease, but joined: in use, so it stays hers.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      await expect(other().registry.registerThread(threadId, 'victim')).rejects.toMatchObject({
+        code: 'THREAD_OWNERSHIP_CONFLICT',
+      });
+      // Once nobody is joined, the lease runs out and the id is free for its new owner.
+      await mallory.socket.emitWithAck('thread:leave', { threadId });
+      await waitUntil(
+        async () => (await apps[0]!.registry.getThread(threadId)) === null,
+        'the lease to lapse',
+        10_000,
+      );
       await other().registry.registerThread(threadId, 'victim');
       const victim = await watch('victim', other());
       await victim.socket.emitWithAck('thread:join', { threadId });
       await other().delivery.sendToThread(threadId, 'assistant_message', { secret: 'victim-only' });
       await waitUntil(() => victim.events.length === 1, 'the victim’s event');
       expect(mallory.events).toEqual([]);
-      expect(await mallory.socket.emitWithAck('thread:ack', { threadId, seq: 1 })).toMatchObject({
-        ok: false,
-        error: { code: 'BAD_REQUEST' },
-      });
       expect(await apps[0]!.registry.connectionsOfThread(threadId)).toEqual([victim.socket.id]);
     });
 
@@ -199,6 +221,50 @@ describe.each(instanceModes('access-changes'))(
       await other().registry.unregisterThread(threadId);
       await waitUntil(() => errors.some((e) => e.code === 'THREAD_LEFT'), 'THREAD_LEFT');
       expect(client.cursor(threadId)).toBeUndefined();
+    });
+
+    it('checks again a join whose admission ran before a revocation: it never goes live', async () => {
+      const threadId = TEAM_THREAD(mode);
+      team.clear();
+      team.add('mal');
+      // The hook says yes to the join, and the application revokes her just then.
+      revokeDuringJoin = { userId: 'mal', app: apps[0]! };
+      const mal = await watch('mal', other());
+      const answer = (await mal.socket.emitWithAck('thread:join', { threadId })) as Answer;
+      expect(answer).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+      await apps[0]!.delivery.sendToThread(threadId, 'assistant_message', { secret: true });
+      await mal.socket.emitWithAck('thread:leave', { threadId: 'nothing' });
+      expect(mal.events).toEqual([]);
+      expect(await apps[0]!.registry.connectionsOfThread(threadId)).not.toContain(mal.socket.id);
+    });
+
+    it('takes the others out when the hook throws for one member', async () => {
+      const threadId = TEAM_THREAD(mode);
+      team.clear();
+      for (const member of ['ann', 'mal', 'boom']) team.add(member);
+      const watched = await Promise.all(['boom', 'mal', 'ann'].map((u) => watch(u, apps[0]!)));
+      for (const w of watched) await w.socket.emitWithAck('thread:join', { threadId });
+      throwFor = 'boom';
+      team.delete('mal');
+      apps[0]!.registry.revalidateAccess(threadId);
+      const [boom, mal, ann] = watched as [Watched, Watched, Watched];
+      await waitUntil(() => mal.left.length === 1 && boom.left.length === 1, 'both removals');
+      expect(ann.left).toEqual([]);
+      throwFor = null;
+    });
+
+    it('does not join a thread the connection left before the join was answered', async () => {
+      const threadId = `${mode}-left-early`;
+      await apps[0]!.registry.registerThread(threadId, 'hasty');
+      const hasty = await watch('hasty', apps[0]!);
+      const joining = hasty.socket.emitWithAck('thread:join', { threadId });
+      const leaving = hasty.socket.emitWithAck('thread:leave', { threadId });
+      const [, left] = (await Promise.all([joining, leaving])) as [Answer, Answer];
+      expect(left).toEqual({ ok: true });
+      await apps[0]!.delivery.sendToThread(threadId, 'assistant_message', {});
+      await hasty.socket.emitWithAck('thread:leave', { threadId: 'nothing' });
+      expect(hasty.events).toEqual([]);
+      expect(await apps[0]!.registry.connectionsOfThread(threadId)).toEqual([]);
     });
   },
 );

@@ -330,24 +330,13 @@ export class DeliveryService {
   }
 
   /**
-   * Send-to-ack latency of the acked event, from its `ts`: remembered by the fan-out for
-   * recent events, otherwise read from the log off the ack's path.
+   * Send-to-ack latency of the acked event, from its `ts`, when the fan-out still remembers
+   * it (the recent events of threads joined here). An older one is not looked up in the log:
+   * that would let acks of old seqs read the log at the client's pace, outside any budget.
    */
   private observeDeliveryLatency(threadId: string, seq: number): void {
-    const ackedAt = Date.now();
     const ts = this.fanout.recentTimestamp(threadId, seq);
-    if (ts !== undefined) {
-      this.metrics.deliverySeconds.observe(Math.max(0, ackedAt - ts) / 1000);
-      return;
-    }
-    this.messages.read(threadId, seq - 1, 1).then(
-      (slice) => {
-        const event = slice.events[0];
-        if (event?.seq === seq) {
-          this.metrics.deliverySeconds.observe(Math.max(0, ackedAt - event.ts) / 1000);
-        }
-      },
-      () => undefined,
-    );
+    if (ts === undefined) return;
+    this.metrics.deliverySeconds.observe(Math.max(0, Date.now() - ts) / 1000);
   }
 }

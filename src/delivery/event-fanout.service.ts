@@ -212,6 +212,11 @@ export class EventFanoutService {
     if (seq > recent.head) recent.head = seq;
   }
 
+  /** A replay sent this event to a local connection: its ack's latency can be measured. */
+  noteSent(event: ThreadEvent): void {
+    this.remember(event);
+  }
+
   /** Sends an event that never reached this instance's connections (clients drop repeats). */
   redeliver(event: ThreadEvent): void {
     this.dispatchLocal(event);

@@ -170,7 +170,7 @@ export class MemoryMessageLog implements MessageLog {
     const events: ThreadEvent[] = [];
     let bytes = 0;
     for (const stored of page) {
-      stored.bytes ??= JSON.stringify(stored.event).length;
+      stored.bytes ??= Buffer.byteLength(JSON.stringify(stored.event), 'utf8');
       if (bytes + stored.bytes > maxBytes && events.length > 0) break;
       bytes += stored.bytes;
       events.push(stored.event);

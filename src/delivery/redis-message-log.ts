@@ -236,7 +236,7 @@ export class RedisMessageLog implements MessageLog {
         const [id, fields] = asArray(entry, 'stream entry');
         const seq = seqOfStreamId(id);
         const body = streamFields(fields, `entry ${seq}`);
-        const size = body.get('e')?.length ?? 0;
+        const size = Buffer.byteLength(body.get('e') ?? '', 'utf8');
         if (maxBytes !== undefined && bytes + size > maxBytes && events.length > 0) {
           return bounded({ ...state, events }, maxBytes, bytes);
         }

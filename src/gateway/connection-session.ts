@@ -1,11 +1,13 @@
 import type { Socket } from 'socket.io';
+import { TokenBucket, type TakeResult } from '../limits/token-bucket.js';
 import { WarnLimiter } from '../observability/warn-limiter.js';
 import type { ResolvedRelayOptions } from '../thread-relay.options.js';
+import { JoinSlots } from './join-slots.js';
 import { OutboundBuffer } from './outbound-buffer.js';
 
 /** setTimeout's largest delay; a later expiry re-arms when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** A connection refused more than `burst` events within this window is flooding. */
+/** A connection refused more than ten times `burst` events within this window is flooding. */
 const FLOOD_WINDOW_MS = 60_000;
 /** A client told it is rate limited hears it at most this often when it asked for no ack. */
 const RATE_NOTICE_EVERY_MS = 1_000;
@@ -30,14 +32,15 @@ export interface ReplayTicket {
 export class ConnectionSession {
   /** Joined threads, each with the replays still running for it (none once live). */
   private readonly joined = new Map<string, Set<ReplayTicket>>();
-  /** Joins answered or replaying, not finished. */
-  joining = 0;
+  /** Joins in progress (admission to the end of the replay) and those waiting their turn. */
+  readonly joinSlots: JoinSlots;
   lastTouch: number;
   /** Settles once the connection is in the registry; false when a per-user cap refused it. */
   admitted: Promise<boolean> = Promise.resolve(true);
   readonly warnings = new WarnLimiter();
   readonly outbound: OutboundBuffer;
   private readonly floodLimit: number;
+  private readonly bucket: TokenBucket;
   private refusals = 0;
   private refusalsSince: number;
   private lastRateNotice = 0;
@@ -54,7 +57,14 @@ export class ConnectionSession {
     const now = Date.now();
     this.lastTouch = now;
     this.refusalsSince = now;
-    this.floodLimit = options.limits.clientEvents.burst;
+    this.bucket = new TokenBucket(options.limits.clientEvents, now);
+    this.joinSlots = new JoinSlots(
+      options.limits.concurrentJoinsPerConnection,
+      options.limits.joinedThreadsPerConnection,
+    );
+    // Far past the rate, for long: a client that ignores RATE_LIMITED, not one a little
+    // over it (a tab following many busy threads acks them all).
+    this.floodLimit = options.limits.clientEvents.burst * 10;
     this.outbound = new OutboundBuffer(socket, options.backpressure.maxBufferedBytes, (bytes) =>
       hooks.slowConsumer(bytes),
     );
@@ -119,6 +129,11 @@ export class ConnectionSession {
     this.arm();
   }
 
+  /** One client event's token. */
+  take(now = Date.now()): TakeResult {
+    return this.bucket.take(now);
+  }
+
   /** Counts a refusal; true when the client keeps sending far past its limit (cut it). */
   flooding(now = Date.now()): boolean {
     if (now - this.refusalsSince > FLOOD_WINDOW_MS) {
@@ -138,6 +153,7 @@ export class ConnectionSession {
 
   close(): void {
     for (const threadId of this.joinedThreads()) this.leave(threadId);
+    this.joinSlots.close();
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;

@@ -23,6 +23,10 @@ export class LocalThreadMembers {
     return [...(this.members.get(threadId) ?? [])];
   }
 
+  threads(): string[] {
+    return [...this.members.keys()];
+  }
+
   /** Distinct threads joined by at least one local connection. */
   get size(): number {
     return this.members.size;

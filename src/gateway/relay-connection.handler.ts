@@ -12,7 +12,6 @@ import { RateLimitedError } from '../errors/rate-limited.error.js';
 import { toErrorBody } from '../errors/to-error-body.js';
 import { TokenExpiredError } from '../errors/token-expired.error.js';
 import { UnauthorizedError } from '../errors/unauthorized.error.js';
-import { LocalBuckets } from '../limits/local-buckets.js';
 import { RedisHealthService } from '../observability/redis-health.service.js';
 import { RelayMetrics } from '../observability/relay-metrics.service.js';
 import {
@@ -58,8 +57,8 @@ const KNOWN_EVENTS = new Set<string>(Object.values(ClientEvents));
 export class RelayConnectionHandler {
   private readonly log: RelayLogger;
   private readonly sessions = new Map<string, ConnectionSession>();
-  private readonly clientEvents: LocalBuckets;
   private stopWatching: () => void = () => undefined;
+  private stopWatchingHealth: () => void = () => undefined;
 
   constructor(
     private readonly registry: ThreadRegistryService,
@@ -74,7 +73,6 @@ export class RelayConnectionHandler {
     private readonly redisHealth: RedisHealthService,
   ) {
     this.log = RelayLogger.for('RelayGateway', options);
-    this.clientEvents = new LocalBuckets(options.limits.clientEvents);
     metrics.observeGateway(() => ({
       connections: this.sessions.size,
       joinedThreads: this.membership.joinedThreads,
@@ -97,10 +95,17 @@ export class RelayConnectionHandler {
       this.fanout.announceAccessChange(change);
     });
     this.fanout.onRemoteAccessChange((change) => this.recheck(change));
+    // Notices of other instances published while this one's Redis was away were missed.
+    this.stopWatchingHealth = this.redisHealth.onRealtime(() => {
+      this.membership.recheckAll().catch((error: unknown) => {
+        this.log.error({ msg: 'thread access recheck failed', threadId: '*' }, error);
+      });
+    });
   }
 
   detach(): void {
     this.stopWatching();
+    this.stopWatchingHealth();
     this.fanout.detach();
   }
 
@@ -226,13 +231,13 @@ export class RelayConnectionHandler {
       this.expire(socket, session, event, ack);
       return false;
     }
-    // Per user, not per connection: a reconnect does not start with a fresh bucket.
-    const taken = this.clientEvents.take(session.userId);
+    // Per connection; a new connection's fresh bucket is bounded by the connection-attempt rate.
+    const taken = session.take(now);
     if (taken.ok) return true;
     const error = new RateLimitedError(
       'limits.clientEvents',
       taken.retryAfterMs,
-      `Too many client events from this user; retry in ${taken.retryAfterMs} ms (limits.clientEvents)`,
+      `Too many client events on this connection; retry in ${taken.retryAfterMs} ms (limits.clientEvents)`,
     );
     this.metrics.errors.inc({ source: 'socket', code: error.code });
     this.warn(socket, session, event, error.code, error.message);

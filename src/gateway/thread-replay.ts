@@ -1,6 +1,10 @@
 import type { Socket } from 'socket.io';
 import type { EventFanoutService } from '../delivery/event-fanout.service.js';
-import { checkCursor, type MessageLog } from '../delivery/message-log.interface.js';
+import {
+  checkCursor,
+  type HistorySlice,
+  type MessageLog,
+} from '../delivery/message-log.interface.js';
 import type { ReplayGate } from '../delivery/replay-gate.js';
 import { threadRoom } from '../delivery/rooms.js';
 import {
@@ -27,8 +31,11 @@ export interface ReplayDeps {
   backpressure: ResolvedRelayOptions['backpressure'];
   /** False once the connection left the thread (or joined it again): stop, never go live. */
   wanted: () => boolean;
-  /** The user's log-read budget: waited for before each page, paid after it. */
-  budget: { waitFor(): number; spend(bytes: number): void };
+  /** The user's log-read budget: a page's bound is reserved (waited for) before it is read, and settled after. */
+  budget: {
+    reserve(bytes: number): { reserved: number; waitMs: number };
+    settle(reserved: number, used: number): void;
+  };
 }
 
 export interface ReplayOutcome {
@@ -128,6 +135,7 @@ async function replay(
   let stalled = false;
   const send = (event: ThreadEvent) => {
     socket.emit(ServerEvents.event, event);
+    fanout.noteSent(event);
     cursor = event.seq;
     sent += 1;
   };
@@ -148,12 +156,20 @@ async function replay(
     for (;;) {
       // Waited for before the read: a page is held in memory while the client catches up.
       if (!(await keepUp()) || gone()) return { sent, stalled };
-      for (let wait = budget.waitFor(); wait > 0; wait = budget.waitFor()) {
-        await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 1_000)));
+      let hold = budget.reserve(backpressure.highWaterBytes);
+      while (hold.waitMs > 0) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(hold.waitMs, 1_000)));
         if (gone()) return { sent, stalled };
+        hold = budget.reserve(backpressure.highWaterBytes);
       }
-      const slice = await log.read(threadId, cursor, PAGE, backpressure.highWaterBytes);
-      budget.spend(slice.bytes ?? 0);
+      let slice: HistorySlice;
+      try {
+        slice = await log.read(threadId, cursor, PAGE, backpressure.highWaterBytes);
+      } catch (error) {
+        budget.settle(hold.reserved, 0);
+        throw error;
+      }
+      budget.settle(hold.reserved, slice.bytes ?? 0);
       if (slice.epoch !== epoch) {
         // The log was dropped or expired while replaying: say so instead of mixing epochs.
         socket.emit(ServerEvents.reset, {

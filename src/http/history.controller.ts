@@ -58,20 +58,26 @@ export class HistoryController {
   ): Promise<HistoryPage> {
     const userId = await this.auth.userId(request);
     this.limiter.take(userId);
-    this.readBudget.assertAvailable(userId);
     const tid = await this.admission.admit(userId, threadId, 'read');
     const afterSeq = nonNegativeInt('after', after, 0);
     const wanted = nonNegativeInt('limit', limit, 100);
     if (wanted === 0) throw new BadRequestError('limit must be at least 1');
     const pageSize = Math.min(wanted, HISTORY_LIMIT_CAP);
-    const { page, bytes } = await this.delivery.readPage(
-      tid,
-      afterSeq,
-      pageSize,
-      HISTORY_PAGE_BYTES,
-    );
-    this.readBudget.spend(userId, bytes);
-    return page;
+    // The page's bound is held before the read, so reads at once share what the user has.
+    const reserved = this.readBudget.reserve(userId, HISTORY_PAGE_BYTES);
+    let used = 0;
+    try {
+      const { page, bytes } = await this.delivery.readPage(
+        tid,
+        afterSeq,
+        pageSize,
+        HISTORY_PAGE_BYTES,
+      );
+      used = bytes;
+      return page;
+    } finally {
+      this.readBudget.settle(userId, reserved, used);
+    }
   }
 
   @Post(':threadId/messages')

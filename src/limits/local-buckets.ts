@@ -19,9 +19,22 @@ export class LocalBuckets {
     return this.bucket(key).take(this.now(), cost);
   }
 
+  /** Takes what is there up to `max` if at least `min` is; else 0 and how long to wait. */
+  takeUpTo(key: string, max: number, min: number): { taken: number; waitMs: number } {
+    const bucket = this.bucket(key);
+    const now = this.now();
+    const taken = bucket.takeUpTo(now, max, min);
+    return { taken, waitMs: taken > 0 ? 0 : bucket.msUntilAtLeast(now, min) };
+  }
+
   /** Spends `cost` even into debt: a cost known only afterwards (bytes read) is still paid. */
   spend(key: string, cost: number): void {
     this.bucket(key).spend(this.now(), cost);
+  }
+
+  /** Returns unused tokens (never past the burst). */
+  give(key: string, amount: number): void {
+    this.buckets.get(key)?.give(this.now(), amount);
   }
 
   /** How long until the bucket holds a token again; 0 when it holds one now. */

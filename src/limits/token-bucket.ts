@@ -36,9 +36,32 @@ export class TokenBucket {
     return { ok: false, retryAfterMs: this.msUntil(cost) };
   }
 
+  /**
+   * Takes as many tokens as are there, up to `max`, if at least `min` are: for a cost
+   * known only afterwards, of which `max` is the most it can be. 0 when fewer than `min`.
+   */
+  takeUpTo(now: number, max: number, min: number): number {
+    this.refill(now);
+    if (this.tokens < min) return 0;
+    const taken = Math.min(max, this.tokens);
+    this.tokens -= taken;
+    return taken;
+  }
+
+  /** How long until `min` tokens are there. */
+  msUntilAtLeast(now: number, min: number): number {
+    this.refill(now);
+    return this.tokens >= min ? 0 : this.msUntil(min);
+  }
+
   spend(now: number, cost: number): void {
     this.refill(now);
     this.tokens -= cost;
+  }
+
+  give(now: number, amount: number): void {
+    this.refill(now);
+    this.tokens = Math.min(this.rate.burst, this.tokens + amount);
   }
 
   /** 0 while at least one token is there, else how long until one is. */

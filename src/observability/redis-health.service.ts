@@ -45,6 +45,7 @@ export class RedisHealthService implements OnApplicationBootstrap, OnModuleDestr
   private readonly watched: Watched[];
   private timer: NodeJS.Timeout | null = null;
   private pinging = false;
+  private readonly realtimeListeners = new Set<() => void>();
   private readonly listeners: Array<[Redis, string, (...args: unknown[]) => void]> = [];
 
   constructor(
@@ -170,6 +171,13 @@ export class RedisHealthService implements OnApplicationBootstrap, OnModuleDestr
     if (this.currentReason() !== null) return;
     this.log.info({ msg: 'relay realtime again', via, connection: conn.name });
     this.announce(REALTIME);
+    for (const listener of this.realtimeListeners) listener();
+  }
+
+  /** Called each time the relay is realtime again after a degraded spell. */
+  onRealtime(listener: () => void): () => void {
+    this.realtimeListeners.add(listener);
+    return () => this.realtimeListeners.delete(listener);
   }
 
   private announce(notice: RelayStatusNotice): void {

@@ -141,6 +141,18 @@ export function describeMessageLog(name: string, factory: MessageLogFactory): vo
       expect(all.events).toEqual(whole.events);
     });
 
+    it('counts the bound in UTF-8 bytes, not characters', async () => {
+      const { log } = await setup();
+      const threadId = newThreadId();
+      // 10,000 characters, 30,000 bytes each.
+      for (let i = 1; i <= 10; i++)
+        await log.append(newEvent(threadId, { text: '漢'.repeat(10_000) }));
+      const page = await log.read(threadId, 0, 10, 100_000);
+      expect(page.events.map((e) => e.seq)).toEqual([1, 2, 3]);
+      expect(page.bytes).toBeGreaterThan(90_000);
+      expect(page.bytes).toBeLessThanOrEqual(100_000);
+    });
+
     it('reads an unknown thread as empty, without creating it', async () => {
       const { log } = await setup();
       const threadId = newThreadId();
