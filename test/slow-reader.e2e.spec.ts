@@ -68,7 +68,7 @@ const CUT_BOUND_MS = FIX_OPTIONS.backpressure.stallTimeoutMs + 3000;
  * thread: 60 x 30 KB = 1.8 MB as event objects, about twice that in Redis mode with the raw
  * reply), so about 2 + 4 x 3.6 = 16 MB live; the rejected joins cost an ack each. The rest
  * of the bound is headroom for V8, which grows its heap ahead of the live data and returns
- * pages late, and for the normal user's traffic. Measured with the fix: 0-2 MB in memory,
+ * pages late, and for the normal user's traffic. Measured with the fix: 0-15 MB in memory,
  * 8-18 MB with Redis; without it 510-533 MB and 436-720 MB. 64 MB is 4x the live data and
  * 7-10x below what an unbounded server reaches for these 300 joins.
  */
