@@ -111,7 +111,15 @@ export class ThreadMembership implements OnModuleDestroy {
         }
         throw error;
       }
-      // From here it counts: a change or a leave now finds it among the members.
+      // From here it counts: a change or a leave now finds it among the members. The cap is
+      // checked in the same turn as the count grows, so joins completing together hold it.
+      try {
+        this.assertRoomFor(session, threadId);
+      } catch (error) {
+        plan.abort();
+        await this.registry.removeConnectionThread(socket.id, threadId).catch(() => undefined);
+        throw error;
+      }
       this.pending.close(pending);
       session.startReplay(threadId, ticket);
       this.members.add(threadId, socket.id);
@@ -236,9 +244,9 @@ export class ThreadMembership implements OnModuleDestroy {
   }
 
   /**
-   * The last check before a join counts: the connection did not leave meanwhile, is still
-   * under its joined-threads cap, and may still join if the thread's access changed while
-   * it was being admitted (checked again until no change lands during the check).
+   * The last check before a join counts: the connection did not leave meanwhile, and may
+   * still join if the thread's access changed while it was being admitted (checked again
+   * until no change lands during the check).
    */
   private async confirm(
     socket: Socket,
@@ -259,7 +267,6 @@ export class ThreadMembership implements OnModuleDestroy {
         `thread:join: the connection left ${threadId} before the join completed`,
       );
     }
-    this.assertRoomFor(session, threadId);
   }
 
   /** A join that resumes in the current epoch raises the delivered cursor (acks lost with a connection). */
