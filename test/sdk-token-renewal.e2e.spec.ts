@@ -260,7 +260,12 @@ describe('SDK credential renewal against the relay (3 s JWTs)', () => {
 
     fresh = true;
     await waitUntil(() => view.client.status === 'connected', 'the reconnect with a fresh token');
-    await sleep(300);
+    // Live events on the new connection too, not only the ones replayed to it.
+    const atReconnect = producer.sent;
+    await waitUntil(
+      () => view.events.some((e) => e.seq > atReconnect + 1),
+      'a live event after the reconnect',
+    );
     const sent = await producer.stop();
     await waitUntil(() => view.events.length >= sent, `${sent} events`);
     expect(seqs(view)).toEqual(oneToN(sent));
