@@ -1,5 +1,11 @@
 import type { HistoryPage, ThreadEvent } from '../src/index.js';
-import { connectSocket, instanceModes, startRelayApp, type RelayApp } from './support/relay-app.js';
+import {
+  connectSocket,
+  instanceModes,
+  startRelayApp,
+  waitUntil,
+  type RelayApp,
+} from './support/relay-app.js';
 
 /** About 60 KB of JSON per event: a page of 500 of them would be 30 MB. */
 const BIG = 'x'.repeat(60_000);
@@ -102,25 +108,11 @@ describe.each(instanceModes('read-budget'))('reading the log (%s)', (mode, _coun
       const first = socket.emitWithAck('thread:join', { threadId, lastSeq: 0 });
       await expect(first).resolves.toMatchObject({ ok: true });
       // Twice the thread: 4.8 MB against a 3 MB burst at 1 MB/s takes over 1.5 s.
-      await new Promise<void>((resolve) => {
-        const check = setInterval(() => {
-          if (events.length >= EVENTS) {
-            clearInterval(check);
-            resolve();
-          }
-        }, 20);
-      });
+      await waitUntil(() => events.length >= EVENTS, 'the whole replay', 20_000);
       await socket.emitWithAck('thread:leave', { threadId });
       events.length = 0;
       await socket.emitWithAck('thread:join', { threadId, lastSeq: 0 });
-      await new Promise<void>((resolve) => {
-        const check = setInterval(() => {
-          if (events.length >= EVENTS) {
-            clearInterval(check);
-            resolve();
-          }
-        }, 20);
-      });
+      await waitUntil(() => events.length >= EVENTS, 'the whole replay', 20_000);
       expect(Date.now() - started).toBeGreaterThan(1_500);
       expect(events.map((e) => e.seq)).toEqual(Array.from({ length: EVENTS }, (_, i) => i + 1));
     } finally {

@@ -115,10 +115,6 @@ export class ConnectionSession {
     return true;
   }
 
-  get credentialExpiresAt(): number | null {
-    return this.expiresAt;
-  }
-
   isExpired(now = Date.now()): boolean {
     return this.expiresAt !== null && this.expiresAt <= now;
   }

@@ -37,11 +37,6 @@ export class LocalBuckets {
     this.buckets.get(key)?.give(this.now(), amount);
   }
 
-  /** How long until the bucket holds a token again; 0 when it holds one now. */
-  waitFor(key: string): number {
-    return this.buckets.get(key)?.waitFor(this.now()) ?? 0;
-  }
-
   private bucket(key: string): TokenBucket {
     let bucket = this.buckets.get(key);
     if (!bucket) {

@@ -64,12 +64,6 @@ export class TokenBucket {
     this.tokens = Math.min(this.rate.burst, this.tokens + amount);
   }
 
-  /** 0 while at least one token is there, else how long until one is. */
-  waitFor(now: number): number {
-    this.refill(now);
-    return this.tokens >= 1 ? 0 : this.msUntil(1);
-  }
-
   /** Whether the bucket is full (nothing to remember about it). */
   isFull(now: number): boolean {
     this.refill(now);
