@@ -69,19 +69,26 @@ describe.each(instanceModes('read-budget'))('reading the log (%s)', (mode, _coun
   });
 
   it('refuses a reader past its byte budget with 429, and only that reader', async () => {
-    // reader-a spent its burst on the whole thread above; one more page puts it in debt.
+    // reader-a spent most of its burst on the whole thread above; pages asked for together
+    // outrun the refill (1 MB/s) however slowly this machine runs, so some are refused.
     const statuses: number[] = [];
     let retryAfter: string | null = null;
-    for (let i = 0; i < 3; i++) {
-      const response = await fetch(`${relay.url}/threads/${threadId}/messages?after=0&limit=500`, {
-        headers: { authorization: `Bearer ${await relay.token('reader-a')}` },
-      });
-      statuses.push(response.status);
-      if (response.status === 429) {
-        retryAfter = response.headers.get('retry-after');
-        expect(await response.json()).toMatchObject({ error: { code: 'RATE_LIMITED' } });
-      } else {
-        await response.text();
+    for (let round = 0; round < 5 && !statuses.includes(429); round++) {
+      const responses = await Promise.all(
+        Array.from({ length: 8 }, async () =>
+          fetch(`${relay.url}/threads/${threadId}/messages?after=0&limit=500`, {
+            headers: { authorization: `Bearer ${await relay.token('reader-a')}` },
+          }),
+        ),
+      );
+      for (const response of responses) {
+        statuses.push(response.status);
+        if (response.status === 429) {
+          retryAfter = response.headers.get('retry-after');
+          expect(await response.json()).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+        } else {
+          await response.text();
+        }
       }
     }
     expect(statuses).toContain(429);

@@ -164,7 +164,7 @@ async function replay(
       }
       let slice: HistorySlice;
       try {
-        slice = await log.read(threadId, cursor, PAGE, backpressure.highWaterBytes);
+        slice = await log.read(threadId, cursor, PAGE, hold.reserved);
       } catch (error) {
         budget.settle(hold.reserved, 0);
         throw error;

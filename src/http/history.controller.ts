@@ -63,16 +63,12 @@ export class HistoryController {
     const wanted = nonNegativeInt('limit', limit, 100);
     if (wanted === 0) throw new BadRequestError('limit must be at least 1');
     const pageSize = Math.min(wanted, HISTORY_LIMIT_CAP);
-    // The page's bound is held before the read, so reads at once share what the user has.
+    // The page's bound is held before the read and the page ends at what was held, so reads
+    // at once share what the user has and none can take more than its part (beyond one event).
     const reserved = this.readBudget.reserve(userId, HISTORY_PAGE_BYTES);
     let used = 0;
     try {
-      const { page, bytes } = await this.delivery.readPage(
-        tid,
-        afterSeq,
-        pageSize,
-        HISTORY_PAGE_BYTES,
-      );
+      const { page, bytes } = await this.delivery.readPage(tid, afterSeq, pageSize, reserved);
       used = bytes;
       return page;
     } finally {
