@@ -1,4 +1,5 @@
 export { ThreadRelayModule } from './thread-relay.module.js';
+export type { ThreadRelayProducerOptions } from './producer/producer-options.js';
 export {
   THREAD_RELAY_ASYNC_OPTIONS_TYPE,
   THREAD_RELAY_MODULE_OPTIONS,

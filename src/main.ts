@@ -39,6 +39,9 @@ async function main(): Promise<void> {
   console.log(
     `  debug routes: ${config.adminToken ? 'on (RELAY_ADMIN_TOKEN set)' : 'off (set RELAY_ADMIN_TOKEN to enable)'}`,
   );
+  console.log(
+    `  producer API: ${config.producerKeys ? `on (${config.producerKeys.length} key(s) in RELAY_PRODUCER_KEYS)` : 'off (set RELAY_PRODUCER_KEYS to enable /v1)'}`,
+  );
   if (config.jwtSecretIsDefault) {
     console.warn(
       '  WARNING: RELAY_JWT_SECRET is not set; using the built-in dev secret. Never do this in production.',

@@ -8,7 +8,7 @@ import { MESSAGE_LOG, type MessageLog } from './delivery/message-log.interface.j
 import type { RedisBackend } from './redis/redis-backend.js';
 import { InstanceLivenessService } from './registry/instance-liveness.service.js';
 import { REGISTRY_STORE, type RegistryStore } from './registry/registry-store.interface.js';
-import { RELAY_REDIS } from './thread-relay.providers.js';
+import { RELAY_REDIS } from './thread-relay.constants.js';
 
 /**
  * Starts and stops what the module owns, in order: liveness after bootstrap; on shutdown

@@ -1,6 +1,10 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ThreadRelayProducerModule } from './producer/thread-relay-producer.module.js';
+import type { ThreadRelayProducerOptions } from './producer/producer-options.js';
 import { AdminTokenGuard } from './http/admin-token.guard.js';
 import { BodyParserErrors } from './http/body-parser-errors.js';
+import { ProducerController } from './http/producer/producer.controller.js';
+import { producerProviders } from './http/producer/producer.providers.js';
 import { DebugController } from './http/debug.controller.js';
 import { HealthController } from './http/health.controller.js';
 import { HistoryController } from './http/history.controller.js';
@@ -9,8 +13,10 @@ import { UserRequestLimiter } from './http/user-request-limiter.js';
 import { UserReadBudget } from './limits/user-read-budget.js';
 import { WebSocketManager } from './compat/websocket-manager.js';
 import { DeliveryService } from './delivery/delivery.service.js';
-import { EventFanoutService } from './delivery/event-fanout.service.js';
-import { MissedEventsCatchUp } from './delivery/missed-events-catch-up.service.js';
+import { DeliveryAcks } from './delivery/delivery-acks.service.js';
+import { LiveThreadEvents } from './delivery/live-thread-events.service.js';
+import { LiveUserEvents } from './delivery/live-user-events.service.js';
+import { LocalSockets } from './sockets/local-sockets.js';
 import { UserMessageRateLimiter } from './delivery/user-message-rate-limiter.js';
 import { UserMessageService } from './delivery/user-message.service.js';
 import { RelayConnectionHandler } from './gateway/relay-connection.handler.js';
@@ -31,13 +37,21 @@ import { relayProviders } from './thread-relay.providers.js';
 /**
  * ThreadRelayModule.forRoot({ authenticate, redis?, history?, gateway?, debug? })
  * ThreadRelayModule.forRootAsync({ useFactory, inject, imports })
+ * ThreadRelayModule.forProducer({ redis, keyPrefix? })   (workers: no gateway, no routes)
  *
  * Then, once per app: app.useWebSocketAdapter(new RelayIoAdapter(app)).
  */
 @Module({
-  controllers: [HistoryController, DebugController, HealthController, MetricsController],
+  controllers: [
+    HistoryController,
+    DebugController,
+    HealthController,
+    MetricsController,
+    ProducerController,
+  ],
   providers: [
     BodyParserErrors,
+    ...producerProviders,
     HttpUserAuthService,
     UserRequestLimiter,
     UserReadBudget,
@@ -48,8 +62,10 @@ import { relayProviders } from './thread-relay.providers.js';
     ThreadRegistryService,
     ThreadAdmissionService,
     InstanceLivenessService,
-    EventFanoutService,
-    MissedEventsCatchUp,
+    LocalSockets,
+    LiveThreadEvents,
+    LiveUserEvents,
+    DeliveryAcks,
     RedisHealthService,
     DeliveryService,
     UserMessageRateLimiter,
@@ -70,4 +86,12 @@ import { relayProviders } from './thread-relay.providers.js';
     RedisHealthService,
   ],
 })
-export class ThreadRelayModule extends ThreadRelayConfigurableModule {}
+export class ThreadRelayModule extends ThreadRelayConfigurableModule {
+  /**
+   * For a Nest worker that produces events but serves no sockets: `DeliveryService` and
+   * `ThreadRegistryService` over the same Redis as the gateway instances (global).
+   */
+  static forProducer(options: ThreadRelayProducerOptions): DynamicModule {
+    return ThreadRelayProducerModule.register(options);
+  }
+}

@@ -102,6 +102,56 @@ function optionalFunction<T>(option: string, value: unknown): T | undefined {
   return value as T;
 }
 
+/** Keys longer than this are refused: a bearer token is one header line, not a file. */
+const MAX_PRODUCER_KEY_CHARS = 1024;
+const MAX_PRODUCER_KEYS = 100;
+
+/**
+ * `producer.apiKeys`: each key is a bearer token, so it must be guessable by nobody (16+
+ * characters), sendable in an Authorization header (no whitespace), and distinct from the
+ * admin token (a producer key opens only the producer routes).
+ */
+function resolveProducerKeys(value: unknown, adminToken: unknown): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    throw new InvalidOptionError(
+      'producer.apiKeys',
+      `must be an array of strings, got ${describe(value)}`,
+    );
+  }
+  if (value.length > MAX_PRODUCER_KEYS) {
+    throw new InvalidOptionError(
+      'producer.apiKeys',
+      `must hold at most ${MAX_PRODUCER_KEYS} keys, got ${value.length}`,
+    );
+  }
+  return value.map((key: unknown, index) => {
+    const option = `producer.apiKeys[${index}]`;
+    if (typeof key !== 'string') {
+      throw new InvalidOptionError(option, `must be a string, got ${describe(key)}`);
+    }
+    if (key.length < 16 || key.length > MAX_PRODUCER_KEY_CHARS) {
+      throw new InvalidOptionError(
+        option,
+        `must be 16-${MAX_PRODUCER_KEY_CHARS} characters (a shorter key can be guessed), got ${key.length}`,
+      );
+    }
+    if (/\s/.test(key)) {
+      throw new InvalidOptionError(
+        option,
+        'must not contain whitespace (it is sent as "Authorization: Bearer <key>")',
+      );
+    }
+    if (key === adminToken) {
+      throw new InvalidOptionError(
+        option,
+        'must differ from debug.adminToken: a producer key opens only the producer routes',
+      );
+    }
+    return key;
+  });
+}
+
 /** Applies defaults and checks every option; throws `InvalidOptionError` naming the first bad one. */
 export function resolveRelayOptions(
   raw: ThreadRelayModuleOptions | undefined,
@@ -146,6 +196,8 @@ export function resolveRelayOptions(
   const httpRequests = objectOrUndefined('limits.httpRequests', limits.httpRequests);
   const attempts = objectOrUndefined('limits.connectionAttempts', limits.connectionAttempts);
   const readBytes = objectOrUndefined('limits.readBytes', limits.readBytes);
+  const producer = objectOrUndefined('producer', input.producer);
+  const producerRequests = objectOrUndefined('limits.producerRequests', limits.producerRequests);
 
   const namespace = gateway.namespace ?? '/';
   if (typeof namespace !== 'string' || !namespace.startsWith('/')) {
@@ -209,6 +261,21 @@ export function resolveRelayOptions(
     throw new InvalidOptionError(
       'backpressure.maxBufferedBytes',
       `must be at least backpressure.highWaterBytes (${highWaterBytes}), got ${maxBufferedBytes}`,
+    );
+  }
+  // The largest body a producer needs is one event of maxEventBytes and its envelope.
+  const smallestProducerBody = maxEventBytes + 1024;
+  const producerMaxBodyBytes = integer(
+    'producer.maxBodyBytes',
+    producer.maxBodyBytes,
+    Math.max(4 * 1024 * 1024, maxEventBytes + 16 * 1024),
+    1024,
+    256 * 1024 * 1024,
+  );
+  if (producerMaxBodyBytes < smallestProducerBody) {
+    throw new InvalidOptionError(
+      'producer.maxBodyBytes',
+      `must be at least delivery.maxEventBytes + 1024 (${smallestProducerBody}), or the largest event could not be sent; got ${producerMaxBodyBytes}`,
     );
   }
   const clientBurst = integer('limits.clientEvents.burst', clientEvents.burst, 400, 1, 1_000_000);
@@ -275,6 +342,22 @@ export function resolveRelayOptions(
         ),
         burst: integer('limits.httpRequests.burst', httpRequests.burst, 200, 1, 1_000_000),
       },
+      producerRequests: {
+        perSecond: integer(
+          'limits.producerRequests.perSecond',
+          producerRequests.perSecond,
+          1_000,
+          1,
+          1_000_000,
+        ),
+        burst: integer(
+          'limits.producerRequests.burst',
+          producerRequests.burst,
+          2_000,
+          1,
+          1_000_000,
+        ),
+      },
       userMessages: {
         perMinute: integer(
           'limits.userMessages.perMinute',
@@ -337,6 +420,10 @@ export function resolveRelayOptions(
     },
     liveness: { heartbeatMs, ttlMs },
     debug: { adminToken: adminToken ?? null },
+    producer: {
+      apiKeys: resolveProducerKeys(producer.apiKeys, adminToken),
+      maxBodyBytes: producerMaxBodyBytes,
+    },
     onUserMessage: optionalFunction('onUserMessage', input.onUserMessage),
     logger: input.logger,
   };

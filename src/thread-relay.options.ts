@@ -86,6 +86,14 @@ export interface ThreadRelayModuleOptions {
     readBytes?: { perSecond?: number; burst?: number };
     /** Requests to the user routes per user, on each instance (defaults 100 per second, burst 200). */
     httpRequests?: { perSecond?: number; burst?: number };
+    /**
+     * Requests to the `/v1` producer routes per producer key, on each instance (defaults 1000
+     * per second, burst 2000). A request costs one token; a `POST /v1/events` batch costs one
+     * per event (at least one, at most `burst`, so a full batch always fits an idle bucket),
+     * so batching saves round trips, not quota. Over the limit: 429 `RATE_LIMITED` with
+     * `Retry-After`, nothing done.
+     */
+    producerRequests?: { perSecond?: number; burst?: number };
     /** User messages (socket and REST) per user, over every instance (defaults 30 per minute, burst 10). */
     userMessages?: { perMinute?: number; burst?: number };
     /** Threads one connection may have joined at once (default 200). */
@@ -134,6 +142,22 @@ export interface ThreadRelayModuleOptions {
     /** Enables `/debug/websocket/*`; absent = those routes answer 404. */
     adminToken?: string;
   };
+  /** The HTTP producer API (`/v1/*`), for producers in other processes and languages. */
+  producer?: {
+    /**
+     * Keys producers send as `Authorization: Bearer <key>`; each at least 16 characters,
+     * without whitespace, and not the admin token. Absent or empty: every `/v1` route
+     * answers 404. Several keys let one be rotated out while another is in use.
+     */
+    apiKeys?: string[];
+    /**
+     * Largest JSON body a `/v1` route reads from a producer with a valid key (default 4 MiB,
+     * or `delivery.maxEventBytes` + 16 KiB if larger); a larger one is 413
+     * `PAYLOAD_TOO_LARGE`. Requests without a valid key are read only up to the host app's
+     * own JSON limit. It must be at least `delivery.maxEventBytes` + 1024.
+     */
+    maxBodyBytes?: number;
+  };
   /** Called for each new (non-duplicate) user message. */
   onUserMessage?: UserMessageHandler;
   /** Replaces the Nest logger for the module's own lines. */
@@ -158,6 +182,7 @@ export interface ResolvedRelayOptions {
     connectionAttempts: { perMinute: number; burst: number };
     readBytes: { perSecond: number; burst: number };
     httpRequests: { perSecond: number; burst: number };
+    producerRequests: { perSecond: number; burst: number };
     userMessages: { perMinute: number; burst: number };
     joinedThreadsPerConnection: number;
     concurrentJoinsPerConnection: number;
@@ -176,6 +201,8 @@ export interface ResolvedRelayOptions {
   delivery: { maxEventBytes: number; unavailableTimeoutMs: number };
   liveness: { heartbeatMs: number; ttlMs: number };
   debug: { adminToken: string | null };
+  /** `apiKeys` empty: the producer API is off. */
+  producer: { apiKeys: string[]; maxBodyBytes: number };
   onUserMessage: UserMessageHandler | undefined;
   logger: LoggerService | undefined;
 }

@@ -1,15 +1,15 @@
 import type { Provider } from '@nestjs/common';
 import { MemoryMessageLog } from './delivery/memory-message-log.js';
 import { MESSAGE_LOG, type MessageLog } from './delivery/message-log.interface.js';
-import {
-  RELAY_SOCKET_ADAPTER,
-  type SocketAdapterFactory,
-} from './gateway/socket-adapter.factory.js';
+import { CLUSTER_BUS, type ClusterBus } from './cluster/cluster-bus.js';
+import { MemoryClusterBus } from './cluster/memory-cluster-bus.js';
+import { errorText, RelayLogger } from './thread-relay.logger.js';
 import type { RedisBackend } from './redis/redis-backend.js';
 import { MemoryRateLimitStore } from './limits/memory-rate-limit.store.js';
 import { RATE_LIMIT_STORE, type RateLimitStore } from './limits/rate-limit-store.interface.js';
 import { MemoryRegistryStore } from './registry/memory-registry.store.js';
 import { REGISTRY_STORE, type RegistryStore } from './registry/registry-store.interface.js';
+import { RELAY_REDIS } from './thread-relay.constants.js';
 import { resolveRelayOptions } from './thread-relay.options-resolver.js';
 import { THREAD_RELAY_MODULE_OPTIONS } from './thread-relay.module-definition.js';
 import {
@@ -18,12 +18,11 @@ import {
   type ThreadRelayModuleOptions,
 } from './thread-relay.options.js';
 
-/** The Redis backend, or null in memory mode. */
-export const RELAY_REDIS = Symbol('RELAY_REDIS');
+export { RELAY_REDIS } from './thread-relay.constants.js';
 
 /**
  * The one place that chooses memory or Redis. Redis code is imported lazily, so an app
- * without the `redis` option never loads ioredis or the socket.io Redis adapter.
+ * without the `redis` option never loads ioredis.
  */
 export const relayProviders: Provider[] = [
   {
@@ -62,9 +61,14 @@ export const relayProviders: Provider[] = [
     inject: [RELAY_REDIS],
   },
   {
-    provide: RELAY_SOCKET_ADAPTER,
-    useFactory: (redis: RedisBackend | null): SocketAdapterFactory | null =>
-      redis ? () => redis.socketAdapter() : null,
-    inject: [RELAY_REDIS],
+    provide: CLUSTER_BUS,
+    useFactory: (redis: RedisBackend | null, options: ResolvedRelayOptions): ClusterBus => {
+      if (redis) return redis.bus;
+      const log = RelayLogger.for('ClusterBus', options);
+      return new MemoryClusterBus((kind, error) =>
+        log.error({ msg: 'cluster bus listener failed', kind, reason: errorText(error) }),
+      );
+    },
+    inject: [RELAY_REDIS, RELAY_OPTIONS],
   },
 ];

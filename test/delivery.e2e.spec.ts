@@ -248,9 +248,9 @@ describe.each(backendModes('delivery'))('DeliveryService (%s)', (_name, config) 
     a1.on('user:event', () => got.push('a1'));
     a2.on('user:event', () => got.push('a2'));
     b.on('user:event', () => got.push('b'));
-    relay.delivery.sendToUser('frank', 'notice', { hello: true });
+    await relay.delivery.sendToUser('frank', 'notice', { hello: true });
     await waitUntil(() => got.length >= 2, 'both of frank’s connections');
-    relay.delivery.sendToUser('grace', 'notice', {});
+    await relay.delivery.sendToUser('grace', 'notice', {});
     await waitUntil(() => got.includes('b'), 'grace’s connection');
     expect(got.sort()).toEqual(['a1', 'a2', 'b']);
   });

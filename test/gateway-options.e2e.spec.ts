@@ -1,5 +1,5 @@
 import type { Server } from 'socket.io';
-import { EventFanoutService } from '../src/delivery/event-fanout.service.js';
+import { LocalSockets } from '../src/sockets/local-sockets.js';
 import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
 
 describe('gateway options applied by RelayIoAdapter', () => {
@@ -24,7 +24,7 @@ describe('gateway options applied by RelayIoAdapter', () => {
   });
 
   it('configures path, ping and max payload on the engine and serves the namespace', async () => {
-    const nsp = relay.app.get(EventFanoutService).namespace;
+    const nsp = relay.app.get(LocalSockets).namespace;
     expect(nsp?.name).toBe('/agents');
     const server = nsp?.server as Server;
     expect(server.engine.opts).toMatchObject({

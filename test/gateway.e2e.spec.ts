@@ -1,6 +1,7 @@
 import type { Socket } from 'socket.io-client';
 import { signUserToken, type ThreadEvent } from '../src/index.js';
-import { EventFanoutService } from '../src/delivery/event-fanout.service.js';
+import { LiveThreadEvents } from '../src/delivery/live-thread-events.service.js';
+import { LocalSockets } from '../src/sockets/local-sockets.js';
 import { RelayConnectionHandler } from '../src/gateway/relay-connection.handler.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
@@ -277,7 +278,7 @@ describe.each([
 
   it('leaves no connection, room, gate or registry entry behind after 1,000 connect/disconnect cycles', async () => {
     const handler = relay.app.get(RelayConnectionHandler);
-    const fanout = relay.app.get(EventFanoutService);
+    const live = relay.app.get(LiveThreadEvents);
     const token = await relay.token('cycler');
     for (let batch = 0; batch < 20; batch++) {
       await Promise.all(
@@ -296,12 +297,14 @@ describe.each([
     for (let i = 0; i < 5; i++) {
       expect(await relay.registry.connectionsOfThread(`cycle-${i}`)).toEqual([]);
     }
-    const nsp = fanout.namespace;
+    const nsp = relay.app.get(LocalSockets).namespace;
     expect(nsp?.sockets.size).toBe(0);
     const rooms = [...(nsp?.adapter.rooms.keys() ?? [])].filter(
       (r) => r.startsWith('thread:cycle') || r === 'user:cycler',
     );
     expect(rooms).toEqual([]);
-    expect(fanout.openGates).toBe(0);
+    expect(live.openGates).toBe(0);
+    // Nothing here holds those threads any more: their channels are let go.
+    expect(live.watchedThreads().filter((t) => t.startsWith('cycle-'))).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Socket } from 'socket.io-client';
+import { ClusterChannels } from '../src/cluster/cluster-channels.js';
 import { RedisMessageLog } from '../src/delivery/redis-message-log.js';
 import { signUserToken, type ThreadEvent } from '../src/index.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
@@ -84,13 +85,22 @@ describe('an instance killed without cleanup', () => {
       threads: ['lars-a'],
     });
 
-    // An event the child stored but was killed before fanning out: written to the log
-    // directly, as its append would have left it. The survivor's tab must still get it.
+    // An event the child stored right before it was killed, written by the append script
+    // as the child's own log writes it: the append announces it in the same step, so the
+    // survivor's tab gets it although nothing of the child runs after the append.
     const seen: ThreadEvent[] = [];
     kept.on('thread:event', (event: ThreadEvent) => seen.push(event));
     await survivor.delivery.sendToThread('lena-a', 'agent_started', {});
     await waitUntil(() => seen.length === 1, 'the live event on the survivor');
-    const childLog = new RedisMessageLog(logClient, { ttlSeconds: 600, maxPerThread: 100 }, prefix);
+    const channels = new ClusterChannels(prefix);
+    const childLog = new RedisMessageLog(
+      logClient,
+      { ttlSeconds: 600, maxPerThread: 100 },
+      prefix,
+      undefined,
+      undefined,
+      { channelOf: (threadId) => channels.threadLive(threadId), command: 'PUBLISH' },
+    );
     const stranded = await childLog.append({
       id: randomUUID(),
       threadId: 'lena-a',

@@ -99,6 +99,7 @@ describe.each(instanceModes('isolation'))(
         }),
       );
       await Promise.all(producers);
+      await Promise.all(userSends);
       expect(userSends).toHaveLength(USERS);
 
       const expected = Array.from({ length: EVENTS_PER_THREAD }, (_, i) => i + 1);

@@ -10,7 +10,7 @@ import {
   type AppendResult,
   type NewEvent,
 } from '../src/index.js';
-import { EventFanoutService } from '../src/delivery/event-fanout.service.js';
+import { CLUSTER_BUS, type ClusterBus } from '../src/cluster/cluster-bus.js';
 import type { ThreadEvent } from '../src/protocol.js';
 import { TEST_JWT_SECRET, waitUntil } from './support/relay-app.js';
 
@@ -42,11 +42,11 @@ describe('an append that lands after the send was refused', () => {
       .compile();
     try {
       const delivery = moduleRef.get(DeliveryService);
-      const fanout = moduleRef.get(EventFanoutService);
+      const bus = moduleRef.get<ClusterBus>(CLUSTER_BUS);
       await moduleRef.get(ThreadRegistryService).registerThread('late-thread', 'lea');
       const published: ThreadEvent[] = [];
-      const original = fanout.publish.bind(fanout);
-      fanout.publish = (event) => {
+      const original = bus.announceAppended.bind(bus);
+      bus.announceAppended = (event) => {
         published.push(event);
         original(event);
       };

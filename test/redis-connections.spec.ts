@@ -30,20 +30,22 @@ describe('RedisConnections: the subscriber connection', () => {
     const connections = create();
     opened.push(connections);
     const errors: string[] = [];
-    connections.sub.on('error', (error: Error) => errors.push(error.message));
+    connections.subscriber.on('error', (error: Error) => errors.push(error.message));
     // `connect`: the socket is open, the handshake (and any ready check) not done yet.
-    await once(connections.sub, 'connect');
+    await once(connections.subscriber, 'connect');
     const channel = `${uniquePrefix('sub-handshake')}channel`;
     const received: string[] = [];
-    connections.sub.on('message', (_channel: string, message: string) => received.push(message));
-    await connections.sub.subscribe(channel);
+    connections.subscriber.on('message', (_channel: string, message: string) =>
+      received.push(message),
+    );
+    await connections.subscriber.subscribe(channel);
 
     await waitUntil(async () => {
-      await connections.pub.publish(channel, 'hello');
+      await connections.commands.publish(channel, 'hello');
       return received.length > 0;
     }, 'a message on the subscribed channel');
     expect(received[0]).toBe('hello');
-    expect(connections.sub.status).toBe('ready');
+    expect(connections.subscriber.status).toBe('ready');
     expect(errors).toEqual([]);
   });
 });

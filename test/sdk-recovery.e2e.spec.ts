@@ -1,7 +1,7 @@
 import type { Socket as ServerSocket } from 'socket.io';
 import { ThreadRelayClient, type ThreadRelayClientError } from '../src/client/index.js';
-import { EventFanoutService } from '../src/delivery/event-fanout.service.js';
-import { threadRoom } from '../src/delivery/rooms.js';
+import { LocalSockets } from '../src/sockets/local-sockets.js';
+import { threadRoom } from '../src/sockets/rooms.js';
 import type { TestRelayOptions } from './support/relay-app.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import { startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
@@ -27,7 +27,7 @@ interface Observed {
 }
 
 function serverSockets(relay: RelayApp): Map<string, ServerSocket> {
-  return relay.app.get(EventFanoutService).namespace?.sockets ?? new Map<string, ServerSocket>();
+  return relay.app.get(LocalSockets).namespace?.sockets ?? new Map<string, ServerSocket>();
 }
 
 describe.each([

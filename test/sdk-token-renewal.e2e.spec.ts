@@ -7,7 +7,7 @@ import {
   type ThreadEvent,
   type ThreadRelayClientError,
 } from '../src/client/index.js';
-import { EventFanoutService } from '../src/delivery/event-fanout.service.js';
+import { LocalSockets } from '../src/sockets/local-sockets.js';
 import {
   ClientEvents,
   ServerEvents,
@@ -167,7 +167,7 @@ describe('SDK credential renewal against the relay (3 s JWTs)', () => {
 
   beforeAll(async () => {
     relay = await startRelayApp({ authenticate: recordingAuthenticator(authCalls) });
-    const namespace = relay.app.get(EventFanoutService).namespace;
+    const namespace = relay.app.get(LocalSockets).namespace;
     namespace?.on('connection', (socket: ServerSocket) => {
       connections.push(socket.id);
       socket.onAny((event: string) => {

@@ -147,6 +147,7 @@ describe('startup validation', () => {
       connectionAttempts: { perMinute: 60, burst: 20 },
       readBytes: { perSecond: 4_194_304, burst: 16_777_216 },
       httpRequests: { perSecond: 100, burst: 200 },
+      producerRequests: { perSecond: 1_000, burst: 2_000 },
       userMessages: { perMinute: 30, burst: 10 },
       joinedThreadsPerConnection: 200,
       concurrentJoinsPerConnection: 4,

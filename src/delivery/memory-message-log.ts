@@ -1,5 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import type { ThreadEvent } from '../protocol.js';
+import { toThreadEvent } from '../events/thread-event.codec.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -55,26 +56,6 @@ export function assertReadWindow(afterSeq: number, limit: number): void {
   if (!Number.isSafeInteger(limit) || limit < 0) {
     throw new RangeError(`limit must be a non-negative safe integer, got ${String(limit)}`);
   }
-}
-
-/** The event as both logs return it: no stray properties, and no `runId` key when there is none. */
-export function toThreadEvent(
-  threadId: string,
-  seq: number,
-  epoch: string,
-  body: Pick<NewEvent, 'id' | 'type' | 'payload' | 'runId' | 'ts'>,
-): ThreadEvent {
-  const event: ThreadEvent = {
-    id: body.id,
-    threadId,
-    seq,
-    epoch,
-    type: body.type,
-    payload: body.payload,
-    ts: body.ts,
-  };
-  if (body.runId !== undefined) event.runId = body.runId;
-  return event;
 }
 
 /**

@@ -1,8 +1,14 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { RelayUnavailableError } from '../errors/relay-unavailable.error.js';
-import type { JsonValue, ThreadEvent } from '../protocol.js';
+import type { ThreadEvent } from '../protocol.js';
 import { waitUntilReady } from '../redis/wait-until-ready.js';
-import { assertReadWindow, newEpoch, toThreadEvent } from './memory-message-log.js';
+import {
+  decodeEventBody,
+  encodeEventBody,
+  toThreadEvent,
+  type EventBody,
+} from '../events/thread-event.codec.js';
+import { assertReadWindow, newEpoch } from './memory-message-log.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -16,9 +22,14 @@ import { RedisMessageLogKeys } from './redis-message-log.keys.js';
 
 /**
  * KEYS: meta, log, idem, counted set. ARGV: epoch for a new log, encoded event, idempotency
- * key ('' for none), maxPerThread, ttlSeconds, '1' to count the set's members (else '0').
- * Returns {1, seq, epoch, count} when appended, {0, seq, epoch, count, fields} for an
- * idempotent hit; count is -1 when not asked for.
+ * key ('' for none), maxPerThread, ttlSeconds, '1' to count the set's members (else '0'),
+ * the thread's live channel ('' for none), the publish command (PUBLISH, or SPUBLISH in
+ * Redis Cluster). Returns {1, seq, epoch, count} when appended, {0, seq, epoch, count,
+ * fields} for an idempotent hit; count is -1 when not asked for.
+ *
+ * The event is published in the same step as it is stored: no writer can die in between,
+ * so an event in the log has always been announced (`cluster/live-messages.ts` has the
+ * message format).
  *
  * Lua scripts are not rolled back on error, so nothing that matters is written before XADD,
  * the one command that could fail on bad state: if it fails the head stays where it was.
@@ -70,6 +81,9 @@ if #ARGV[2] > (tonumber(state[3]) or 0) then redis.call('HSET', meta, 'maxb', #A
 redis.call('EXPIRE', meta, ARGV[5])
 redis.call('EXPIRE', log, ARGV[5])
 redis.call('EXPIRE', idem, ARGV[5])
+if ARGV[7] ~= '' then
+  redis.call(ARGV[8], ARGV[7], 'e' .. seq .. '\\n' .. epoch .. '\\n' .. ARGV[2])
+end
 return {1, seq, epoch, count}
 `;
 
@@ -103,15 +117,6 @@ interface LogScripts {
  */
 const READ_CHUNK_BYTES = 1024 * 1024;
 
-/** What the stream's `e` field holds: the event without what the key and stream id already say. */
-interface StoredBody {
-  id: string;
-  type: string;
-  payload: JsonValue;
-  runId?: string;
-  ts: number;
-}
-
 /**
  * The log shared by every instance. Each operation is one Lua script over the thread's
  * three keys (one hash slot; layout in `redis-message-log.keys.ts`), so the seq is
@@ -141,6 +146,7 @@ export class RedisMessageLog implements MessageLog {
     keyPrefix = '',
     private readonly countedSetOf?: (threadId: string) => string,
     private readonly maxEventBytes = 65_536,
+    private readonly announce?: { channelOf: (threadId: string) => string; command: string },
   ) {
     this.keys = new RedisMessageLogKeys(keyPrefix);
     client.defineCommand(APPEND_COMMAND, { numberOfKeys: 4, lua: APPEND_LUA });
@@ -150,13 +156,6 @@ export class RedisMessageLog implements MessageLog {
 
   async append(input: NewEvent, options: AppendOptions = {}): Promise<AppendResult> {
     const { threadId } = input;
-    const body: StoredBody = {
-      id: input.id,
-      type: input.type,
-      payload: input.payload,
-      ts: input.ts,
-    };
-    if (input.runId !== undefined) body.runId = input.runId;
     if (options.notAfter !== undefined && !(await waitUntilReady(this.client, options.notAfter))) {
       throw new RelayUnavailableError(
         `append: Redis is not connected; the event was not stored (delivery.unavailableTimeoutMs)`,
@@ -176,11 +175,13 @@ export class RedisMessageLog implements MessageLog {
         // Without a set to count, the meta key stands in: it is in the slot and never read.
         this.countedSetOf?.(threadId) ?? meta,
         newEpoch(),
-        JSON.stringify(body),
+        encodeEventBody(input),
         options.idempotencyKey ?? `#${input.id}`,
         this.retention.maxPerThread,
         this.retention.ttlSeconds,
         this.countedSetOf ? '1' : '0',
+        this.announce?.channelOf(threadId) ?? '',
+        this.announce?.command ?? 'PUBLISH',
       ),
       'append',
     );
@@ -329,24 +330,11 @@ function streamFields(value: unknown, what: string): Map<string, string> {
   return fields;
 }
 
-function decodeBody(fields: Map<string, string>, seq: number, threadId: string): StoredBody {
-  const text = fields.get('e');
-  const parsed: unknown = text === undefined ? undefined : JSON.parse(text);
-  if (
-    typeof parsed === 'object' &&
-    parsed !== null &&
-    'id' in parsed &&
-    typeof parsed.id === 'string' &&
-    'type' in parsed &&
-    typeof parsed.type === 'string' &&
-    'payload' in parsed &&
-    'ts' in parsed &&
-    typeof parsed.ts === 'number' &&
-    (!('runId' in parsed) || typeof parsed.runId === 'string')
-  ) {
-    return parsed as StoredBody;
-  }
-  throw new Error(`Stored event ${seq} of thread ${JSON.stringify(threadId)} is not readable`);
+function decodeBody(fields: Map<string, string>, seq: number, threadId: string): EventBody {
+  return decodeEventBody(
+    fields.get('e'),
+    `Stored event ${seq} of thread ${JSON.stringify(threadId)}`,
+  );
 }
 
 function asArray(value: unknown, what: string): unknown[] {

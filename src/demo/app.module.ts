@@ -32,6 +32,7 @@ export class AppModule {
           redis: config.redisUrl,
           history: { ttlSeconds: config.historyTtlSeconds, maxPerThread: config.historyMax },
           debug: { adminToken: config.adminToken },
+          producer: { apiKeys: config.producerKeys },
         }),
       ],
       controllers: [DevAuthController, WebPageController],

@@ -5,6 +5,8 @@ export interface ServerConfig {
   jwtSecret: string;
   jwtSecretIsDefault: boolean;
   adminToken: string | undefined;
+  /** RELAY_PRODUCER_KEYS, comma separated; unset = the `/v1` producer routes answer 404. */
+  producerKeys: string[] | undefined;
   historyTtlSeconds: number | undefined;
   historyMax: number | undefined;
   logLevel: string;
@@ -23,6 +25,26 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
     throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
   }
   return Number(raw);
+}
+
+/**
+ * RELAY_PRODUCER_KEYS: comma-separated bearer keys for the HTTP producer API. A bad key
+ * stops startup with its position, never its value (the message may reach a log).
+ */
+function producerKeys(env: NodeJS.ProcessEnv): string[] | undefined {
+  const raw = env.RELAY_PRODUCER_KEYS;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const keys = raw.split(',').map((key) => key.trim());
+  keys.forEach((key, index) => {
+    const which = `RELAY_PRODUCER_KEYS key ${index + 1} of ${keys.length}`;
+    if (key.length < 16) {
+      throw new ConfigError(
+        `${which} is ${key.length} characters; each comma-separated key must be at least 16 (a shorter key can be guessed)`,
+      );
+    }
+    if (/\s/.test(key)) throw new ConfigError(`${which} contains whitespace`);
+  });
+  return keys;
 }
 
 export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -46,12 +68,19 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
       `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
     );
   }
+  const keys = producerKeys(env);
+  if (adminToken !== undefined && keys?.includes(adminToken)) {
+    throw new ConfigError(
+      'RELAY_PRODUCER_KEYS must not contain RELAY_ADMIN_TOKEN: a producer key opens only the producer routes',
+    );
+  }
   return {
     port,
     redisUrl: env.REDIS_URL || undefined,
     jwtSecret: secret || DEV_JWT_SECRET,
     jwtSecretIsDefault: !secret,
     adminToken,
+    producerKeys: keys,
     historyTtlSeconds: positiveInt(env, 'RELAY_HISTORY_TTL_SECONDS'),
     historyMax: positiveInt(env, 'RELAY_HISTORY_MAX'),
     logLevel,

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Namespace, Socket } from 'socket.io';
 import { checkCredential } from '../auth/credential.js';
-import { DeliveryService } from '../delivery/delivery.service.js';
-import { EventFanoutService } from '../delivery/event-fanout.service.js';
-import { MESSAGE_LOG, type MessageLog } from '../delivery/message-log.interface.js';
-import { userRoom } from '../delivery/rooms.js';
+import { DeliveryAcks } from '../delivery/delivery-acks.service.js';
+import { LiveUserEvents } from '../delivery/live-user-events.service.js';
+import { LocalSockets } from '../sockets/local-sockets.js';
+import { userRoom } from '../sockets/rooms.js';
 import { UserMessageService } from '../delivery/user-message.service.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { LimitExceededError } from '../errors/limit-exceeded.error.js';
@@ -62,12 +62,12 @@ export class RelayConnectionHandler {
 
   constructor(
     private readonly registry: ThreadRegistryService,
-    private readonly delivery: DeliveryService,
+    private readonly acks: DeliveryAcks,
     private readonly userMessages: UserMessageService,
-    private readonly fanout: EventFanoutService,
+    private readonly sockets: LocalSockets,
+    private readonly userEvents: LiveUserEvents,
     private readonly membership: ThreadMembership,
     private readonly accessChanges: ThreadAccessChanges,
-    @Inject(MESSAGE_LOG) private readonly messages: MessageLog,
     @Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions,
     private readonly metrics: RelayMetrics,
     private readonly redisHealth: RedisHealthService,
@@ -87,14 +87,10 @@ export class RelayConnectionHandler {
   attach(nsp: Namespace): void {
     nsp.use(handshakeAuth(this.options, this.log));
     nsp.on('connection', (socket) => this.onConnection(socket));
-    this.fanout.attach(nsp);
+    this.sockets.attach(nsp);
     this.membership.attach(nsp, (id) => this.sessions.get(id));
-    // A change made here is rechecked here and on every other instance.
-    this.stopWatching = this.accessChanges.on((change) => {
-      this.recheck(change);
-      this.fanout.announceAccessChange(change);
-    });
-    this.fanout.onRemoteAccessChange((change) => this.recheck(change));
+    // Changes made by any process, this one included, to threads joined here.
+    this.stopWatching = this.accessChanges.on((change) => this.recheck(change));
     // Notices of other instances published while this one's Redis was away were missed.
     this.stopWatchingHealth = this.redisHealth.onRealtime(() => {
       this.membership.recheckAll().catch((error: unknown) => {
@@ -106,7 +102,7 @@ export class RelayConnectionHandler {
   detach(): void {
     this.stopWatching();
     this.stopWatchingHealth();
-    this.fanout.detach();
+    this.sockets.detach();
   }
 
   private recheck(change: AccessChange): void {
@@ -143,6 +139,9 @@ export class RelayConnectionHandler {
       if (!admitted) this.refuseConnection(socket, session);
     });
     void socket.join(userRoom(userId));
+    this.userEvents.watch(userId).catch((error: unknown) => {
+      this.log.warn({ msg: 'user events not subscribed', userId, reason: errorText(error) });
+    });
     const status = this.redisHealth.status();
     if (status.mode === 'degraded') socket.emit(ServerEvents.status, status);
     if (expiresAt !== null) {
@@ -175,6 +174,7 @@ export class RelayConnectionHandler {
     socket.on('disconnect', (reason) => {
       this.sessions.delete(socket.id);
       this.membership.release(socket, session);
+      this.userEvents.unwatch(userId);
       session.close();
       void session.admitted.then((admitted) => {
         if (!admitted) return;
@@ -360,33 +360,7 @@ export class RelayConnectionHandler {
         `${ClientEvents.ack}: this connection has not joined thread ${threadId}`,
       );
     }
-    // The cursor counts in the log's current epoch. An ack up to a seq this instance sent
-    // in that epoch needs no look at the log; anything else is checked against it.
-    const sent = this.fanout.sentHead(threadId);
-    let current: string;
-    if (sent && seq <= sent.head && (epoch === undefined || epoch === sent.epoch)) {
-      current = sent.epoch;
-    } else {
-      const log = await this.messages.state(threadId);
-      if (epoch !== undefined && epoch !== log.epoch) {
-        // Sent before the client learned of the new log (its reset is on the way): nothing to record.
-        return { ignored: 'stale_epoch' };
-      }
-      if (seq > log.headSeq) {
-        throw new BadRequestError(
-          `${ClientEvents.ack}: seq ${seq} is beyond the thread's head ${log.headSeq}`,
-        );
-      }
-      current = log.epoch;
-    }
-    const cursor = await this.delivery.acknowledge(
-      threadId,
-      session.userId,
-      seq,
-      current,
-      socket.id,
-    );
-    return { cursor };
+    return this.acks.acknowledge(threadId, session.userId, seq, epoch, socket.id);
   }
 
   private async userMessage(session: ConnectionSession, payload: unknown): Promise<object> {

@@ -3,15 +3,16 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { IncomingMessage } from 'node:http';
 import type { Server, ServerOptions } from 'socket.io';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
-import { RELAY_SOCKET_ADAPTER, type SocketAdapterFactory } from './socket-adapter.factory.js';
 
 /** Marks servers made by `RelayIoAdapter`, so the gateway can refuse to run on a misconfigured one. */
 export const RELAY_SERVER_MARK = Symbol.for('thread-relay.server');
 
 /**
  * Creates the socket.io server with the module's gateway options (path, CORS, ping,
- * max payload) and, with Redis, the `@socket.io/redis-adapter`. Gateway decorator options
- * are fixed at import time, which is why they are applied here instead.
+ * max payload). Gateway decorator options are fixed at import time, which is why they are
+ * applied here instead. No socket.io adapter is needed with Redis: instances do not
+ * broadcast to each other's rooms, each hears the threads and users it hosts on the
+ * module's cluster bus and emits to its own sockets.
  *
  *   app.useWebSocketAdapter(new RelayIoAdapter(app));
  */
@@ -22,7 +23,6 @@ export class RelayIoAdapter extends IoAdapter {
 
   override createIOServer(port: number, options?: ServerOptions): Server {
     const relay = this.app.get<ResolvedRelayOptions>(RELAY_OPTIONS);
-    const socketAdapter = this.app.get<SocketAdapterFactory | null>(RELAY_SOCKET_ADAPTER);
     const { gateway } = relay;
     const server = super.createIOServer(port, {
       ...(options as ServerOptions),
@@ -36,7 +36,6 @@ export class RelayIoAdapter extends IoAdapter {
           : { origin: gateway.corsOrigins === '*' ? true : gateway.corsOrigins, credentials: true },
       allowRequest: (req, callback) => callback(null, originAllowed(req, gateway.corsOrigins)),
     });
-    if (socketAdapter) server.adapter(socketAdapter());
     Object.defineProperty(server, RELAY_SERVER_MARK, { value: true });
     return server;
   }

@@ -1,9 +1,10 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { Namespace, Socket } from 'socket.io';
-import { DeliveryService } from '../delivery/delivery.service.js';
-import { EventFanoutService } from '../delivery/event-fanout.service.js';
+import { DeliveryAcks } from '../delivery/delivery-acks.service.js';
+import { LiveThreadEvents } from '../delivery/live-thread-events.service.js';
 import { MESSAGE_LOG, type MessageLog } from '../delivery/message-log.interface.js';
-import { threadRoom } from '../delivery/rooms.js';
+import { planReplay, type ReplayOutcome, type ReplayPlan } from '../delivery/thread-replayer.js';
+import { threadRoom } from '../sockets/rooms.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { ForbiddenError } from '../errors/forbidden.error.js';
 import { LimitExceededError } from '../errors/limit-exceeded.error.js';
@@ -18,7 +19,6 @@ import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.option
 import type { ConnectionSession, ReplayTicket } from './connection-session.js';
 import { LocalThreadMembers } from './local-thread-members.js';
 import { PendingJoins, type PendingJoin } from './pending-joins.js';
-import { planReplay, type ReplayOutcome, type ReplayPlan } from './thread-replay.js';
 
 export interface JoinHooks {
   /** The replay found the client behind for too long. */
@@ -46,8 +46,8 @@ export class ThreadMembership implements OnModuleDestroy {
   constructor(
     private readonly registry: ThreadRegistryService,
     private readonly admission: ThreadAdmissionService,
-    private readonly delivery: DeliveryService,
-    private readonly fanout: EventFanoutService,
+    private readonly acks: DeliveryAcks,
+    private readonly live: LiveThreadEvents,
     @Inject(MESSAGE_LOG) private readonly messages: MessageLog,
     @Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions,
     private readonly metrics: RelayMetrics,
@@ -86,12 +86,16 @@ export class ThreadMembership implements OnModuleDestroy {
     let handedOver = false;
     try {
       release = await session.joinSlots.acquire();
+      // Heard from before the thread is read: an access change or an event stored from
+      // here on reaches this join (and a refused join lets go of it below).
+      await this.live.watch(input.threadId, socket.id);
       const threadId = await this.admission.admit(session.userId, input.threadId, 'join');
       let abort = () => undefined as void;
       const ticket: ReplayTicket = { abort: () => abort() };
       const plan = await planReplay(socket, threadId, input.lastSeq, input.epoch, {
         log: this.messages,
-        fanout: this.fanout,
+        live: this.live,
+        seamWaitMs: this.options.delivery.unavailableTimeoutMs,
         outbound: session.outbound,
         backpressure: this.options.backpressure,
         wanted: () => session.holds(threadId, ticket),
@@ -154,7 +158,10 @@ export class ThreadMembership implements OnModuleDestroy {
       return { ...plan.result, ...(plan.reset ? { reset: plan.reset.reason } : {}) };
     } finally {
       this.pending.close(pending);
-      if (!handedOver) release();
+      if (!handedOver) {
+        release();
+        if (!session.isJoined(input.threadId)) this.live.unwatch(input.threadId, socket.id);
+      }
     }
   }
 
@@ -166,6 +173,7 @@ export class ThreadMembership implements OnModuleDestroy {
     // Nothing to undo for a thread this connection never joined: no write, no log line.
     if (!wasJoined) return;
     this.members.remove(threadId, socket.id);
+    this.live.unwatch(threadId, socket.id);
     await this.registry.removeConnectionThread(socket.id, threadId);
     this.log.debug({ msg: 'thread left', connectionId: socket.id, threadId });
   }
@@ -175,6 +183,7 @@ export class ThreadMembership implements OnModuleDestroy {
     for (const threadId of session.joinedThreads()) {
       session.leave(threadId);
       this.members.remove(threadId, socket.id);
+      this.live.unwatch(threadId, socket.id);
     }
   }
 
@@ -277,7 +286,7 @@ export class ThreadMembership implements OnModuleDestroy {
     plan: ReplayPlan,
   ): Promise<void> {
     if (plan.resumedFrom === 0) return;
-    await this.delivery.acknowledgeResume(
+    await this.acks.acknowledgeResume(
       threadId,
       session.userId,
       plan.resumedFrom,

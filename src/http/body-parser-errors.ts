@@ -1,10 +1,12 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
+import { PRODUCER_ROUTE } from './producer/producer-routes.js';
 
 /**
- * The module's routes, after any global prefix: `POST /threads/:id/messages` and the debug
- * routes. Matched loosely (any prefix, trailing slash, any case) as express routes them.
+ * The module's routes, after any global prefix: `POST /threads/:id/messages`, the debug
+ * routes and the producer routes (`PRODUCER_ROUTE`). Matched loosely (any prefix, trailing
+ * slash, any case) as express routes them.
  */
 const MODULE_ROUTE = /\/threads\/[^/]+\/messages\/?$|\/debug\/websocket(?:\/|$)/i;
 
@@ -111,7 +113,8 @@ function answerBodyParserErrors(
     typeof error === 'object' && error !== null && !response.headersSent
       ? answerFor(error)
       : undefined;
-  if (answer === undefined || !MODULE_ROUTE.test(request.path)) {
+  const ours = MODULE_ROUTE.test(request.path) || PRODUCER_ROUTE.test(request.path);
+  if (answer === undefined || !ours) {
     next(error);
     return;
   }

@@ -30,6 +30,9 @@ const STATUS_BY_CODE: Record<string, number> = {
   DELIVERY_TIMEOUT: 504,
 };
 
+/** `Retry-After` of a 503: long enough to not hammer a store that is down, short for a blip. */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
+
 /** Maps typed relay errors to HTTP statuses with the same `{ code, message }` body the socket acks use. */
 @Catch()
 export class RelayErrorFilter implements ExceptionFilter {
@@ -48,6 +51,11 @@ export class RelayErrorFilter implements ExceptionFilter {
           'Retry-After',
           String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))),
         );
+      }
+      // The store is unreachable for now; a client that honours Retry-After (with the same
+      // idempotency key) is what keeps a retry storm from meeting Redis as it comes back.
+      if (error.code === 'RELAY_UNAVAILABLE') {
+        response.setHeader('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
       }
       response
         .status(STATUS_BY_CODE[error.code] ?? 500)

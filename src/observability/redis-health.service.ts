@@ -5,12 +5,12 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { EventFanoutService } from '../delivery/event-fanout.service.js';
 import { ServerEvents, type RelayStatusNotice } from '../protocol.js';
 import type { RedisBackend } from '../redis/redis-backend.js';
+import { LocalSockets } from '../sockets/local-sockets.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
-import { RELAY_REDIS } from '../thread-relay.providers.js';
+import { RELAY_REDIS } from '../thread-relay.constants.js';
 
 /** How often a ready connection is probed with PING (catches a Redis that hangs without closing). */
 const PING_EVERY_MS = 2_000;
@@ -22,7 +22,7 @@ export type DegradedReason = 'redis_connecting' | 'redis_connection_lost' | 'red
 
 const REALTIME: RelayStatusNotice = { mode: 'realtime' };
 
-/** One watched connection: the command connection, or the adapter's subscriber. */
+/** One watched connection: the command connection, or the cluster bus's subscriber. */
 interface Watched {
   name: 'commands' | 'subscriber';
   client: Redis;
@@ -32,7 +32,7 @@ interface Watched {
 /**
  * Watches this instance's Redis connections (Redis mode only; in memory mode the relay is
  * always realtime): the command connection, which stores and reads, and the socket.io
- * adapter's subscriber, which hears the other instances' events. When either is lost,
+ * cluster bus's subscriber, which hears the events of the threads hosted here. When either is lost,
  * every local socket is told `relay:status { mode: 'degraded', reason }` and `/health`
  * answers 503; when both are back, `relay:status { mode: 'realtime' }`. Events published
  * while the subscriber was away are in the log, and clients read them on that notice (the
@@ -50,14 +50,14 @@ export class RedisHealthService implements OnApplicationBootstrap, OnModuleDestr
 
   constructor(
     @Inject(RELAY_REDIS) redis: RedisBackend | null,
-    private readonly fanout: EventFanoutService,
+    private readonly sockets: LocalSockets,
     @Inject(RELAY_OPTIONS) options: ResolvedRelayOptions,
   ) {
     this.log = RelayLogger.for(RedisHealthService.name, options);
     this.watched = redis
       ? [
           { name: 'commands', client: redis.connections.commands, down: null },
-          { name: 'subscriber', client: redis.connections.sub, down: null },
+          { name: 'subscriber', client: redis.connections.subscriber, down: null },
         ]
       : [];
   }
@@ -182,7 +182,7 @@ export class RedisHealthService implements OnApplicationBootstrap, OnModuleDestr
 
   private announce(notice: RelayStatusNotice): void {
     try {
-      this.fanout.namespace?.local.emit(ServerEvents.status, notice);
+      this.sockets.emitToAll(ServerEvents.status, notice);
     } catch (error) {
       this.log.error({ msg: 'status broadcast failed', mode: notice.mode }, error);
     }

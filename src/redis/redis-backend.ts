@@ -1,13 +1,16 @@
-import { createAdapter } from '@socket.io/redis-adapter';
+import { ClusterChannels } from '../cluster/cluster-channels.js';
+import { RedisClusterBus } from '../cluster/redis-cluster-bus.js';
 import { RedisMessageLog } from '../delivery/redis-message-log.js';
 import { RedisMessageLogKeys } from '../delivery/redis-message-log.keys.js';
 import { RedisRateLimitStore } from '../limits/redis-rate-limit.store.js';
-import type { SocketAdapterConstructor } from '../gateway/socket-adapter.factory.js';
 import { RedisRegistryKeys } from '../registry/redis-registry.keys.js';
 import { RedisRegistryStore } from '../registry/redis-registry.store.js';
-import { RelayLogger } from '../thread-relay.logger.js';
+import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import type { ResolvedRelayOptions } from '../thread-relay.options.js';
 import { RedisConnections } from './redis-connections.js';
+
+/** Standalone Redis publishes on plain channels; Redis Cluster will use SPUBLISH. */
+const PUBLISH = 'PUBLISH';
 
 /** Everything that exists only in Redis mode; loaded with a dynamic import. */
 export class RedisBackend {
@@ -16,7 +19,7 @@ export class RedisBackend {
     readonly registryStore: RedisRegistryStore,
     readonly messageLog: RedisMessageLog,
     readonly rateLimitStore: RedisRateLimitStore,
-    private readonly keyPrefix: string,
+    readonly bus: RedisClusterBus,
   ) {}
 
   static create(options: ResolvedRelayOptions): RedisBackend {
@@ -25,8 +28,7 @@ export class RedisBackend {
     const log = RelayLogger.for('RedisBackend', options);
     for (const [role, client] of Object.entries({
       commands: connections.commands,
-      pub: connections.pub,
-      sub: connections.sub,
+      subscriber: connections.subscriber,
     })) {
       // Without a listener ioredis prints every connection error to stderr itself.
       client.on('error', (error: Error) =>
@@ -35,33 +37,37 @@ export class RedisBackend {
     }
     const registryKeys = new RedisRegistryKeys(options.keyPrefix);
     const logKeys = new RedisMessageLogKeys(options.keyPrefix);
+    const channels = new ClusterChannels(options.keyPrefix);
     return new RedisBackend(
       connections,
       new RedisRegistryStore(connections.commands, options.keyPrefix, {
         deliveredTtlSeconds: options.history.ttlSeconds,
         // A new thread never inherits the log of an earlier thread under its id.
         threadDataKeys: (threadId) => logKeys.forThread(threadId),
+        announceCursors: {
+          channelOf: (threadId) => channels.threadAcks(threadId),
+          command: PUBLISH,
+        },
       }),
-      // Each append also counts the connections joined to its thread (same hash tag).
+      // Each append also counts the connections joined to its thread (same hash tag), and
+      // announces the event on the thread's channel in the same step.
       new RedisMessageLog(
         connections.commands,
         options.history,
         options.keyPrefix,
         (threadId) => registryKeys.threadConns(threadId),
         options.delivery.maxEventBytes,
+        { channelOf: (threadId) => channels.threadLive(threadId), command: PUBLISH },
       ),
       new RedisRateLimitStore(connections.commands, options.keyPrefix),
-      options.keyPrefix,
+      new RedisClusterBus(connections.commands, connections.subscriber, channels, (kind, error) =>
+        log.warn({ msg: 'cluster bus message dropped', kind, reason: errorText(error) }),
+      ),
     );
   }
 
-  socketAdapter(): SocketAdapterConstructor {
-    return createAdapter(this.connections.pub, this.connections.sub, {
-      key: `${this.keyPrefix}socket.io`,
-    });
-  }
-
   async close(): Promise<void> {
+    await this.bus.close();
     await this.connections.close();
   }
 }

@@ -3,9 +3,9 @@ import type { ResolvedRelayOptions } from '../thread-relay.options.js';
 
 /**
  * The subscriber connection skips ioredis's ready check (an INFO, which only tells whether
- * Redis is still loading its dataset; SUBSCRIBE is allowed while it loads anyway). The
- * socket.io adapter subscribes as soon as the server is created, and a SUBSCRIBE issued
- * while the connection is still in its handshake (status `connect`) enters subscriber mode
+ * Redis is still loading its dataset; SUBSCRIBE is allowed while it loads anyway). A
+ * SUBSCRIBE issued while the connection is still in its handshake (status `connect`), as
+ * a join's can be right after startup, enters subscriber mode
  * before the ready check's INFO goes out: ioredis then refuses its own INFO, fails the
  * ready check and reconnects without the subscription (ioredis 5.8.2+, redis/ioredis#2037).
  * That instance would silently never hear another instance's events.
@@ -13,15 +13,14 @@ import type { ResolvedRelayOptions } from '../thread-relay.options.js';
 const SUBSCRIBER: Partial<RedisOptions> = { enableReadyCheck: false };
 
 /**
- * The Redis clients the module uses: `commands` for stores, `pub`/`sub` for the socket.io
- * adapter (a subscribed connection cannot run commands). Clients the module created are
- * closed on shutdown; a client the user passed in is left open.
+ * The Redis clients the module uses: `commands` for stores and publishing, `subscriber`
+ * for the cluster bus (a subscribed connection cannot run commands). Clients the module
+ * created are closed on shutdown; a client the user passed in is left open.
  */
 export class RedisConnections {
   private constructor(
     readonly commands: Redis,
-    readonly pub: Redis,
-    readonly sub: Redis,
+    readonly subscriber: Redis,
     private readonly ownsCommands: boolean,
   ) {}
 
@@ -35,18 +34,13 @@ export class RedisConnections {
     const defaults: RedisOptions = { enableAutoPipelining: false, lazyConnect: false };
     if (config.kind === 'client') {
       const base = config.client;
-      return new RedisConnections(base, base.duplicate(), base.duplicate(SUBSCRIBER), false);
+      return new RedisConnections(base, base.duplicate(SUBSCRIBER), false);
     }
     const commands =
       config.kind === 'url'
         ? new Redis(config.url, defaults)
         : new Redis({ ...defaults, ...config.options });
-    return new RedisConnections(
-      commands,
-      commands.duplicate(),
-      commands.duplicate(SUBSCRIBER),
-      true,
-    );
+    return new RedisConnections(commands, commands.duplicate(SUBSCRIBER), true);
   }
 
   /** Resolves once the command connection is ready, or rejects after `timeoutMs`. */
@@ -70,7 +64,7 @@ export class RedisConnections {
   }
 
   async close(): Promise<void> {
-    const owned = [this.pub, this.sub, ...(this.ownsCommands ? [this.commands] : [])];
+    const owned = [this.subscriber, ...(this.ownsCommands ? [this.commands] : [])];
     await Promise.all(
       owned.map(async (client) => {
         if (client.status === 'end') return;

@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EventFanoutService } from '../delivery/event-fanout.service.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
 import { REGISTRY_STORE, type RegistryStore } from './registry-store.interface.js';
@@ -8,8 +7,8 @@ import { ThreadRegistryService } from './thread-registry.service.js';
 /**
  * Keeps this instance's liveness key fresh and removes the connections of instances whose
  * key lapsed (killed without a clean shutdown), so the registry never keeps ghosts for
- * longer than `liveness.ttlMs` plus one heartbeat, and tells every instance about each
- * one so they can send what it stored but never fanned out.
+ * longer than `liveness.ttlMs` plus one heartbeat. (Nothing it stored can be left
+ * unannounced: the append announces the event in the same step.)
  */
 @Injectable()
 export class InstanceLivenessService {
@@ -20,7 +19,6 @@ export class InstanceLivenessService {
   constructor(
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
     @Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions,
-    private readonly fanout: EventFanoutService,
     private readonly registry: ThreadRegistryService,
   ) {
     this.log = RelayLogger.for(InstanceLivenessService.name, options);
@@ -48,8 +46,6 @@ export class InstanceLivenessService {
         if (dead === this.options.instanceId) continue;
         const removed = await this.store.removeInstance(dead);
         this.log.warn({ msg: 'dead instance swept', instanceId: dead, connections: removed });
-        // What it stored but never fanned out is sent by every instance (MissedEventsCatchUp).
-        this.fanout.announceInstanceGone(dead);
       }
       await this.registry.sweepExpiredThreads();
     } catch (error) {

@@ -56,6 +56,8 @@ export interface RedisRegistryStoreOptions {
   threadDataKeys?: (threadId: string) => string[];
   /** Leased threads examined per sweep (default 200). */
   sweepBatch?: number;
+  /** Where each cursor raise is published, in the raise itself (producers wait on it). */
+  announceCursors?: { channelOf: (threadId: string) => string; command: string };
 }
 
 /**
@@ -72,6 +74,8 @@ export class RedisRegistryStore implements RegistryStore {
 
   private readonly cursorRaises = new CursorRaiseBatch((raises) => this.writeCursorRaises(raises));
 
+  private readonly announceCursors: RedisRegistryStoreOptions['announceCursors'];
+
   constructor(
     private readonly client: Redis,
     keyPrefix = '',
@@ -81,6 +85,7 @@ export class RedisRegistryStore implements RegistryStore {
     this.deliveredTtlSeconds = options.deliveredTtlSeconds ?? 86_400;
     this.threadDataKeys = options.threadDataKeys ?? (() => []);
     this.sweepBatch = options.sweepBatch ?? 200;
+    this.announceCursors = options.announceCursors;
   }
 
   async claimThread(record: ThreadRecord, lease?: ThreadLease): Promise<ClaimResult> {
@@ -462,7 +467,14 @@ export class RedisRegistryStore implements RegistryStore {
       RAISE_CURSOR.run(
         this.client,
         [this.keys.threadDelivered(raise.threadId)],
-        [raise.userId, String(raise.seq), raise.epoch, this.deliveredTtlSeconds],
+        [
+          raise.userId,
+          String(raise.seq),
+          raise.epoch,
+          this.deliveredTtlSeconds,
+          this.announceCursors?.channelOf(raise.threadId) ?? '',
+          this.announceCursors?.command ?? 'PUBLISH',
+        ],
       ).then(
         (after) => settleWithReply(raise, after),
         (error: unknown) => raise.settle(toError(error), 0),

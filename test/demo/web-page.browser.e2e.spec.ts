@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { EventFanoutService } from '../../src/delivery/event-fanout.service.js';
+import { LocalSockets } from '../../src/sockets/local-sockets.js';
 import {
   buildWebPage,
   startReferenceServer,
@@ -125,7 +125,7 @@ describe('web page (headless Chromium)', () => {
     // Refuse every socket.io transport from now on, then cut the live connection.
     await page.routeWebSocket(/socket\.io/, (ws) => ws.close());
     await page.route(/\/socket\.io\//, (route) => route.abort());
-    server.app.get(EventFanoutService).namespace?.local.disconnectSockets(true);
+    server.app.get(LocalSockets).namespace?.local.disconnectSockets(true);
     await page.locator('#status[data-status="polling"]').waitFor({ timeout: WAIT_MS });
 
     await page.locator('#message-input').fill('sent while polling');

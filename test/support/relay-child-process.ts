@@ -10,6 +10,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUILD_DIR = path.join(ROOT, 'node_modules', '.cache', 'thread-relay-child');
 const OUT_DIR = path.join(BUILD_DIR, 'out');
 const CHILD_ENTRY = path.join(OUT_DIR, 'test', 'support', 'relay-child.js');
+/** A producer process (`createPublisher` only); built by `buildRelayChild` too. */
+export const PRODUCER_CHILD_ENTRY = path.join(OUT_DIR, 'test', 'support', 'producer-child.js');
 /** The reference server as a child; built by `buildRelayChild` too. */
 export const REFERENCE_CHILD_ENTRY = path.join(OUT_DIR, 'test', 'support', 'reference-child.js');
 const LOCK_DIR = path.join(BUILD_DIR, 'build.lock');
@@ -82,6 +84,7 @@ async function compileChildren(timeoutMs: number): Promise<string> {
         files: [
           path.join(ROOT, 'test', 'support', 'relay-child.ts'),
           path.join(ROOT, 'test', 'support', 'reference-child.ts'),
+          path.join(ROOT, 'test', 'support', 'producer-child.ts'),
         ],
       },
       null,

@@ -1,12 +1,5 @@
 import type { Socket } from 'socket.io';
-import type { EventFanoutService } from '../delivery/event-fanout.service.js';
-import {
-  checkCursor,
-  type HistorySlice,
-  type MessageLog,
-} from '../delivery/message-log.interface.js';
-import type { ReplayGate } from '../delivery/replay-gate.js';
-import { threadRoom } from '../delivery/rooms.js';
+import { threadRoom } from '../sockets/rooms.js';
 import {
   ServerEvents,
   type JoinResult,
@@ -14,7 +7,15 @@ import {
   type ThreadResetNotice,
 } from '../protocol.js';
 import type { ResolvedRelayOptions } from '../thread-relay.options.js';
-import type { OutboundBuffer } from './outbound-buffer.js';
+import type { LiveThreadEvents } from './live-thread-events.service.js';
+import { checkCursor, type HistorySlice, type MessageLog } from './message-log.interface.js';
+import type { ReplayGate } from './replay-gate.js';
+
+/** What the replay needs of the connection's write buffer (the gateway's OutboundBuffer). */
+export interface ReplayOutbound {
+  bytes(): number;
+  drained(highWaterBytes: number, timeoutMs: number): Promise<boolean>;
+}
 
 /**
  * Events read from the log per page, at most; a page also stops at
@@ -25,10 +26,12 @@ const PAGE = 100;
 
 export interface ReplayDeps {
   log: MessageLog;
-  fanout: EventFanoutService;
+  live: LiveThreadEvents;
   /** What the connection has not read yet; the replay waits while it is high. */
-  outbound: OutboundBuffer;
+  outbound: ReplayOutbound;
   backpressure: ResolvedRelayOptions['backpressure'];
+  /** Longest wait for events read from the log to come by live before going live (the bus may be away). */
+  seamWaitMs: number;
   /** False once the connection left the thread (or joined it again): stop, never go live. */
   wanted: () => boolean;
   /** The user's log-read budget: a page's bound is reserved (waited for) before it is read, and settled after. */
@@ -70,13 +73,13 @@ export async function planReplay(
   epoch: string | undefined,
   deps: ReplayDeps,
 ): Promise<ReplayPlan> {
-  const { log, fanout } = deps;
-  const gate = fanout.openGate(threadId);
+  const { log, live } = deps;
+  const gate = live.openGate(threadId);
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
-    fanout.closeGate(gate);
+    live.closeGate(gate);
   };
   try {
     const state = await log.ensure(threadId);
@@ -129,13 +132,13 @@ async function replay(
   gate: ReplayGate,
   deps: ReplayDeps,
 ): Promise<ReplayOutcome> {
-  const { log, fanout, outbound, backpressure, wanted, budget } = deps;
+  const { log, live, outbound, backpressure, wanted, budget } = deps;
   let cursor = from;
   let sent = 0;
   let stalled = false;
   const send = (event: ThreadEvent) => {
     socket.emit(ServerEvents.event, event);
-    fanout.noteSent(event);
+    live.noteSent(event);
     cursor = event.seq;
     sent += 1;
   };
@@ -150,8 +153,9 @@ async function replay(
     return drained;
   };
   let heldBack = false;
+  let seamWaited = false;
   const gone = () => socket.disconnected || !wanted();
-  for (;;) {
+  replaying: for (;;) {
     const before = cursor;
     for (;;) {
       // Waited for before the read: a page is held in memory while the client catches up.
@@ -192,29 +196,40 @@ async function replay(
       if (cursor >= slice.headSeq || cursor === pageStart) break;
     }
     if (gone()) return { sent, stalled };
-    const held = gate.drain(cursor);
-    if (held.overflowed) {
-      // Live events were let go while the client was slow: they are in the log.
-      for (const event of held.events) gate.push(event);
-      continue;
-    }
-    let index = 0;
-    while (index < held.events.length && (heldBack || held.events[index]?.seq === cursor + 1)) {
-      const event = held.events[index];
-      if (event) send(event);
-      index += 1;
-    }
-    if (index === held.events.length) {
+    for (;;) {
+      const held = gate.drain(cursor);
+      if (held.overflowed) {
+        // Live events were let go while the client was slow: they are in the log.
+        for (const event of held.events) gate.push(event);
+        continue replaying;
+      }
+      let index = 0;
+      while (index < held.events.length && (heldBack || held.events[index]?.seq === cursor + 1)) {
+        const event = held.events[index];
+        if (event) send(event);
+        index += 1;
+      }
+      if (index < held.events.length) {
+        // A held event is ahead of the cursor (an earlier one is still in flight): keep the
+        // rest and read the missing ones from the log. If the log had nothing new either,
+        // the missing events are gone (trimmed): send what is held rather than wait
+        // forever; the client fills or resets from history.
+        for (const event of held.events.slice(index)) gate.push(event);
+        heldBack = cursor === before;
+        continue replaying;
+      }
+      // Events the log gave this replay may still be on their way live (stored after the
+      // thread was watched): joining the room now would send them again. Wait for them;
+      // they pass the gate, below the cursor. A bus that is away is not waited for long.
+      const liveHead = live.liveHead(threadId, epoch);
+      if (liveHead !== undefined && liveHead < cursor && !seamWaited) {
+        seamWaited = !(await live.caughtUp(threadId, epoch, cursor, deps.seamWaitMs));
+        if (gone()) return { sent, stalled };
+        continue;
+      }
       // Same tick as the last held event: nothing can slip between it and the room join.
       void socket.join(threadRoom(threadId));
-      fanout.noteReplayed(threadId, epoch, cursor);
       return { sent, stalled };
     }
-    // A held event is ahead of the cursor (an earlier one is still in flight from another
-    // instance): keep the rest and read the missing ones from the log.
-    // If the log had nothing new either, the missing events are gone (trimmed): send what
-    // is held rather than wait forever; the client fills or resets from history.
-    for (const event of held.events.slice(index)) gate.push(event);
-    heldBack = cursor === before;
   }
 }

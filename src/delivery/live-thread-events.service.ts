@@ -1,0 +1,287 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { CLUSTER_BUS, type ClusterBus } from '../cluster/cluster-bus.js';
+import { ServerEvents, type ThreadEvent } from '../protocol.js';
+import { LocalSockets } from '../sockets/local-sockets.js';
+import { errorText, RelayLogger } from '../thread-relay.logger.js';
+import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { AvailabilityDeadlines } from './availability.js';
+import { MESSAGE_LOG, type MessageLog } from './message-log.interface.js';
+import { ReplayGate } from './replay-gate.js';
+import { ThreadLine } from './thread-line.js';
+
+/** Events read from the log per page when a gap is filled. */
+const FILL_PAGE = 200;
+const FILL_BYTES = 1024 * 1024;
+
+interface Watchers {
+  holders: Set<string>;
+  ready: Promise<void>;
+}
+
+interface HeadWaiter {
+  epoch: string;
+  seq: number;
+  done(reached: boolean): void;
+}
+
+/**
+ * The live events of the threads this instance hosts. A thread is watched on the cluster
+ * bus while something here holds it (a connection joined or joining); its events are
+ * sent to the thread's room strictly in seq order, each once: a repeat is dropped, and an
+ * event past a gap (messages lost while the bus was away) waits while the gap is read
+ * from the log. Connections still replaying hold live events back through their gate, so
+ * what a connection sees is its replay then the live stream, with no gap or repeat.
+ */
+@Injectable()
+export class LiveThreadEvents implements OnModuleDestroy {
+  private readonly log: RelayLogger;
+  private readonly deadlines: AvailabilityDeadlines;
+  private readonly watched = new Map<string, Watchers>();
+  private readonly lines = new Map<string, ThreadLine>();
+  private readonly gates = new Map<string, Set<ReplayGate>>();
+  private readonly headWaiters = new Map<string, Set<HeadWaiter>>();
+  private readonly stopListening: () => void;
+
+  constructor(
+    @Inject(CLUSTER_BUS) private readonly bus: ClusterBus,
+    @Inject(MESSAGE_LOG) private readonly messages: MessageLog,
+    private readonly sockets: LocalSockets,
+    @Inject(RELAY_OPTIONS) options: ResolvedRelayOptions,
+  ) {
+    this.log = RelayLogger.for(LiveThreadEvents.name, options);
+    this.deadlines = new AvailabilityDeadlines(options.delivery.unavailableTimeoutMs);
+    this.stopListening = bus.listen({
+      threadEvent: (event) => this.receive(event),
+      resync: () => this.resync(),
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.stopListening();
+  }
+
+  /**
+   * `holder` (a connection id) wants the thread's live events here. Resolves once the
+   * subscription is in place: everything stored after that is heard. Match with `unwatch`,
+   * also when this rejects.
+   */
+  async watch(threadId: string, holder: string): Promise<void> {
+    let watchers = this.watched.get(threadId);
+    if (!watchers) {
+      watchers = { holders: new Set(), ready: this.startLine(threadId) };
+      // Awaited by the holders; a failure is theirs to report.
+      watchers.ready.catch(() => undefined);
+      this.watched.set(threadId, watchers);
+    }
+    watchers.holders.add(holder);
+    await this.deadlines.within(watchers.ready, 'subscribe');
+  }
+
+  unwatch(threadId: string, holder: string): void {
+    const watchers = this.watched.get(threadId);
+    if (!watchers?.holders.delete(holder)) return;
+    if (watchers.holders.size > 0) return;
+    this.watched.delete(threadId);
+    this.lines.delete(threadId);
+    this.bus.unwatchThread(threadId);
+    this.settleHeadWaiters(threadId);
+  }
+
+  /**
+   * Subscribes, then starts the thread's line at the log's head: whatever is stored after
+   * the subscription is heard, and what was stored before is the log's to replay. (An event
+   * heard before the head is read starts the line itself; the read then changes nothing.)
+   */
+  private async startLine(threadId: string): Promise<void> {
+    await this.bus.watchThread(threadId);
+    const state = await this.messages.state(threadId);
+    if (this.watched.has(threadId) && !this.lines.has(threadId)) {
+      this.lines.set(threadId, new ThreadLine(state.epoch, state.headSeq));
+    }
+  }
+
+  /**
+   * Resolves true once this instance has sent the thread's events up to `seq` of `epoch`
+   * live, false after `timeoutMs` (the bus may be away) or if the thread moves to another
+   * epoch or is no longer watched. A replay that read events from the log waits for them
+   * to come by live before its connection joins the room, so they are not sent twice.
+   */
+  caughtUp(threadId: string, epoch: string, seq: number, timeoutMs: number): Promise<boolean> {
+    const line = this.lines.get(threadId);
+    if (!line || line.epoch !== epoch) return Promise.resolve(false);
+    if (line.head >= seq) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      let set = this.headWaiters.get(threadId);
+      if (!set) {
+        set = new Set();
+        this.headWaiters.set(threadId, set);
+      }
+      const waiter: HeadWaiter = {
+        epoch,
+        seq,
+        done: (reached) => {
+          clearTimeout(timer);
+          set.delete(waiter);
+          if (set.size === 0 && this.headWaiters.get(threadId) === set) {
+            this.headWaiters.delete(threadId);
+          }
+          resolve(reached);
+        },
+      };
+      const timer = setTimeout(() => waiter.done(false), timeoutMs);
+      set.add(waiter);
+    });
+  }
+
+  /** The live head of the thread here in `epoch`, if it is watched in that epoch. */
+  liveHead(threadId: string, epoch: string): number | undefined {
+    const line = this.lines.get(threadId);
+    return line?.epoch === epoch ? line.head : undefined;
+  }
+
+  /** Threads watched here (tests assert interest follows the connections). */
+  watchedThreads(): string[] {
+    return [...this.watched.keys()];
+  }
+
+  /** Live events of the thread are held by the gate until `closeGate`. */
+  openGate(threadId: string): ReplayGate {
+    const gate = new ReplayGate(threadId);
+    let set = this.gates.get(threadId);
+    if (!set) {
+      set = new Set();
+      this.gates.set(threadId, set);
+    }
+    set.add(gate);
+    return gate;
+  }
+
+  closeGate(gate: ReplayGate): void {
+    const set = this.gates.get(gate.threadId);
+    if (!set) return;
+    set.delete(gate);
+    if (set.size === 0) this.gates.delete(gate.threadId);
+  }
+
+  /** How many gates are open; tests use it to assert nothing is left behind. */
+  get openGates(): number {
+    let count = 0;
+    for (const set of this.gates.values()) count += set.size;
+    return count;
+  }
+
+  /** The epoch and highest seq this instance sent to the thread's local connections. */
+  sentHead(threadId: string): { epoch: string; head: number } | undefined {
+    const line = this.lines.get(threadId);
+    return line ? { epoch: line.epoch, head: line.head } : undefined;
+  }
+
+  /** `ts` of a recent event of the thread sent here, if it is still remembered. */
+  recentTimestamp(threadId: string, seq: number): number | undefined {
+    return this.lines.get(threadId)?.timestampOf(seq);
+  }
+
+  /** A replay sent this event to a local connection: its ack's latency can be measured. */
+  noteSent(event: ThreadEvent): void {
+    const line = this.lines.get(event.threadId);
+    if (line?.epoch === event.epoch) line.remember(event);
+  }
+
+  private receive(event: ThreadEvent): void {
+    if (!this.watched.has(event.threadId)) return;
+    const line = this.lines.get(event.threadId);
+    if (!line || line.epoch !== event.epoch) {
+      // The first event heard, or the first of a new log (the old one expired or was dropped).
+      const fresh = new ThreadLine(event.epoch, event.seq - 1);
+      this.lines.set(event.threadId, fresh);
+      this.settleHeadWaiters(event.threadId);
+      this.dispatch(event, fresh);
+      return;
+    }
+    if (line.filling) {
+      line.waiting.push(event);
+      return;
+    }
+    if (event.seq <= line.head) return;
+    if (event.seq === line.head + 1) {
+      this.dispatch(event, line);
+      return;
+    }
+    line.waiting.push(event);
+    this.fill(event.threadId, line);
+  }
+
+  /** Reads what the bus missed of every watched thread (its subscriber was away). */
+  private resync(): void {
+    for (const [threadId, line] of this.lines) this.fill(threadId, line);
+  }
+
+  /**
+   * Sends the events after the line's head from the log, then what waited. If the log
+   * cannot give them (trimmed meanwhile, or unreadable) the waiting events go anyway: the
+   * clients fill or reset from history, which is better than holding the stream.
+   */
+  private fill(threadId: string, line: ThreadLine): void {
+    if (line.filling) return;
+    line.filling = true;
+    void this.readGap(threadId, line).finally(() => {
+      line.filling = false;
+      const waiting = line.waiting.sort((a, b) => a.seq - b.seq);
+      line.waiting = [];
+      if (this.lines.get(threadId) !== line) {
+        for (const event of waiting) this.receive(event);
+        return;
+      }
+      for (const event of waiting) {
+        if (event.epoch !== line.epoch) this.receive(event);
+        else if (event.seq > line.head) this.dispatch(event, line);
+      }
+    });
+  }
+
+  private async readGap(threadId: string, line: ThreadLine): Promise<void> {
+    try {
+      for (;;) {
+        const until = line.waiting.reduce((min, e) => Math.min(min, e.seq), Infinity);
+        if (line.head + 1 >= until) return;
+        const slice = await this.messages.read(threadId, line.head, FILL_PAGE, FILL_BYTES);
+        if (this.lines.get(threadId) !== line || slice.epoch !== line.epoch) return;
+        const before = line.head;
+        for (const event of slice.events) {
+          if (event.seq === line.head + 1) this.dispatch(event, line);
+        }
+        if (line.head === before || line.head >= slice.headSeq) return;
+      }
+    } catch (error) {
+      this.log.warn({
+        msg: 'live gap not filled from the log',
+        threadId,
+        reason: errorText(error),
+      });
+    }
+  }
+
+  /** Tells the waiters of the thread whose seq is reached (or can no longer be). */
+  private settleHeadWaiters(threadId: string): void {
+    const waiters = this.headWaiters.get(threadId);
+    if (!waiters) return;
+    const line = this.lines.get(threadId);
+    for (const waiter of [...waiters]) {
+      if (!line || line.epoch !== waiter.epoch) waiter.done(false);
+      else if (line.head >= waiter.seq) waiter.done(true);
+    }
+  }
+
+  private dispatch(event: ThreadEvent, line: ThreadLine): void {
+    line.sent(event);
+    const gates = this.gates.get(event.threadId);
+    if (gates) for (const gate of gates) gate.push(event);
+    if (this.headWaiters.has(event.threadId)) this.settleHeadWaiters(event.threadId);
+    if (!this.sockets.hasThreadRoom(event.threadId)) return;
+    try {
+      this.sockets.emitToThread(event.threadId, ServerEvents.event, event);
+    } catch (error) {
+      this.log.error({ msg: 'fan-out failed', threadId: event.threadId, seq: event.seq }, error);
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import type { JsonValue, ThreadEvent } from '../protocol.js';
+
+/** What a stored event holds besides its thread, seq and epoch (the key, id and meta say those). */
+export interface EventBody {
+  id: string;
+  type: string;
+  payload: JsonValue;
+  runId?: string;
+  ts: number;
+}
+
+/** The event as every log and bus hands it out: no stray properties, no `runId` key when there is none. */
+export function toThreadEvent(
+  threadId: string,
+  seq: number,
+  epoch: string,
+  body: EventBody,
+): ThreadEvent {
+  const event: ThreadEvent = {
+    id: body.id,
+    threadId,
+    seq,
+    epoch,
+    type: body.type,
+    payload: body.payload,
+    ts: body.ts,
+  };
+  if (body.runId !== undefined) event.runId = body.runId;
+  return event;
+}
+
+export function encodeEventBody(body: EventBody): string {
+  const stored: EventBody = { id: body.id, type: body.type, payload: body.payload, ts: body.ts };
+  if (body.runId !== undefined) stored.runId = body.runId;
+  return JSON.stringify(stored);
+}
+
+/** Parses a stored body; throws (naming `what`) on anything that is not one. */
+export function decodeEventBody(text: string | undefined, what: string): EventBody {
+  const parsed: unknown = text === undefined ? undefined : JSON.parse(text);
+  if (
+    typeof parsed === 'object' &&
+    parsed !== null &&
+    'id' in parsed &&
+    typeof parsed.id === 'string' &&
+    'type' in parsed &&
+    typeof parsed.type === 'string' &&
+    'payload' in parsed &&
+    'ts' in parsed &&
+    typeof parsed.ts === 'number' &&
+    (!('runId' in parsed) || typeof parsed.runId === 'string')
+  ) {
+    return parsed as EventBody;
+  }
+  throw new Error(`${what} is not a readable event`);
+}
