@@ -9,7 +9,7 @@ import { MESSAGE_LOG, type MessageLog } from './message-log.interface.js';
 import { ReplayGate } from './replay-gate.js';
 import { ThreadLine } from './thread-line.js';
 
-/** Events read from the log per page when a gap is filled. */
+/** Events read from the log per page when a gap is filled (also bounded in bytes). */
 const FILL_PAGE = 200;
 const FILL_BYTES = 1024 * 1024;
 
@@ -40,6 +40,9 @@ export class LiveThreadEvents implements OnModuleDestroy {
   private readonly lines = new Map<string, ThreadLine>();
   private readonly gates = new Map<string, Set<ReplayGate>>();
   private readonly headWaiters = new Map<string, Set<HeadWaiter>>();
+  /** Threads whose live events are held while an access change is checked. */
+  private readonly holds = new Map<string, number>();
+  private readonly releaseWaiters = new Map<string, Array<() => void>>();
   private readonly stopListening: () => void;
 
   constructor(
@@ -75,6 +78,13 @@ export class LiveThreadEvents implements OnModuleDestroy {
     }
     watchers.holders.add(holder);
     await this.deadlines.within(watchers.ready, 'subscribe');
+  }
+
+  /** `from` hands its hold on the thread to `to` (a join's to its connection), in one step. */
+  transfer(threadId: string, from: string, to: string): void {
+    const watchers = this.watched.get(threadId);
+    if (!watchers?.holders.delete(from)) return;
+    watchers.holders.add(to);
   }
 
   unwatch(threadId: string, holder: string): void {
@@ -133,10 +143,19 @@ export class LiveThreadEvents implements OnModuleDestroy {
     });
   }
 
-  /** The live head of the thread here in `epoch`, if it is watched in that epoch. */
+  /**
+   * The live head of the thread here in `epoch` (a replay's). A line that has heard no
+   * live event yet only knows the log's state when the thread was first watched (no log
+   * at all, or one since replaced): the replay's log is newer, and every event of it is
+   * heard live from seq 1, so the line moves to it at head 0.
+   */
   liveHead(threadId: string, epoch: string): number | undefined {
     const line = this.lines.get(threadId);
-    return line?.epoch === epoch ? line.head : undefined;
+    if (!line) return undefined;
+    if (line.epoch === epoch) return line.head;
+    if (line.heard > 0 || line.behind || line.filling) return undefined;
+    this.lines.set(threadId, new ThreadLine(epoch, 0));
+    return 0;
   }
 
   /** Threads watched here (tests assert interest follows the connections). */
@@ -187,77 +206,126 @@ export class LiveThreadEvents implements OnModuleDestroy {
     if (line?.epoch === event.epoch) line.remember(event);
   }
 
+  /**
+   * Holds the thread's live events back until the returned release: who may use the
+   * thread is being checked again, and nothing may reach a connection that is about to
+   * lose it. Call synchronously when the change is heard, before the next message.
+   */
+  hold(threadId: string): () => void {
+    this.holds.set(threadId, (this.holds.get(threadId) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const count = (this.holds.get(threadId) ?? 1) - 1;
+      if (count > 0) {
+        this.holds.set(threadId, count);
+        return;
+      }
+      this.holds.delete(threadId);
+      for (const resolve of this.releaseWaiters.get(threadId) ?? []) resolve();
+      this.releaseWaiters.delete(threadId);
+      const line = this.lines.get(threadId);
+      if (line) this.advance(threadId, line);
+    };
+  }
+
+  /** Resolves when the thread is not held (at once if it is not): replays pause meanwhile. */
+  released(threadId: string): Promise<void> {
+    if (!this.holds.has(threadId)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiters = this.releaseWaiters.get(threadId) ?? [];
+      waiters.push(resolve);
+      this.releaseWaiters.set(threadId, waiters);
+    });
+  }
+
   private receive(event: ThreadEvent): void {
     if (!this.watched.has(event.threadId)) return;
-    const line = this.lines.get(event.threadId);
+    let line = this.lines.get(event.threadId);
     if (!line || line.epoch !== event.epoch) {
-      // The first event heard, or the first of a new log (the old one expired or was dropped).
-      const fresh = new ThreadLine(event.epoch, event.seq - 1);
-      this.lines.set(event.threadId, fresh);
+      // The first event heard, or the first of a new log (the old one expired or was
+      // dropped): what the old line still waited for belongs to a log that is gone.
+      line = new ThreadLine(event.epoch, event.seq - 1);
+      this.lines.set(event.threadId, line);
       this.settleHeadWaiters(event.threadId);
-      this.dispatch(event, fresh);
-      return;
-    }
-    if (line.filling) {
-      line.waiting.push(event);
-      return;
     }
     if (event.seq <= line.head) return;
-    if (event.seq === line.head + 1) {
-      this.dispatch(event, line);
-      return;
-    }
-    line.waiting.push(event);
-    this.fill(event.threadId, line);
+    line.wait(event, true);
+    this.advance(event.threadId, line);
+  }
+
+  /** Sends what follows the head without a gap; a gap is read from the log. */
+  private advance(threadId: string, line: ThreadLine): void {
+    if (line.filling || this.holds.has(threadId)) return;
+    for (let event = line.takeNext(); event; event = line.takeNext()) this.dispatch(event, line);
+    if (line.behind) this.fill(threadId, line);
   }
 
   /** Reads what the bus missed of every watched thread (its subscriber was away). */
   private resync(): void {
-    for (const [threadId, line] of this.lines) this.fill(threadId, line);
+    for (const [threadId, line] of this.lines) {
+      line.overflowed = true;
+      this.fill(threadId, line);
+    }
   }
 
-  /**
-   * Sends the events after the line's head from the log, then what waited. If the log
-   * cannot give them (trimmed meanwhile, or unreadable) the waiting events go anyway: the
-   * clients fill or reset from history, which is better than holding the stream.
-   */
   private fill(threadId: string, line: ThreadLine): void {
-    if (line.filling) return;
+    if (line.filling) {
+      line.refill = true;
+      return;
+    }
     line.filling = true;
-    void this.readGap(threadId, line).finally(() => {
+    void this.fillFromLog(threadId, line).finally(() => {
       line.filling = false;
-      const waiting = line.waiting.sort((a, b) => a.seq - b.seq);
-      line.waiting = [];
-      if (this.lines.get(threadId) !== line) {
-        for (const event of waiting) this.receive(event);
-        return;
-      }
-      for (const event of waiting) {
-        if (event.epoch !== line.epoch) this.receive(event);
-        else if (event.seq > line.head) this.dispatch(event, line);
-      }
     });
   }
 
-  private async readGap(threadId: string, line: ThreadLine): Promise<void> {
-    try {
-      for (;;) {
-        const until = line.waiting.reduce((min, e) => Math.min(min, e.seq), Infinity);
-        if (line.head + 1 >= until) return;
-        const slice = await this.messages.read(threadId, line.head, FILL_PAGE, FILL_BYTES);
-        if (this.lines.get(threadId) !== line || slice.epoch !== line.epoch) return;
-        const before = line.head;
-        for (const event of slice.events) {
-          if (event.seq === line.head + 1) this.dispatch(event, line);
-        }
-        if (line.head === before || line.head >= slice.headSeq) return;
+  /**
+   * Reads the log after the line's head, a page at a time, sending in order, until nothing
+   * is missing. If the log cannot give the missing events (trimmed, or unreadable) the
+   * line goes on past the gap: the clients fill or reset from history, which is better
+   * than holding the stream. Stops while the thread is held (its release goes on).
+   */
+  private async fillFromLog(threadId: string, line: ThreadLine): Promise<void> {
+    for (;;) {
+      line.refill = false;
+      const progressed = await this.readPage(threadId, line);
+      if (this.lines.get(threadId) !== line || this.holds.has(threadId)) return;
+      for (let event = line.takeNext(); event; event = line.takeNext()) {
+        this.dispatch(event, line);
       }
+      if (line.refill) continue;
+      if (!line.behind) return;
+      if (progressed) continue;
+      line.skipGap();
+      for (let event = line.takeNext(); event; event = line.takeNext()) {
+        this.dispatch(event, line);
+      }
+      if (!line.behind) return;
+    }
+  }
+
+  /** One page of the log after the head, into the line; whether it had the next event. */
+  private async readPage(threadId: string, line: ThreadLine): Promise<boolean> {
+    try {
+      const slice = await this.deadlines.within(
+        this.messages.read(threadId, line.head, FILL_PAGE, FILL_BYTES),
+        'live gap read',
+      );
+      if (slice.epoch !== line.epoch) return false;
+      const from = line.head;
+      for (const event of slice.events) line.wait(event, false);
+      const last = slice.events.at(-1)?.seq ?? from;
+      if (last >= slice.headSeq) line.overflowed = false;
+      return slice.events.some((event) => event.seq === from + 1);
     } catch (error) {
       this.log.warn({
         msg: 'live gap not filled from the log',
         threadId,
         reason: errorText(error),
       });
+      return false;
     }
   }
 

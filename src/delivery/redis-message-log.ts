@@ -58,7 +58,9 @@ elseif key ~= '' then
 end
 local seq = head + 1
 local max = tonumber(ARGV[4])
-local len = redis.call('XLEN', log)
+-- Stream ids are seqs up to the head, so a log whose head is below the cap is below it too.
+local len = head
+if head >= max then len = redis.call('XLEN', log) end
 if len >= max then
   for _, entry in ipairs(redis.call('XRANGE', log, '-', '+', 'COUNT', len - max + 1)) do
     local fields = entry[2]

@@ -2,18 +2,29 @@ import type { ThreadEvent } from '../protocol.js';
 
 /** How many of a thread's latest events are remembered (seq and ts), for ack latency. */
 const RECENT_PER_THREAD = 16;
+/**
+ * Live events held at most per thread while a gap is read from the log (or an access
+ * change is checked); past this they are let go and read from the log instead, where they
+ * were stored before they were announced.
+ */
+export const MAX_WAITING = 1024;
 
 /**
  * What this instance has sent live of one watched thread: the log epoch, the highest seq
  * sent in order (from the log's head when the thread was first watched), the events that
- * came early while a gap is filled from the log, and a ring of the latest (seq, ts) so an
- * ack's latency can be measured.
+ * came early and wait for a gap before them to be filled, and a ring of the latest
+ * (seq, ts) so an ack's latency can be measured.
  */
 export class ThreadLine {
   head: number;
+  /** Live events sent in this epoch: none means the epoch came from the log's state alone. */
+  heard = 0;
   filling = false;
-  /** Events that arrived past a gap, kept until the gap is filled. */
-  waiting: ThreadEvent[] = [];
+  /** Read the log again when the fill under way ends (the bus was away meanwhile). */
+  refill = false;
+  /** Waiting events were let go: read the log up to its head. */
+  overflowed = false;
+  private readonly waiting = new Map<number, ThreadEvent>();
   private readonly ring = new Float64Array(RECENT_PER_THREAD * 2);
   private next = 0;
 
@@ -24,9 +35,45 @@ export class ThreadLine {
     this.head = head;
   }
 
+  /** Keeps an event after the head until its turn; `capped` lets go of all past MAX_WAITING. */
+  wait(event: ThreadEvent, capped: boolean): void {
+    if (event.seq <= this.head) return;
+    if (capped && this.waiting.size >= MAX_WAITING && !this.waiting.has(event.seq)) {
+      this.waiting.clear();
+      this.overflowed = true;
+    }
+    this.waiting.set(event.seq, event);
+  }
+
+  /** The waiting event right after the head, taken out; undefined when there is a gap or none. */
+  takeNext(): ThreadEvent | undefined {
+    const event = this.waiting.get(this.head + 1);
+    if (event) this.waiting.delete(event.seq);
+    return event;
+  }
+
+  /** Events waiting for a gap before them. */
+  get waitingCount(): number {
+    return this.waiting.size;
+  }
+
+  /** Events missing before what waits, or let go: the log must be read. */
+  get behind(): boolean {
+    return this.waiting.size > 0 || this.overflowed;
+  }
+
+  /** Gives up on the missing events (the log no longer has them): the head jumps to what waits. */
+  skipGap(): void {
+    this.overflowed = false;
+    let lowest = Infinity;
+    for (const seq of this.waiting.keys()) lowest = Math.min(lowest, seq);
+    if (lowest !== Infinity) this.head = lowest - 1;
+  }
+
   /** The event went out live, in order, to this instance's connections. */
   sent(event: ThreadEvent): void {
     if (event.seq > this.head) this.head = event.seq;
+    this.heard += 1;
     this.remember(event);
   }
 

@@ -187,6 +187,8 @@ async function replay(
       const pageStart = cursor;
       for (const event of slice.events) {
         if (event.seq !== cursor + 1) continue;
+        // Who may use the thread is being checked again: nothing more until that is done.
+        await live.released(threadId);
         if (gone()) return { sent, stalled };
         send(event);
         if (!(await keepUp())) return { sent, stalled };

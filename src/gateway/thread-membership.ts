@@ -42,6 +42,7 @@ export class ThreadMembership implements OnModuleDestroy {
   private nsp: Namespace | null = null;
   private keepAlive: NodeJS.Timeout | null = null;
   private sessionOf: (socketId: string) => ConnectionSession | undefined = () => undefined;
+  private attempts = 0;
 
   constructor(
     private readonly registry: ThreadRegistryService,
@@ -82,13 +83,17 @@ export class ThreadMembership implements OnModuleDestroy {
     this.assertRoomFor(session, input.threadId);
     // Before any await: a leave that arrives from here on finds this join to cancel.
     const pending = this.pending.open(input.threadId, socket.id);
+    const attempt = `${socket.id}#join${++this.attempts}`;
+    let watching: Promise<void> | null = null;
     let release: () => void = () => undefined;
     let handedOver = false;
     try {
       release = await session.joinSlots.acquire();
       // Heard from before the thread is read: an access change or an event stored from
-      // here on reaches this join (and a refused join lets go of it below).
-      await this.live.watch(input.threadId, socket.id);
+      // here on reaches this join. The join holds the thread under a name of its own, so
+      // a refused join lets go of its hold only, never of the connection's membership.
+      watching = this.live.watch(input.threadId, attempt);
+      await watching;
       const threadId = await this.admission.admit(session.userId, input.threadId, 'join');
       let abort = () => undefined as void;
       const ticket: ReplayTicket = { abort: () => abort() };
@@ -127,6 +132,8 @@ export class ThreadMembership implements OnModuleDestroy {
       this.pending.close(pending);
       session.startReplay(threadId, ticket);
       this.members.add(threadId, socket.id);
+      // The connection's membership holds the thread from now on, in the same turn.
+      this.live.transfer(threadId, attempt, socket.id);
       await this.resumed(socket, session, threadId, plan);
       this.log.debug({
         msg: 'thread joined',
@@ -160,7 +167,7 @@ export class ThreadMembership implements OnModuleDestroy {
       this.pending.close(pending);
       if (!handedOver) {
         release();
-        if (!session.isJoined(input.threadId)) this.live.unwatch(input.threadId, socket.id);
+        if (watching) this.live.unwatch(input.threadId, attempt);
       }
     }
   }
@@ -196,8 +203,18 @@ export class ThreadMembership implements OnModuleDestroy {
    */
   async recheck(change: AccessChange): Promise<void> {
     // Synchronously, before any await: a join that completes meanwhile is either a member
-    // seen here or flagged to check itself.
+    // seen here or flagged to check itself, and the thread's live events (and replays)
+    // wait until every member here has been checked.
     this.pending.flagRecheck(change.threadId);
+    const release = this.live.hold(change.threadId);
+    try {
+      await this.recheckMembers(change);
+    } finally {
+      release();
+    }
+  }
+
+  private async recheckMembers(change: AccessChange): Promise<void> {
     const members = this.localMembers(change.threadId);
     if (members.length === 0) return;
     const thread = await this.registry.getThread(change.threadId).catch(() => undefined);

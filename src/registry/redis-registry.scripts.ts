@@ -154,31 +154,27 @@ return {existed, fields[1], fields[2], threads}
  * KEYS: delivered hash. ARGV: userId, seq, epoch, ttlSeconds, the thread's acks channel
  * ('' for none), the publish command. The hash holds `<epoch>:<seq>` per user. Raises the
  * cursor only upward within the epoch; a cursor of another epoch is replaced. The hash
- * lives as long as the log it counts (the TTL is renewed on every raise). The cursor as it
- * now stands is published in the same step (`<epoch>\n<seq>\n<userId>`), for producers
- * waiting for delivery. Returns the seq as stored, a string so large seqs keep every digit.
+ * lives as long as the log it counts (the TTL is renewed on every raise). A raised cursor is
+ * published in the same step (`<epoch>\n<seq>\n<userId>`), for producers waiting for
+ * delivery (one not raised was published when it was). Returns the seq as stored, a
+ * string so large seqs keep every digit.
  */
 export const RAISE_CURSOR = new LuaScript(`
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-local stored = ARGV[2]
 local current = redis.call('HGET', KEYS[1], ARGV[1])
-local raise = true
 if current then
   local sep = string.find(current, ':', 1, true)
   if sep and string.sub(current, 1, sep - 1) == ARGV[3] then
-    local before = string.sub(current, sep + 1)
-    if tonumber(before) >= tonumber(ARGV[2]) then
-      stored = before
-      raise = false
+    local stored = string.sub(current, sep + 1)
+    if tonumber(stored) >= tonumber(ARGV[2]) then
+      redis.call('EXPIRE', KEYS[1], ARGV[4])
+      return stored
     end
   end
 end
-if raise then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3] .. ':' .. ARGV[2])
-  redis.call('EXPIRE', KEYS[1], ARGV[4])
-end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3] .. ':' .. ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
 if ARGV[5] ~= '' then
-  redis.call(ARGV[6], ARGV[5], ARGV[3] .. '\\n' .. stored .. '\\n' .. ARGV[1])
+  redis.call(ARGV[6], ARGV[5], ARGV[3] .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[1])
 end
-return stored
+return ARGV[2]
 `);
