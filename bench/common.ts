@@ -1,4 +1,5 @@
 /** What the orchestrator, the servers and the client fleets agree on. */
+import { randomUUID } from 'node:crypto';
 
 export const BENCH_JWT_SECRET = 'bench-secret-that-is-at-least-32-bytes-long';
 
@@ -7,9 +8,9 @@ export const MODES: readonly Mode[] = ['plain', 'plain-redis', 'relay-memory', '
 
 export const MODE_LABELS: Record<Mode, string> = {
   plain: 'socket.io',
-  'plain-redis': 'socket.io + redis-adapter, 2 instances',
+  'plain-redis': 'socket.io + redis-adapter',
   'relay-memory': 'thread-relay in-memory',
-  'relay-redis': 'thread-relay Redis, 2 instances',
+  'relay-redis': 'thread-relay Redis',
 };
 
 /** The plain socket.io mode each thread-relay mode is compared with. */
@@ -22,8 +23,23 @@ export function isRelay(mode: Mode): boolean {
   return mode.startsWith('relay');
 }
 
-export function instancesOf(mode: Mode): number {
-  return mode.endsWith('redis') ? 2 : 1;
+/** The modes that run on several instances behind Redis (`--instances`). */
+export function usesRedis(mode: Mode): boolean {
+  return mode.endsWith('redis');
+}
+
+export function modeLabel(mode: Mode, instances: number): string {
+  return usesRedis(mode) ? `${MODE_LABELS[mode]}, ${instances} instances` : MODE_LABELS[mode];
+}
+
+/** `relay-redis x4`: a mode and its instance count, as the logs and tables name it. */
+export function modeTag(mode: Mode, instances: number): string {
+  return usesRedis(mode) ? `${mode} x${instances}` : mode;
+}
+
+/** Letter of a server instance in process names and tables: A, B, C... */
+export function serverLetter(index: number): string {
+  return String.fromCharCode(65 + index);
 }
 
 /** Wall clock with sub-millisecond resolution, comparable between processes on one machine. */
@@ -70,6 +86,35 @@ export interface WireEvent {
 }
 
 export const EVENT_TYPE = 'bench_event';
+
+/**
+ * For the plain socket.io modes: builds the same envelope as thread-relay's `thread:event`,
+ * with a per-thread counter (kept by the producer) for seq.
+ */
+export function plainEvents(): (threadId: string, step: number, measured: boolean) => WireEvent {
+  const seqs = new Map<string, number>();
+  return (threadId, step, measured) => {
+    const seq = (seqs.get(threadId) ?? 0) + 1;
+    seqs.set(threadId, seq);
+    return {
+      id: randomUUID(),
+      threadId,
+      seq,
+      epoch: 'plain',
+      type: EVENT_TYPE,
+      payload: benchPayload(step, measured),
+      ts: Date.now(),
+    };
+  };
+}
+
+/**
+ * External-producer scenarios: where the clients of one thread connect. `spread`: on
+ * different instances; `local`: all on one instance (where interest routing can skip the
+ * other instances and a broadcast adapter cannot).
+ */
+export type Placement = 'spread' | 'local';
+export const PLACEMENTS: readonly Placement[] = ['spread', 'local'];
 
 export interface ClientSpec {
   url: string;

@@ -2,29 +2,30 @@
  * One server instance of the benchmark, forked by the orchestrator (`--expose-gc`).
  * Modes: `plain` / `plain-redis` (bare http + socket.io 4, optionally with the Redis
  * adapter) and `relay-memory` / `relay-redis` (a Nest app with ThreadRelayModule).
- * The producer runs in this process: events are handed to `io.to(room).emit` or to
- * `DeliveryService.sendToThread` at a fixed rate from a 1 ms timer loop.
+ * The in-server producer runs in this process (bench/produce.ts): events are handed to
+ * `io.to(room).emit` or to `DeliveryService.sendToThread`; bench/producer.ts is the
+ * producer in a process of its own.
  */
 import 'reflect-metadata';
-import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
+import type { ClusterBus } from '../src/cluster/cluster-bus.js';
+import { burst, produce } from './produce.js';
 import { serveRpc } from './rpc.js';
 import {
   BENCH_JWT_SECRET,
   benchPayload,
   EVENT_TYPE,
+  plainEvents,
   sleep,
   type BurstRequest,
   type CpuSample,
   type MemorySample,
   type Mode,
   type ProduceRequest,
-  type ProduceResult,
-  type WireEvent,
 } from './common.js';
 
 interface StartRequest {
@@ -89,23 +90,11 @@ async function startPlain(request: StartRequest): Promise<Target> {
     });
   });
   const url = await listen(http);
-  // Same envelope as thread-relay's `thread:event`, with a per-thread counter for seq.
-  const seqs = new Map<string, number>();
+  const nextEvent = plainEvents();
   return {
     url,
     send(threadId, step, measured) {
-      const seq = (seqs.get(threadId) ?? 0) + 1;
-      seqs.set(threadId, seq);
-      const event: WireEvent = {
-        id: randomUUID(),
-        threadId,
-        seq,
-        epoch: 'plain',
-        type: EVENT_TYPE,
-        payload: benchPayload(step, measured),
-        ts: Date.now(),
-      };
-      io.to(`thread:${threadId}`).emit('thread:event', event);
+      io.to(`thread:${threadId}`).emit('thread:event', nextEvent(threadId, step, measured));
     },
     connections: () => io.of('/').sockets.size,
     settle: () => settle(),
@@ -126,7 +115,8 @@ async function startRelay(request: StartRequest): Promise<Target> {
   const { Module } = await import('@nestjs/common');
   const { NestFactory } = await import('@nestjs/core');
   const relay = await import('../src/index.js');
-  const { EventFanoutService } = await import('../src/delivery/event-fanout.service.js');
+  const { LocalSockets } = await import('../src/sockets/local-sockets.js');
+  const { CLUSTER_BUS } = await import('../src/cluster/cluster-bus.js');
   const redis =
     request.mode === 'relay-redis' ? { redis: request.redisUrl, keyPrefix: request.keyPrefix } : {};
   class BenchAppModule {}
@@ -148,35 +138,24 @@ async function startRelay(request: StartRequest): Promise<Target> {
   const http = app.getHttpServer() as HttpServer;
   const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   const delivery = app.get(relay.DeliveryService);
-  const fanout = app.get(EventFanoutService);
-  let remoteEvents = 0;
-  fanout.namespace?.on('relay:thread-event', () => (remoteEvents += 1));
-  fanout.namespace?.on(
-    'relay:thread-events',
-    (events: unknown[]) => (remoteEvents += events.length),
-  );
-  const adapter = fanout.namespace?.adapter as unknown as {
-    requestChannel?: string;
-    subClient?: { status?: string; condition?: { subscriber?: { set?: object } } };
-    serverCount?: () => Promise<number>;
-    pubClient?: { status?: string };
-  };
+  const sockets = app.get(LocalSockets);
+  const bus = app.get<symbol, ClusterBus>(CLUSTER_BUS);
+  // Live events this instance heard on the cluster bus (its own included in Redis mode).
+  let busEvents = 0;
+  bus.listen({ threadEvent: () => (busEvents += 1) });
   return {
     url,
     send: (threadId, step, measured) =>
       delivery.sendToThread(threadId, EVENT_TYPE, benchPayload(step, measured)),
-    connections: () => fanout.namespace?.sockets.size ?? 0,
+    connections: () => sockets.namespace?.sockets.size ?? 0,
     // Behind every command already queued on the module's Redis connection.
     settle: async () => {
       await app.get(relay.ThreadRegistryService).getThread('bench-settle-probe');
     },
-    diag: async () => ({
-      subscribers: await adapter.serverCount?.(),
-      subscribed: JSON.stringify(adapter.subClient?.condition?.subscriber?.set),
-      adapter: fanout.namespace?.adapter.constructor.name,
-      requestChannel: adapter.requestChannel,
-      redisStatus: [adapter.pubClient?.status, adapter.subClient?.status],
-      remoteEvents,
+    diag: () => ({
+      adapter: sockets.namespace?.adapter.constructor.name,
+      watchedChannels: bus.watchedChannels,
+      busEvents,
     }),
     close: () => app.close(),
   };
@@ -185,92 +164,6 @@ async function startRelay(request: StartRequest): Promise<Target> {
 function current(): Target {
   if (!target) throw new Error('server not started');
   return target;
-}
-
-/**
- * Sends `rate` events per second for warm-up + measure, round-robin over `threads`: every
- * tick of a 1 ms timer sends what is due by the clock, so stalls turn into bursts and the
- * average rate holds as long as the process keeps up. Resolves when every send settled.
- */
-async function produce(request: ProduceRequest): Promise<ProduceResult> {
-  const server = current();
-  const { rate, warmupMs, measureMs, threads, step } = request;
-  const total = Math.round((rate * (warmupMs + measureMs)) / 1000);
-  const warmupCount = Math.round((rate * warmupMs) / 1000);
-  const result: ProduceResult = {
-    measured: 0,
-    sent: 0,
-    errors: 0,
-    firstError: null,
-    elapsedMs: 0,
-    plannedMs: warmupMs + measureMs,
-    maxInFlight: 0,
-    maxBatch: 0,
-  };
-  let inFlight = 0;
-  let settledAll: (() => void) | null = null;
-  const settle = (measured: boolean, error: unknown) => {
-    inFlight -= 1;
-    if (error === null) {
-      if (measured) result.measured += 1;
-    } else {
-      result.errors += 1;
-      result.firstError ??= error instanceof Error ? error.message : JSON.stringify(error);
-    }
-    if (inFlight === 0 && settledAll) settledAll();
-  };
-  const start = performance.now();
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000));
-      result.maxBatch = Math.max(result.maxBatch, due - result.sent);
-      while (result.sent < due) {
-        const index = result.sent;
-        const measured = index >= warmupCount;
-        const threadId = threads[index % threads.length] as string;
-        result.sent += 1;
-        const pending = server.send(threadId, step, measured);
-        if (pending) {
-          inFlight += 1;
-          result.maxInFlight = Math.max(result.maxInFlight, inFlight);
-          pending.then(
-            () => settle(measured, null),
-            (error: unknown) => settle(measured, error),
-          );
-        } else if (measured) {
-          result.measured += 1;
-        }
-      }
-      if (result.sent >= total) resolve();
-      else setTimeout(tick, 1);
-    };
-    tick();
-  });
-  result.elapsedMs = performance.now() - start;
-  if (inFlight > 0) await new Promise<void>((resolve) => (settledAll = resolve));
-  return result;
-}
-
-/** Sends `perThread` events to each thread with at most `concurrency` sends in flight. */
-async function burst(request: BurstRequest): Promise<{ sent: number; errors: number; ms: number }> {
-  const server = current();
-  const jobs: string[] = [];
-  for (let i = 0; i < request.perThread; i++) jobs.push(...request.threads);
-  const start = performance.now();
-  let next = 0;
-  let errors = 0;
-  const worker = async () => {
-    while (next < jobs.length) {
-      const threadId = jobs[next++] as string;
-      try {
-        await server.send(threadId, request.step, true);
-      } catch {
-        errors += 1;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: request.concurrency }, worker));
-  return { sent: jobs.length, errors, ms: performance.now() - start };
 }
 
 async function memory(): Promise<MemorySample> {
@@ -323,8 +216,14 @@ serveRpc({
       : await startPlain(request);
     return { url: target.url };
   },
-  produce,
-  burst,
+  produce: (request: ProduceRequest) => {
+    const server = current();
+    return produce(server.send.bind(server), request);
+  },
+  burst: (request: BurstRequest) => {
+    const server = current();
+    return burst(server.send.bind(server), request);
+  },
   memory,
   connections: () => current().connections(),
   diag: () => current().diag(),
