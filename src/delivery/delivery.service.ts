@@ -98,7 +98,15 @@ export class DeliveryService {
       // event is in the log, so connected clients should see it now, not at the next event.
       const appending = this.messages
         .append(
-          { id: randomUUID(), threadId, type: eventType, payload: body, runId, ts: Date.now() },
+          {
+            id: randomUUID(),
+            threadId,
+            type: eventType,
+            payload: body.value,
+            payloadJson: body.json,
+            runId,
+            ts: Date.now(),
+          },
           {
             notAfter: Date.now() + timeoutMs,
             ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
@@ -168,7 +176,7 @@ export class DeliveryService {
         id: messageId,
         userId: uid,
         type: eventType,
-        payload: body,
+        payload: body.value,
         ts: Date.now(),
       }),
       'send to user',

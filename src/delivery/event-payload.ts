@@ -13,12 +13,18 @@ export function assertEventType(type: unknown): string {
   return type;
 }
 
+/** A payload as it will be read back, and its JSON (which stores reuse rather than redo). */
+export interface NormalisedPayload {
+  value: JsonValue;
+  json: string;
+}
+
 /**
  * Serialises the payload once, refusing what JSON cannot carry faithfully (undefined,
  * functions, symbols, BigInt, cycles) and what exceeds `maxBytes`, before anything is
  * stored. Returns the payload as it will be read back (e.g. Dates become strings).
  */
-export function normalisePayload(payload: unknown, maxBytes: number): JsonValue {
+export function normalisePayload(payload: unknown, maxBytes: number): NormalisedPayload {
   if (payload === undefined || typeof payload === 'function' || typeof payload === 'symbol') {
     throw new InvalidPayloadError(
       'PAYLOAD_NOT_JSON',
@@ -44,5 +50,5 @@ export function normalisePayload(payload: unknown, maxBytes: number): JsonValue 
       `Event payload is ${bytes} bytes, above the ${maxBytes}-byte limit (delivery.maxEventBytes)`,
     );
   }
-  return JSON.parse(text) as JsonValue;
+  return { value: JSON.parse(text) as JsonValue, json: text };
 }

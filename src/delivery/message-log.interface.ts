@@ -6,6 +6,8 @@ export interface NewEvent {
   threadId: string;
   type: string;
   payload: JsonValue;
+  /** `payload` as JSON, when the caller has it already: a store that writes JSON reuses it. */
+  payloadJson?: string;
   runId?: string;
   ts: number;
 }

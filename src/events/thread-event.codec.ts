@@ -29,10 +29,11 @@ export function toThreadEvent(
   return event;
 }
 
-export function encodeEventBody(body: EventBody): string {
-  const stored: EventBody = { id: body.id, type: body.type, payload: body.payload, ts: body.ts };
-  if (body.runId !== undefined) stored.runId = body.runId;
-  return JSON.stringify(stored);
+/** The stored JSON of an event; `payloadJson`, when given, is the payload already serialised. */
+export function encodeEventBody(body: EventBody & { payloadJson?: string }): string {
+  const payload = body.payloadJson ?? JSON.stringify(body.payload);
+  const runId = body.runId === undefined ? '' : `,"runId":${JSON.stringify(body.runId)}`;
+  return `{"id":${JSON.stringify(body.id)},"type":${JSON.stringify(body.type)},"payload":${payload},"ts":${JSON.stringify(body.ts)}${runId}}`;
 }
 
 /** Parses a stored body; throws (naming `what`) on anything that is not one. */
