@@ -9,6 +9,8 @@ import { MESSAGE_LOG, type MessageLog } from './message-log.interface.js';
 import { ReplayGate } from './replay-gate.js';
 import { ThreadLine } from './thread-line.js';
 
+/** Threads re-read at once after the bus comes back. */
+const RESYNC_CONCURRENCY = 16;
 /** Events read from the log per page when a gap is filled (also bounded in bytes). */
 const FILL_PAGE = 200;
 const FILL_BYTES = 1024 * 1024;
@@ -259,26 +261,37 @@ export class LiveThreadEvents implements OnModuleDestroy {
   private advance(threadId: string, line: ThreadLine): void {
     if (line.filling || this.holds.has(threadId)) return;
     for (let event = line.takeNext(); event; event = line.takeNext()) this.dispatch(event, line);
-    if (line.behind) this.fill(threadId, line);
+    if (line.behind) void this.fill(threadId, line);
   }
 
-  /** Reads what the bus missed of every watched thread (its subscriber was away). */
+  /**
+   * Reads what the bus missed of every watched thread (its subscriber was away), a few
+   * threads at a time: an instance hosting thousands must not send Redis thousands of
+   * reads at once just as it comes back.
+   */
   private resync(): void {
-    for (const [threadId, line] of this.lines) {
-      line.overflowed = true;
-      this.fill(threadId, line);
-    }
+    const queue = [...this.lines.keys()];
+    const next = (): Promise<void> | undefined => {
+      const threadId = queue.shift();
+      if (threadId === undefined) return undefined;
+      const line = this.lines.get(threadId);
+      if (line) line.overflowed = true;
+      return (line ? this.fill(threadId, line) : Promise.resolve()).then(next);
+    };
+    for (let i = 0; i < RESYNC_CONCURRENCY; i++) void next();
   }
 
-  private fill(threadId: string, line: ThreadLine): void {
+  /** Resolves when the fill under way (or started here) ends. */
+  private fill(threadId: string, line: ThreadLine): Promise<void> {
     if (line.filling) {
       line.refill = true;
-      return;
+      return line.filling;
     }
-    line.filling = true;
-    void this.fillFromLog(threadId, line).finally(() => {
-      line.filling = false;
+    const filling = this.fillFromLog(threadId, line).finally(() => {
+      if (line.filling === filling) line.filling = null;
     });
+    line.filling = filling;
+    return filling;
   }
 
   /**

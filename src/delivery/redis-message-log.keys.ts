@@ -5,7 +5,7 @@ import { InvalidOptionError } from '../errors/invalid-option.error.js';
  *
  * | key                 | type   | content                                                        |
  * | ------------------- | ------ | -------------------------------------------------------------- |
- * | `<p>thread:{T}:meta` | hash   | `epoch` (16 hex chars), `head` (last assigned seq)            |
+ * | `<p>thread:{T}:meta` | hash   | `epoch` (16 hex chars), `head` (last assigned seq), `maxb` (largest event), `ttlAt` (ms, last TTL renewal) |
  * | `<p>thread:{T}:log`  | stream | one entry per event, id `<seq>-0`; field `e` = JSON `{ id, type, payload, runId?, ts }`, field `k` = its idempotency key: the caller's, else `#<event id>` |
  * | `<p>thread:{T}:idem` | hash   | idempotency key -> seq of the event it created                 |
  *
@@ -15,8 +15,9 @@ import { InvalidOptionError } from '../errors/invalid-option.error.js';
  * keys of trimmed entries are removed with them, which bounds the `idem` hash too.
  * Every event has a key (its own id when the caller gave none), so an append that ioredis
  * resends after a lost reply finds its first run instead of storing the event twice.
- * All three keys get the TTL `ttlSeconds` again on every append (the log lives that long
- * after its last append); `ensure()` gives a new, empty meta hash the same TTL.
+ * All three keys get the TTL `ttlSeconds` again together, on an append at least a
+ * hundredth of it after the last renewal (the log lives that long after its last append,
+ * less at most 1%); `ensure()` gives a new, empty meta hash the same TTL.
  *
  * The three keys of a thread share the hash tag `{T}`, so the append and read scripts,
  * which touch all of them, stay in one Redis Cluster slot. The prefix may not contain

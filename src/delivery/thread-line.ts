@@ -19,7 +19,8 @@ export class ThreadLine {
   head: number;
   /** Live events sent in this epoch: none means the epoch came from the log's state alone. */
   heard = 0;
-  filling = false;
+  /** The fill from the log under way, if any. */
+  filling: Promise<void> | null = null;
   /** Read the log again when the fill under way ends (the bus was away meanwhile). */
   refill = false;
   /** Waiting events were let go: read the log up to its head. */
