@@ -1,4 +1,6 @@
 import type { ClusterBus, ClusterBusListeners } from '../src/cluster/cluster-bus.js';
+import { LiveEvent } from '../src/cluster/live-event.js';
+import { PreEncodedJson } from '../src/sockets/pre-encoded-json.js';
 import { LiveThreadEvents } from '../src/delivery/live-thread-events.service.js';
 import { MAX_WAITING, type ThreadLine } from '../src/delivery/thread-line.js';
 import type { HistorySlice, LogState, MessageLog } from '../src/delivery/message-log.interface.js';
@@ -54,7 +56,8 @@ function harness() {
   const room: ThreadEvent[] = [];
   const sockets = {
     hasThreadRoom: () => true,
-    emitToThread: (_t: string, _name: string, e: ThreadEvent) => room.push(e),
+    emitToThread: (_t: string, _name: string, e: PreEncodedJson) =>
+      room.push(JSON.parse(e.json) as ThreadEvent),
   } as unknown as LocalSockets;
 
   const live = new LiveThreadEvents(
@@ -73,7 +76,7 @@ function harness() {
     publish(seqEpoch?: string) {
       const e = event(stored.length + 1, seqEpoch ?? epoch);
       stored.push(e);
-      listeners.threadEvent?.(e);
+      listeners.threadEvent?.(LiveEvent.of(e));
       return e;
     },
     /** Appends while the subscriber is away: stored, never heard. */

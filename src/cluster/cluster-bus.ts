@@ -1,4 +1,5 @@
 import type { ThreadEvent } from '../protocol.js';
+import type { LiveEvent } from './live-event.js';
 
 /** Why who may use a thread may have changed. */
 export type AccessChangeReason = 'unregistered' | 'expired' | 'registered' | 'revalidate';
@@ -27,7 +28,7 @@ export interface UserEvent {
 
 export interface ClusterBusListeners {
   /** A live event of a thread this process watches, in the order the log stored them. */
-  threadEvent(event: ThreadEvent): void;
+  threadEvent(event: LiveEvent): void;
   /** Who may use a watched thread may have changed. */
   accessChange(change: AccessChange): void;
   /** A cursor of a thread whose acks this process watches. */

@@ -1,5 +1,4 @@
-import type { ThreadEvent } from '../protocol.js';
-import { decodeEventBody, toThreadEvent } from '../events/thread-event.codec.js';
+import { LiveEvent } from './live-event.js';
 import type {
   AccessChange,
   AccessChangeReason,
@@ -22,7 +21,7 @@ const REASONS: readonly AccessChangeReason[] = [
 ];
 
 export type ThreadMessage =
-  { kind: 'event'; event: ThreadEvent } | { kind: 'access'; change: AccessChange };
+  { kind: 'event'; event: LiveEvent } | { kind: 'access'; change: AccessChange };
 
 export function encodeAccessChange(change: AccessChange): string {
   return `a${change.reason}`;
@@ -41,8 +40,10 @@ export function decodeThreadMessage(threadId: string, message: string): ThreadMe
   const seq = Number(message.slice(1, first));
   if (!Number.isSafeInteger(seq) || seq < 1) throw new Error('event message without a seq');
   const epoch = message.slice(first + 1, second);
-  const body = decodeEventBody(message.slice(second + 1), `event ${seq} of ${threadId}`);
-  return { kind: 'event', event: toThreadEvent(threadId, seq, epoch, body) };
+  return {
+    kind: 'event',
+    event: LiveEvent.stored(threadId, seq, epoch, message.slice(second + 1)),
+  };
 }
 
 export function decodeDelivered(threadId: string, message: string): DeliveredNotice {

@@ -1,6 +1,7 @@
 import type { ThreadEvent } from '../protocol.js';
 import { BusListeners } from './bus-listeners.js';
 import { ChannelInterest } from './channel-interest.js';
+import { LiveEvent } from './live-event.js';
 import type {
   AccessChange,
   ClusterBus,
@@ -51,7 +52,7 @@ export class MemoryClusterBus implements ClusterBus {
   }
 
   announceAppended(event: ThreadEvent): void {
-    if (this.threads.has(event.threadId)) this.listeners.emit('threadEvent', event);
+    if (this.threads.has(event.threadId)) this.listeners.emit('threadEvent', LiveEvent.of(event));
   }
 
   announceDelivered(notice: DeliveredNotice): void {

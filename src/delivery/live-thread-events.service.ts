@@ -1,5 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { CLUSTER_BUS, type ClusterBus } from '../cluster/cluster-bus.js';
+import { LiveEvent } from '../cluster/live-event.js';
+import { PreEncodedJson } from '../sockets/pre-encoded-json.js';
 import { ServerEvents, type ThreadEvent } from '../protocol.js';
 import { LocalSockets } from '../sockets/local-sockets.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
@@ -242,7 +244,7 @@ export class LiveThreadEvents implements OnModuleDestroy {
     });
   }
 
-  private receive(event: ThreadEvent): void {
+  private receive(event: LiveEvent): void {
     if (!this.watched.has(event.threadId)) return;
     let line = this.lines.get(event.threadId);
     if (!line || line.epoch !== event.epoch) {
@@ -328,7 +330,7 @@ export class LiveThreadEvents implements OnModuleDestroy {
       );
       if (slice.epoch !== line.epoch) return false;
       const from = line.head;
-      for (const event of slice.events) line.wait(event, false);
+      for (const event of slice.events) line.wait(LiveEvent.of(event), false);
       const last = slice.events.at(-1)?.seq ?? from;
       if (last >= slice.headSeq) line.overflowed = false;
       return slice.events.some((event) => event.seq === from + 1);
@@ -353,16 +355,18 @@ export class LiveThreadEvents implements OnModuleDestroy {
     }
   }
 
-  private dispatch(event: ThreadEvent, line: ThreadLine): void {
+  private dispatch(event: LiveEvent, line: ThreadLine): void {
+    const { threadId } = event;
     line.sent(event);
-    const gates = this.gates.get(event.threadId);
-    if (gates) for (const gate of gates) gate.push(event);
-    if (this.headWaiters.has(event.threadId)) this.settleHeadWaiters(event.threadId);
-    if (!this.sockets.hasThreadRoom(event.threadId)) return;
+    const gates = this.gates.get(threadId);
+    if (gates) for (const gate of gates) gate.push(event.event);
+    if (this.headWaiters.has(threadId)) this.settleHeadWaiters(threadId);
+    if (!this.sockets.hasThreadRoom(threadId)) return;
     try {
-      this.sockets.emitToThread(event.threadId, ServerEvents.event, event);
+      // The JSON the bus carried goes on the wire as is (see PreEncodedJson).
+      this.sockets.emitToThread(threadId, ServerEvents.event, new PreEncodedJson(event.json));
     } catch (error) {
-      this.log.error({ msg: 'fan-out failed', threadId: event.threadId, seq: event.seq }, error);
+      this.log.error({ msg: 'fan-out failed', threadId, seq: event.seq }, error);
     }
   }
 }

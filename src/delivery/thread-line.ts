@@ -1,4 +1,10 @@
-import type { ThreadEvent } from '../protocol.js';
+import type { LiveEvent } from '../cluster/live-event.js';
+
+/** What the ring of recent events needs of an event. */
+interface Sent {
+  seq: number;
+  ts: number;
+}
 
 /** How many of a thread's latest events are remembered (seq and ts), for ack latency. */
 const RECENT_PER_THREAD = 16;
@@ -25,7 +31,7 @@ export class ThreadLine {
   refill = false;
   /** Waiting events were let go: read the log up to its head. */
   overflowed = false;
-  private readonly waiting = new Map<number, ThreadEvent>();
+  private readonly waiting = new Map<number, LiveEvent>();
   private readonly ring = new Float64Array(RECENT_PER_THREAD * 2);
   private next = 0;
 
@@ -37,7 +43,7 @@ export class ThreadLine {
   }
 
   /** Keeps an event after the head until its turn; `capped` lets go of all past MAX_WAITING. */
-  wait(event: ThreadEvent, capped: boolean): void {
+  wait(event: LiveEvent, capped: boolean): void {
     if (event.seq <= this.head) return;
     if (capped && this.waiting.size >= MAX_WAITING && !this.waiting.has(event.seq)) {
       this.waiting.clear();
@@ -47,7 +53,7 @@ export class ThreadLine {
   }
 
   /** The waiting event right after the head, taken out; undefined when there is a gap or none. */
-  takeNext(): ThreadEvent | undefined {
+  takeNext(): LiveEvent | undefined {
     const event = this.waiting.get(this.head + 1);
     if (event) this.waiting.delete(event.seq);
     return event;
@@ -72,14 +78,14 @@ export class ThreadLine {
   }
 
   /** The event went out live, in order, to this instance's connections. */
-  sent(event: ThreadEvent): void {
+  sent(event: Sent): void {
     if (event.seq > this.head) this.head = event.seq;
     this.heard += 1;
     this.remember(event);
   }
 
   /** The event went out to a connection (live or replayed): its ack's latency can be measured. */
-  remember(event: ThreadEvent): void {
+  remember(event: Sent): void {
     this.ring[this.next] = event.seq;
     this.ring[this.next + 1] = event.ts;
     this.next = (this.next + 2) % this.ring.length;

@@ -2,6 +2,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { IncomingMessage } from 'node:http';
 import type { Server, ServerOptions } from 'socket.io';
+import { encodePreEncodedJson } from '../sockets/pre-encoded-json.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
 
 /** Marks servers made by `RelayIoAdapter`, so the gateway can refuse to run on a misconfigured one. */
@@ -36,6 +37,8 @@ export class RelayIoAdapter extends IoAdapter {
           : { origin: gateway.corsOrigins === '*' ? true : gateway.corsOrigins, credentials: true },
       allowRequest: (req, callback) => callback(null, originAllowed(req, gateway.corsOrigins)),
     });
+    // Live events fan out as the JSON the bus carried (see LocalSockets.emitToThread).
+    encodePreEncodedJson(server);
     Object.defineProperty(server, RELAY_SERVER_MARK, { value: true });
     return server;
   }
