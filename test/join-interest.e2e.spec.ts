@@ -22,13 +22,16 @@ describe.each([
   });
 
   it('does not unsubscribe the thread under a concurrent join of it that succeeds', async () => {
+    // Held until the test has seen the repeat join refused.
+    let admit: () => void = () => undefined;
+    const admitted = new Promise<void>((resolve) => (admit = resolve));
     relay = await startRelayApp({
       ...backend(),
       limits: { concurrentJoinsPerConnection: 1, joinedThreadsPerConnection: 1 },
       // An access rule that looks something up (a database): the first join sits in
       // admission, after it has watched the thread.
       threadAccess: async (userId, threadId, thread) => {
-        if (threadId === 'slow') await new Promise((r) => setTimeout(r, 300));
+        if (threadId === 'slow') await admitted;
         return thread?.ownerId === userId;
       },
     });
@@ -48,6 +51,7 @@ describe.each([
     const refused: unknown = await socket.emitWithAck('thread:join', { threadId: 'slow' });
     expect(refused).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } });
 
+    admit();
     expect(await first).toMatchObject({ ok: true, threadId: 'slow' });
     await queued; // LIMIT_EXCEEDED (one thread per connection); irrelevant here
 

@@ -234,6 +234,11 @@ export class LiveThreadEvents implements OnModuleDestroy {
     };
   }
 
+  /** Whether the thread's live events are held (an access change is being checked). */
+  isHeld(threadId: string): boolean {
+    return this.holds.has(threadId);
+  }
+
   /** Resolves when the thread is not held (at once if it is not): replays pause meanwhile. */
   released(threadId: string): Promise<void> {
     if (!this.holds.has(threadId)) return Promise.resolve();

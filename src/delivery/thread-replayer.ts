@@ -188,7 +188,7 @@ async function replay(
       for (const event of slice.events) {
         if (event.seq !== cursor + 1) continue;
         // Who may use the thread is being checked again: nothing more until that is done.
-        await live.released(threadId);
+        if (live.isHeld(threadId)) await live.released(threadId);
         if (gone()) return { sent, stalled };
         send(event);
         if (!(await keepUp())) return { sent, stalled };

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { RateLimitedError } from '../errors/rate-limited.error.js';
-import { LocalBuckets } from '../limits/local-buckets.js';
+import { LocalRateLimiter } from '../limits/local-rate-limiter.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
 
 /**
@@ -10,20 +9,18 @@ import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.option
  */
 @Injectable()
 export class UserRequestLimiter {
-  private readonly buckets: LocalBuckets;
+  private readonly limiter: LocalRateLimiter;
 
   constructor(@Inject(RELAY_OPTIONS) options: ResolvedRelayOptions) {
-    this.buckets = new LocalBuckets(options.limits.httpRequests);
+    this.limiter = new LocalRateLimiter(
+      'limits.httpRequests',
+      options.limits.httpRequests,
+      'Too many requests',
+    );
   }
 
   /** Takes one request's token or throws `RateLimitedError` (HTTP 429 with Retry-After). */
   take(userId: string): void {
-    const result = this.buckets.take(userId);
-    if (result.ok) return;
-    throw new RateLimitedError(
-      'limits.httpRequests',
-      result.retryAfterMs,
-      `Too many requests; retry in ${result.retryAfterMs} ms (limits.httpRequests)`,
-    );
+    this.limiter.take(userId);
   }
 }

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { RateLimitedError } from '../../errors/rate-limited.error.js';
-import { LocalBuckets } from '../../limits/local-buckets.js';
+import { LocalRateLimiter } from '../../limits/local-rate-limiter.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../../thread-relay.options.js';
 
 /**
@@ -10,12 +9,14 @@ import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../../thread-relay.opt
  */
 @Injectable()
 export class ProducerRequestLimiter {
-  private readonly buckets: LocalBuckets;
-  private readonly burst: number;
+  private readonly limiter: LocalRateLimiter;
 
   constructor(@Inject(RELAY_OPTIONS) options: ResolvedRelayOptions) {
-    this.buckets = new LocalBuckets(options.limits.producerRequests);
-    this.burst = options.limits.producerRequests.burst;
+    this.limiter = new LocalRateLimiter(
+      'limits.producerRequests',
+      options.limits.producerRequests,
+      'Too many producer requests',
+    );
   }
 
   /**
@@ -23,12 +24,6 @@ export class ProducerRequestLimiter {
    * Retry-After). The cost is capped at the burst, so any batch fits an idle bucket.
    */
   take(producerId: string, cost = 1): void {
-    const result = this.buckets.take(producerId, Math.min(Math.max(1, cost), this.burst));
-    if (result.ok) return;
-    throw new RateLimitedError(
-      'limits.producerRequests',
-      result.retryAfterMs,
-      `Too many producer requests; retry in ${result.retryAfterMs} ms (limits.producerRequests)`,
-    );
+    this.limiter.take(producerId, cost);
   }
 }
