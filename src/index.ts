@@ -10,6 +10,7 @@ export {
   type Authenticate,
   type AuthenticatedUser,
   type AuthRequest,
+  type RedisClusterConfig,
   type ResolvedRelayOptions,
   type ThreadAccessHook,
   type ThreadAction,

@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionError } from './errors/invalid-option.error.js';
+import type { ClusterOptions } from 'ioredis';
+import { isClusterClient } from './redis/redis-client.js';
 import { isValidId } from './registry/thread-id.js';
 import type { ResolvedRelayOptions, ThreadRelayModuleOptions } from './thread-relay.options.js';
 
@@ -43,6 +45,44 @@ function looksLikeRedisClient(value: object): boolean {
   return typeof candidate.duplicate === 'function' && typeof candidate.sendCommand === 'function';
 }
 
+/** More seed nodes than any real cluster has masters and replicas would be a mistake. */
+const MAX_CLUSTER_SEEDS = 1_000;
+
+function resolveClusterNodes(value: unknown): { host: string; port: number }[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new InvalidOptionError(
+      'redis.cluster',
+      `must be a non-empty array of { host, port } seed nodes, got ${describe(value)}`,
+    );
+  }
+  if (value.length > MAX_CLUSTER_SEEDS) {
+    throw new InvalidOptionError(
+      'redis.cluster',
+      `lists ${value.length} seed nodes; at most ${MAX_CLUSTER_SEEDS} (a few per cluster suffice)`,
+    );
+  }
+  return value.map((node: unknown, index) => {
+    const where = `redis.cluster[${index}]`;
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) {
+      throw new InvalidOptionError(where, `must be { host, port }, got ${describe(node)}`);
+    }
+    const { host, port } = node as { host?: unknown; port?: unknown };
+    if (typeof host !== 'string' || host.trim() === '' || host.length > 255) {
+      throw new InvalidOptionError(
+        `${where}.host`,
+        `must be a host name or address, got ${describe(host)}`,
+      );
+    }
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535) {
+      throw new InvalidOptionError(
+        `${where}.port`,
+        `must be an integer from 1 to 65535, got ${describe(port)}`,
+      );
+    }
+    return { host, port };
+  });
+}
+
 function resolveRedis(value: unknown): ResolvedRelayOptions['redis'] {
   if (value === undefined || value === null) return { kind: 'none' };
   if (typeof value === 'string') {
@@ -62,12 +102,28 @@ function resolveRedis(value: unknown): ResolvedRelayOptions['redis'] {
     return { kind: 'url', url: value };
   }
   if (typeof value === 'object' && !Array.isArray(value)) {
+    if (isClusterClient(value)) return { kind: 'cluster-client', client: value };
     if (looksLikeRedisClient(value)) return { kind: 'client', client: value as never };
+    if ('cluster' in value) {
+      const { cluster, options, ...rest } = value as { cluster: unknown; options?: unknown };
+      const unknown = Object.keys(rest);
+      if (unknown.length > 0) {
+        throw new InvalidOptionError(
+          'redis',
+          `with \`cluster\` takes only \`options\` beside it (ioredis ClusterOptions), got ${unknown.map((key) => `\`${key}\``).join(', ')}`,
+        );
+      }
+      return {
+        kind: 'cluster',
+        nodes: resolveClusterNodes(cluster),
+        options: objectOrUndefined('redis.options', options) as ClusterOptions,
+      };
+    }
     return { kind: 'options', options: value };
   }
   throw new InvalidOptionError(
     'redis',
-    `must be a URL, ioredis options or an ioredis client, got ${describe(value)}`,
+    `must be a URL, ioredis options, an ioredis client, { cluster: [...] } or an ioredis Cluster, got ${describe(value)}`,
   );
 }
 

@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { ThreadRecord } from './registry/registry.types.js';
 
 /** What `authenticate` sees of a socket.io handshake or an HTTP request. */
@@ -50,9 +50,19 @@ export interface UserMessage {
 
 export type UserMessageHandler = (message: UserMessage) => Promise<void> | void;
 
+/** The `redis` option's Redis Cluster form: seed nodes (a few suffice), and ioredis `ClusterOptions`. */
+export interface RedisClusterConfig {
+  cluster: { host: string; port: number }[];
+  options?: ClusterOptions;
+}
+
 export interface ThreadRelayModuleOptions {
-  /** Redis URL, ioredis options, or an ioredis client (not closed by the module). Absent: in-memory, one process. */
-  redis?: string | RedisOptions | Redis;
+  /**
+   * Redis URL, ioredis options, or an ioredis client (not closed by the module); for Redis
+   * Cluster, `{ cluster: [{ host, port }, ...], options? }` or an ioredis `Cluster` (not
+   * closed by the module either). Absent: in-memory, one process.
+   */
+  redis?: string | RedisOptions | Redis | RedisClusterConfig | Cluster;
   /** Prepended to every Redis key; lets several deployments share one Redis. */
   keyPrefix?: string;
   /** Names this process in the registry; defaults to `<hostname>-<pid>-<random>`. */
@@ -170,7 +180,9 @@ export interface ResolvedRelayOptions {
     | { kind: 'none' }
     | { kind: 'url'; url: string }
     | { kind: 'options'; options: RedisOptions }
-    | { kind: 'client'; client: Redis };
+    | { kind: 'client'; client: Redis }
+    | { kind: 'cluster'; nodes: { host: string; port: number }[]; options: ClusterOptions }
+    | { kind: 'cluster-client'; client: Cluster };
   keyPrefix: string;
   instanceId: string;
   authenticate: Authenticate;

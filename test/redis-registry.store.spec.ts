@@ -1,6 +1,10 @@
 import { Redis } from 'ioredis';
 import { InvalidOptionError } from '../src/errors/invalid-option.error.js';
-import { RedisRegistryKeys } from '../src/registry/redis-registry.keys.js';
+import {
+  INDEX_BUCKETS,
+  indexBucketOf,
+  RedisRegistryKeys,
+} from '../src/registry/redis-registry.keys.js';
 import { RedisRegistryStore } from '../src/registry/redis-registry.store.js';
 import { collectPages, describeRegistryStore } from './contracts/registry-store.contract.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
@@ -121,7 +125,7 @@ describe('RedisRegistryStore on Redis', () => {
       [
         'conn:{c-1}',
         'conn:{c-1}:threads',
-        'connections',
+        `connections:{${indexBucketOf('c-1')}}`,
         'instance:{i-1}',
         'instance:{i-1}:conns',
         'instances',
@@ -163,13 +167,12 @@ describe('RedisRegistryStore on Redis', () => {
     await store.claimThread(thread('t-1', 'alice'), { ttlSeconds: 600, maxPerUser: 10 });
     const ttl = await client.ttl(`${prefix}thread:{t-1}`);
     expect(ttl).toBeGreaterThan(590);
-    expect(Number(await client.zscore(`${prefix}thread_leases`, 't-1'))).toBeGreaterThan(
-      Date.now() + 590_000,
-    );
+    const leases = `${prefix}thread_leases:{${indexBucketOf('t-1')}}`;
+    expect(Number(await client.zscore(leases, 't-1'))).toBeGreaterThan(Date.now() + 590_000);
     await expect(client.smembers(`${prefix}user:{alice}:leased`)).resolves.toEqual(['t-1']);
     await store.claimThread(thread('t-1', 'alice'));
     await expect(client.ttl(`${prefix}thread:{t-1}`)).resolves.toBe(-1);
-    await expect(client.zscore(`${prefix}thread_leases`, 't-1')).resolves.toBeNull();
+    await expect(client.zscore(leases, 't-1')).resolves.toBeNull();
     await expect(client.smembers(`${prefix}user:{alice}:leased`)).resolves.toEqual([]);
   });
 
@@ -308,10 +311,12 @@ describe('RedisRegistryKeys', () => {
   it('names every key under the prefix, per-entity keys hash-tagged', () => {
     const keys = new RedisRegistryKeys('app:');
     expect(keys.threadRegistry).toBe('app:thread_registry');
-    expect(keys.threadLeases).toBe('app:thread_leases');
+    expect(keys.threadLeases('t')).toBe(`app:thread_leases:{${indexBucketOf('t')}}`);
+    expect(keys.threadLeasesBucket(15)).toBe('app:thread_leases:{15}');
     expect(keys.run('r')).toBe('app:run:{r}');
     expect(keys.userLeased('u')).toBe('app:user:{u}:leased');
-    expect(keys.connections).toBe('app:connections');
+    expect(keys.connections('c')).toBe(`app:connections:{${indexBucketOf('c')}}`);
+    expect(keys.connectionsBucket(0)).toBe('app:connections:{0}');
     expect(keys.instances).toBe('app:instances');
     expect(keys.thread('t')).toBe('app:thread:{t}');
     expect(keys.threadRuns('t')).toBe('app:thread:{t}:runs');
@@ -323,6 +328,18 @@ describe('RedisRegistryKeys', () => {
     expect(keys.connThreads('c')).toBe('app:conn:{c}:threads');
     expect(keys.instance('i')).toBe('app:instance:{i}');
     expect(keys.instanceConns('i')).toBe('app:instance:{i}:conns');
+  });
+
+  it('spreads ids over every bucket of the global indexes, stably', () => {
+    const counts = new Array<number>(INDEX_BUCKETS).fill(0);
+    for (let i = 0; i < 16_000; i++) {
+      const bucket = indexBucketOf(`conn-${i}`);
+      counts[bucket] = (counts[bucket] ?? 0) + 1;
+    }
+    // Each bucket within 15% of an even share: no bucket (and so no slot) takes most of them.
+    for (const count of counts) expect(Math.abs(count - 1_000)).toBeLessThan(150);
+    // Stored keys are found again by later versions and other processes: the function is fixed.
+    expect(['a', 'thread-1', 'ü'].map(indexBucketOf)).toEqual([12, 15, 11]);
   });
 
   it('defaults to no prefix, so redis-cli HGETALL thread_registry works as is', () => {

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { isClusterClient, type RedisClient } from '../redis/redis-client.js';
 import type { ThreadEvent } from '../protocol.js';
 import { BusListeners } from './bus-listeners.js';
 import { ChannelInterest } from './channel-interest.js';
@@ -19,37 +20,47 @@ import {
 } from './live-messages.js';
 
 /**
- * The bus over Redis pub/sub: one subscriber connection per process, subscribed to the
- * channels of what the process watches. Events and cursors are published by the scripts
- * that store them; access changes and user events by `publish*` on the command connection.
+ * The bus over Redis pub/sub: one subscriber connection per process (per master on Redis
+ * Cluster, where channels are sharded: SSUBSCRIBE/SPUBLISH, each channel on its thread's
+ * or user's slot), subscribed to the channels of what the process watches. Events and
+ * cursors are published by the scripts that store them; access changes and user events by
+ * `publish*` on the command connection.
  *
  * Pub/sub is at-most-once: what is published while the subscriber is away is lost. ioredis
- * subscribes again on reconnect, and `resync` tells the listeners, who re-read the log
- * (events) and check access again (changes), so a lost message never becomes a lost event.
+ * subscribes again on reconnect (on a cluster, on the node that owns the slot after a
+ * failover), and `resync` tells the listeners, who re-read the log (events) and check
+ * access again (changes), so a lost message never becomes a lost event.
  */
 export class RedisClusterBus implements ClusterBus {
   private readonly listeners: BusListeners;
   private readonly interest: ChannelInterest;
   private lostSubscriber = false;
+  private readonly sharded: boolean;
 
   constructor(
-    private readonly publisher: Redis,
-    readonly subscriber: Redis,
+    private readonly publisher: RedisClient,
+    readonly subscriber: RedisClient,
     private readonly channels: ClusterChannels,
     private readonly onError: (kind: keyof ClusterBusListeners | 'message', error: unknown) => void,
   ) {
     this.listeners = new BusListeners(onError);
+    this.sharded = isClusterClient(subscriber);
     this.interest = new ChannelInterest(
+      (channel) => this.subscribe(channel),
       async (channel) => {
-        await subscriber.subscribe(channel);
-      },
-      async (channel) => {
-        await subscriber.unsubscribe(channel);
+        if (isClusterClient(subscriber)) await subscriber.sunsubscribe(channel);
+        else await subscriber.unsubscribe(channel);
       },
     );
-    subscriber.on('message', this.onMessage);
-    subscriber.on('close', this.onClose);
-    subscriber.on('ready', this.onReady);
+    if (isClusterClient(subscriber)) {
+      subscriber.on('smessage', this.onMessage);
+      subscriber.on('subscribersReady', this.onShardsReady);
+      subscriber.on('nodeError', this.onNodeError);
+    } else {
+      subscriber.on('message', this.onMessage);
+      subscriber.on('close', this.onClose);
+      subscriber.on('ready', this.onReady);
+    }
   }
 
   listen(listeners: Partial<ClusterBusListeners>): () => void {
@@ -87,14 +98,11 @@ export class RedisClusterBus implements ClusterBus {
   announceDelivered(_notice: DeliveredNotice): void {}
 
   async publishAccessChange(change: AccessChange): Promise<void> {
-    await this.publisher.publish(
-      this.channels.threadLive(change.threadId),
-      encodeAccessChange(change),
-    );
+    await this.publish(this.channels.threadLive(change.threadId), encodeAccessChange(change));
   }
 
   async publishUserEvent(event: UserEvent): Promise<void> {
-    await this.publisher.publish(this.channels.userLive(event.userId), encodeUserEvent(event));
+    await this.publish(this.channels.userLive(event.userId), encodeUserEvent(event));
   }
 
   get watchedChannels(): number {
@@ -102,10 +110,22 @@ export class RedisClusterBus implements ClusterBus {
   }
 
   close(): Promise<void> {
-    this.subscriber.off('message', this.onMessage);
+    for (const event of ['message', 'smessage']) this.subscriber.off(event, this.onMessage);
     this.subscriber.off('close', this.onClose);
     this.subscriber.off('ready', this.onReady);
+    this.subscriber.off('subscribersReady', this.onShardsReady);
+    this.subscriber.off('nodeError', this.onNodeError);
     return Promise.resolve();
+  }
+
+  private async subscribe(channel: string): Promise<void> {
+    if (isClusterClient(this.subscriber)) await this.subscriber.ssubscribe(channel);
+    else await this.subscriber.subscribe(channel);
+  }
+
+  private async publish(channel: string, message: string): Promise<void> {
+    if (this.sharded) await (this.publisher as Cluster).spublish(channel, message);
+    else await (this.publisher as Redis).publish(channel, message);
   }
 
   private readonly onMessage = (channel: string, message: string): void => {
@@ -140,7 +160,8 @@ export class RedisClusterBus implements ClusterBus {
     if (!this.lostSubscriber) return;
     this.lostSubscriber = false;
     const channels = this.interest.channels();
-    const subscribed = channels.length > 0 ? this.subscriber.subscribe(...channels) : null;
+    const subscribed =
+      channels.length > 0 ? (this.subscriber as Redis).subscribe(...channels) : null;
     Promise.resolve(subscribed).then(
       () => this.listeners.emit('resync'),
       (error: unknown) => {
@@ -149,5 +170,32 @@ export class RedisClusterBus implements ClusterBus {
         this.onError('resync', error);
       },
     );
+  };
+
+  /**
+   * ioredis moved its per-master subscriber connections (failover, slot migration, a lost
+   * node) and subscribed them again, without waiting for the replies. Subscribing each
+   * channel again waits for them (a channel already subscribed is left as it is); only then
+   * are the logs re-read, or an event stored in between would be neither heard nor read.
+   */
+  private readonly onShardsReady = (): void => {
+    const channels = this.interest.channels();
+    Promise.all(channels.map((channel) => this.subscribe(channel))).then(
+      () => this.listeners.emit('resync'),
+      // A node is still away: ioredis resets its subscribers again, and this runs again.
+      (error: unknown) => this.onError('resync', error),
+    );
+  };
+
+  /**
+   * A master that loses a slot (failover, migration) unsubscribes its shard channels with
+   * a push that ioredis does not expect and reports as an error of that node. The slot map
+   * is then out of date: refreshing it now moves the subscriptions at once instead of at
+   * the next periodic refresh.
+   */
+  private readonly onNodeError = (error: unknown): void => {
+    if (error instanceof Error && error.message.includes('sunsubscribe')) {
+      (this.subscriber as Cluster).refreshSlotsCache();
+    }
   };
 }

@@ -1,4 +1,6 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../redis/redis-client.js';
+import { LuaScript } from '../registry/lua-script.js';
 import { RelayUnavailableError } from '../errors/relay-unavailable.error.js';
 import type { ThreadEvent } from '../protocol.js';
 import { waitUntilReady } from '../redis/wait-until-ready.js';
@@ -37,7 +39,7 @@ import { RedisMessageLogKeys } from './redis-message-log.keys.js';
  * of the stream or the idempotency hash (their expiry is separate) are deleted so nothing
  * of an old epoch leaks into the new one and XADD's ids restart at 1.
  */
-const APPEND_LUA = `
+const APPEND = new LuaScript(`
 local meta, log, idem = KEYS[1], KEYS[2], KEYS[3]
 local key = ARGV[3]
 local count = -1
@@ -100,30 +102,20 @@ if ARGV[7] ~= '' then
   redis.call(ARGV[8], ARGV[7], 'e' .. seq .. '\\n' .. epoch .. '\\n' .. ARGV[2])
 end
 return {1, seq, epoch, count}
-`;
+`);
 
 /**
  * KEYS: meta, log, idem. ARGV: epoch for a new log, ttlSeconds. Returns {epoch, head, xlen}.
  * An existing log keeps its TTL: only appends extend a log's life.
  */
-const ENSURE_LUA = `
+const ENSURE = new LuaScript(`
 local meta = redis.call('HMGET', KEYS[1], 'epoch', 'head')
 if meta[1] then return {meta[1], tonumber(meta[2]), redis.call('XLEN', KEYS[2])} end
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'head', 0)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return {ARGV[1], 0, 0}
-`;
-
-/** Names are specific to this library because they become methods of the caller's client. */
-const APPEND_COMMAND = 'threadRelayLogAppend';
-const ENSURE_COMMAND = 'threadRelayLogEnsure';
-
-type ScriptArg = string | number;
-interface LogScripts {
-  [APPEND_COMMAND](...args: ScriptArg[]): Promise<unknown>;
-  [ENSURE_COMMAND](...args: ScriptArg[]): Promise<unknown>;
-}
+`);
 
 /**
  * Most bytes one XRANGE may return, judged by the largest event the log ever held: Redis
@@ -142,13 +134,12 @@ const READ_CHUNK_BYTES = 1024 * 1024;
  * flight together rather than one round trip each. Nothing here depends on a client's
  * `enableAutoPipelining` either way (the module leaves it off on the clients it creates).
  *
- * The scripts are registered with `defineCommand`, which sends the script body once per
- * connection (also after a reconnect or SCRIPT FLUSH) and EVALSHA afterwards. The client
- * belongs to the caller: `close()` leaves it open.
+ * The scripts run as EVALSHA, with EVAL once per node that has not cached them (also after
+ * a restart or SCRIPT FLUSH); nothing is added to the client, which belongs to the caller:
+ * `close()` leaves it open.
  */
 export class RedisMessageLog implements MessageLog {
   private readonly keys: RedisMessageLogKeys;
-  private readonly scripts: LogScripts;
 
   /**
    * `countedSetOf`, when given, names a set of the thread (same hash tag) whose size every
@@ -156,7 +147,7 @@ export class RedisMessageLog implements MessageLog {
    * connections joined to the thread, which saves each send a command of its own.
    */
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly retention: RetentionOptions,
     keyPrefix = '',
     private readonly countedSetOf?: (threadId: string) => string,
@@ -164,9 +155,6 @@ export class RedisMessageLog implements MessageLog {
     private readonly announce?: { channelOf: (threadId: string) => string; command: string },
   ) {
     this.keys = new RedisMessageLogKeys(keyPrefix);
-    client.defineCommand(APPEND_COMMAND, { numberOfKeys: 4, lua: APPEND_LUA });
-    client.defineCommand(ENSURE_COMMAND, { numberOfKeys: 3, lua: ENSURE_LUA });
-    this.scripts = client as unknown as LogScripts;
   }
 
   async append(input: NewEvent, options: AppendOptions = {}): Promise<AppendResult> {
@@ -183,20 +171,25 @@ export class RedisMessageLog implements MessageLog {
     // storing the event again under the next seq.
     const meta = this.keys.meta(threadId);
     const reply = asArray(
-      await this.scripts[APPEND_COMMAND](
-        meta,
-        this.keys.log(threadId),
-        this.keys.idem(threadId),
-        // Without a set to count, the meta key stands in: it is in the slot and never read.
-        this.countedSetOf?.(threadId) ?? meta,
-        newEpoch(),
-        encodeEventBody(input),
-        options.idempotencyKey ?? `#${input.id}`,
-        this.retention.maxPerThread,
-        this.retention.ttlSeconds,
-        this.countedSetOf ? '1' : '0',
-        this.announce?.channelOf(threadId) ?? '',
-        this.announce?.command ?? 'PUBLISH',
+      await APPEND.run(
+        this.client,
+        [
+          meta,
+          this.keys.log(threadId),
+          this.keys.idem(threadId),
+          // Without a set to count, the meta key stands in: it is in the slot and never read.
+          this.countedSetOf?.(threadId) ?? meta,
+        ],
+        [
+          newEpoch(),
+          encodeEventBody(input),
+          options.idempotencyKey ?? `#${input.id}`,
+          this.retention.maxPerThread,
+          this.retention.ttlSeconds,
+          this.countedSetOf ? '1' : '0',
+          this.announce?.channelOf(threadId) ?? '',
+          this.announce?.command ?? 'PUBLISH',
+        ],
       ),
       'append',
     );
@@ -284,11 +277,10 @@ export class RedisMessageLog implements MessageLog {
 
   async ensure(threadId: string): Promise<LogState> {
     const reply = asArray(
-      await this.scripts[ENSURE_COMMAND](
-        ...this.keys.forThread(threadId),
+      await ENSURE.run(this.client, this.keys.forThread(threadId), [
         newEpoch(),
         this.retention.ttlSeconds,
-      ),
+      ]),
       'ensure',
     );
     return toState(reply[0], reply[1], reply[2]);

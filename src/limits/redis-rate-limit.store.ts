@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-client.js';
 import { LuaScript } from '../registry/lua-script.js';
 import { asArray, asInteger } from '../registry/redis-replies.js';
 import type { RateLimitStore } from './rate-limit-store.interface.js';
@@ -32,7 +32,7 @@ return {ok, wait}
 /** Token buckets in Redis, one hash per key (`<p>ratelimit:{key}`), shared by every instance. */
 export class RedisRateLimitStore implements RateLimitStore {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keyPrefix = '',
   ) {}
 

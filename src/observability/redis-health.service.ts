@@ -4,7 +4,7 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-client.js';
 import { ServerEvents, type RelayStatusNotice } from '../protocol.js';
 import type { RedisBackend } from '../redis/redis-backend.js';
 import { LocalSockets } from '../sockets/local-sockets.js';
@@ -25,7 +25,7 @@ const REALTIME: RelayStatusNotice = { mode: 'realtime' };
 /** One watched connection: the command connection, or the cluster bus's subscriber. */
 interface Watched {
   name: 'commands' | 'subscriber';
-  client: Redis;
+  client: RedisClient;
   down: DegradedReason | null;
 }
 
@@ -46,7 +46,7 @@ export class RedisHealthService implements OnApplicationBootstrap, OnModuleDestr
   private timer: NodeJS.Timeout | null = null;
   private pinging = false;
   private readonly realtimeListeners = new Set<() => void>();
-  private readonly listeners: Array<[Redis, string, (...args: unknown[]) => void]> = [];
+  private readonly listeners: Array<[RedisClient, string, (...args: unknown[]) => void]> = [];
 
   constructor(
     @Inject(RELAY_REDIS) redis: RedisBackend | null,
@@ -111,7 +111,7 @@ export class RedisHealthService implements OnApplicationBootstrap, OnModuleDestr
     return null;
   }
 
-  private listen(client: Redis, event: string, listener: (...args: unknown[]) => void): void {
+  private listen(client: RedisClient, event: string, listener: (...args: unknown[]) => void): void {
     client.on(event, listener);
     this.listeners.push([client, event, listener]);
   }

@@ -7,10 +7,8 @@ import { RedisRegistryKeys } from '../registry/redis-registry.keys.js';
 import { RedisRegistryStore } from '../registry/redis-registry.store.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import type { ResolvedRelayOptions } from '../thread-relay.options.js';
+import { publishCommandOf } from './redis-client.js';
 import { RedisConnections } from './redis-connections.js';
-
-/** Standalone Redis publishes on plain channels; Redis Cluster will use SPUBLISH. */
-const PUBLISH = 'PUBLISH';
 
 /** Everything that exists only in Redis mode; loaded with a dynamic import. */
 export class RedisBackend {
@@ -38,6 +36,8 @@ export class RedisBackend {
     const registryKeys = new RedisRegistryKeys(options.keyPrefix);
     const logKeys = new RedisMessageLogKeys(options.keyPrefix);
     const channels = new ClusterChannels(options.keyPrefix);
+    // Plain channels on one Redis; sharded ones (the thread's slot) on Redis Cluster.
+    const command = publishCommandOf(connections.commands);
     return new RedisBackend(
       connections,
       new RedisRegistryStore(connections.commands, options.keyPrefix, {
@@ -46,7 +46,7 @@ export class RedisBackend {
         threadDataKeys: (threadId) => logKeys.forThread(threadId),
         announceCursors: {
           channelOf: (threadId) => channels.threadAcks(threadId),
-          command: PUBLISH,
+          command,
         },
       }),
       // Each append also counts the connections joined to its thread (same hash tag), and
@@ -57,7 +57,7 @@ export class RedisBackend {
         options.keyPrefix,
         (threadId) => registryKeys.threadConns(threadId),
         options.delivery.maxEventBytes,
-        { channelOf: (threadId) => channels.threadLive(threadId), command: PUBLISH },
+        { channelOf: (threadId) => channels.threadLive(threadId), command },
       ),
       new RedisRateLimitStore(connections.commands, options.keyPrefix),
       new RedisClusterBus(connections.commands, connections.subscriber, channels, (kind, error) =>

@@ -1,5 +1,6 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { ResolvedRelayOptions } from '../thread-relay.options.js';
+import { isClusterClient, type RedisClient } from './redis-client.js';
 
 /**
  * The subscriber connection skips ioredis's ready check (an INFO, which only tells whether
@@ -13,14 +14,26 @@ import type { ResolvedRelayOptions } from '../thread-relay.options.js';
 const SUBSCRIBER: Partial<RedisOptions> = { enableReadyCheck: false };
 
 /**
+ * On a cluster the subscriber is a second Cluster client whose SSUBSCRIBEs ioredis routes
+ * to one connection per master, by the channel's slot, and moves after a failover or a
+ * slot migration. It refreshes the slot map every second (ioredis's default is 5), so a
+ * graceful failover, which the subscriber learns of only from the map, is followed within
+ * about a second.
+ */
+const SHARDED_SUBSCRIBER: Partial<ClusterOptions> = {
+  shardedSubscribers: true,
+  slotsRefreshInterval: 1_000,
+};
+
+/**
  * The Redis clients the module uses: `commands` for stores and publishing, `subscriber`
  * for the cluster bus (a subscribed connection cannot run commands). Clients the module
  * created are closed on shutdown; a client the user passed in is left open.
  */
 export class RedisConnections {
   private constructor(
-    readonly commands: Redis,
-    readonly subscriber: Redis,
+    readonly commands: RedisClient,
+    readonly subscriber: RedisClient,
     private readonly ownsCommands: boolean,
   ) {}
 
@@ -36,11 +49,24 @@ export class RedisConnections {
       const base = config.client;
       return new RedisConnections(base, base.duplicate(SUBSCRIBER), false);
     }
+    if (config.kind === 'cluster-client') {
+      const base = config.client;
+      return new RedisConnections(base, base.duplicate([], SHARDED_SUBSCRIBER), false);
+    }
+    if (config.kind === 'cluster') {
+      const commands = new Cluster(config.nodes, { ...defaults, ...config.options });
+      return new RedisConnections(commands, commands.duplicate([], SHARDED_SUBSCRIBER), true);
+    }
     const commands =
       config.kind === 'url'
         ? new Redis(config.url, defaults)
         : new Redis({ ...defaults, ...config.options });
     return new RedisConnections(commands, commands.duplicate(SUBSCRIBER), true);
+  }
+
+  /** True on Redis Cluster: one slot per script and transaction, sharded pub/sub. */
+  get clustered(): boolean {
+    return isClusterClient(this.commands);
   }
 
   /** Resolves once the command connection is ready, or rejects after `timeoutMs`. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 
 /**
  * Resolves true once `client` is ready, false if it is not by `deadline` (epoch ms). A
@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
  * run whenever Redis returns, long after its caller was told it failed; waiting here
  * instead lets the caller give up without leaving such a write behind.
  */
-export function waitUntilReady(client: Redis, deadline: number): Promise<boolean> {
+export function waitUntilReady(client: RedisClient, deadline: number): Promise<boolean> {
   if (client.status === 'ready') return Promise.resolve(true);
   const remaining = deadline - Date.now();
   if (remaining <= 0) return Promise.resolve(false);

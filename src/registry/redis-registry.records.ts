@@ -1,4 +1,5 @@
 import { BadRequestError } from '../errors/bad-request.error.js';
+import { INDEX_BUCKETS } from './redis-registry.keys.js';
 import type { ConnectionRecord, ThreadMetadata, ThreadRecord } from './registry.types.js';
 
 /** Turns stored hashes into records, and listing cursors into HSCAN arguments. */
@@ -62,6 +63,17 @@ export function scanCursor(cursor: string | null): string {
     throw new BadRequestError(`Invalid page cursor ${JSON.stringify(cursor.slice(0, 40))}`);
   }
   return cursor;
+}
+
+/** `<bucket>:<HSCAN cursor>` of a bucketed index (see `redis-registry.keys.ts`); null is the start. */
+export function bucketCursor(cursor: string | null): [bucket: number, scan: string] {
+  if (cursor === null) return [0, '0'];
+  const match = /^(\d{1,2}):(\d{1,20})$/.exec(cursor);
+  const bucket = Number(match?.[1]);
+  if (!match || bucket >= INDEX_BUCKETS) {
+    throw new BadRequestError(`Invalid page cursor ${JSON.stringify(cursor.slice(0, 40))}`);
+  }
+  return [bucket, scanCursor(match[2] ?? '')];
 }
 
 /** HSCAN treats COUNT as a hint: a page may hold a few more or fewer items than `limit`. */

@@ -1,8 +1,9 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-client.js';
 import { toError } from '../errors/to-error.js';
 import { CursorRaiseBatch, type CursorRaise } from './cursor-raise-batch.js';
-import { RedisRegistryKeys } from './redis-registry.keys.js';
+import { INDEX_BUCKETS, RedisRegistryKeys } from './redis-registry.keys.js';
 import {
+  bucketCursor,
   scanCount,
   scanCursor,
   toConnectionRecord,
@@ -77,7 +78,7 @@ export class RedisRegistryStore implements RegistryStore {
   private readonly announceCursors: RedisRegistryStoreOptions['announceCursors'];
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     keyPrefix = '',
     options: RedisRegistryStoreOptions = {},
   ) {
@@ -111,12 +112,13 @@ export class RedisRegistryStore implements RegistryStore {
     const outcome = asString(reply[0]);
     if (outcome === 'created') {
       await this.dropRuns(threadId, asStringArray(reply[1]));
-      const index = this.client
-        .pipeline()
-        .hset(this.keys.threadRegistry, threadId, ownerId)
-        .sadd(this.keys.userThreads(ownerId), threadId);
-      if (lease) index.zadd(this.keys.threadLeases, leaseEnd(lease.ttlSeconds), threadId);
-      await exec(index);
+      await Promise.all([
+        this.client.hset(this.keys.threadRegistry, threadId, ownerId),
+        this.client.sadd(this.keys.userThreads(ownerId), threadId),
+        lease
+          ? this.client.zadd(this.keys.threadLeases(threadId), leaseEnd(lease.ttlSeconds), threadId)
+          : null,
+      ]);
       const created: ThreadRecord = { ...record, metadata: { ...record.metadata } };
       if (lease) created.autoRegistered = true;
       else delete created.autoRegistered;
@@ -152,14 +154,12 @@ export class RedisRegistryStore implements RegistryStore {
     );
     if (owner === null) return;
     // Also heals the indexes, should a sweep have raced with a renewal.
-    await exec(
-      this.client
-        .pipeline()
-        .zadd(this.keys.threadLeases, 'GT', leaseEnd(ttlSeconds), threadId)
-        .hset(this.keys.threadRegistry, threadId, owner)
-        .sadd(this.keys.userThreads(owner), threadId)
-        .sadd(this.keys.userLeased(owner), threadId),
-    );
+    await Promise.all([
+      this.client.zadd(this.keys.threadLeases(threadId), 'GT', leaseEnd(ttlSeconds), threadId),
+      this.client.hset(this.keys.threadRegistry, threadId, owner),
+      this.client.sadd(this.keys.userThreads(owner), threadId),
+      this.client.sadd(this.keys.userLeased(owner), threadId),
+    ]);
   }
 
   async deleteThread(threadId: string): Promise<boolean> {
@@ -182,9 +182,10 @@ export class RedisRegistryStore implements RegistryStore {
       scanCount(limit),
     );
     const pairs = toPairs(flat);
-    const pipeline = this.client.pipeline();
-    for (const [threadId] of pairs) pipeline.hgetall(this.keys.thread(threadId));
-    const hashes = pairs.length > 0 ? await exec(pipeline) : [];
+    // One command per thread: on a cluster each is in its own slot.
+    const hashes = await Promise.all(
+      pairs.map(([threadId]) => this.client.hgetall(this.keys.thread(threadId))),
+    );
     const items: ThreadRecord[] = [];
     pairs.forEach(([threadId], i) => {
       // An index entry whose thread lapsed and is not swept yet is not a thread.
@@ -205,33 +206,15 @@ export class RedisRegistryStore implements RegistryStore {
     // One sweeper at a time across instances; the lock lapses by itself.
     const locked = await this.client.set(this.keys.sweepLock, '1', 'PX', 5_000, 'NX');
     if (locked !== 'OK') return [];
-    const due = await this.client.zrangebyscore(
-      this.keys.threadLeases,
-      '-inf',
-      now,
-      'LIMIT',
-      0,
-      this.sweepBatch,
-    );
     const swept: string[] = [];
-    for (const threadId of due) {
-      const [lapsed, detail] = asArray(
-        await SWEEP_THREAD.run(this.client, [
-          this.keys.thread(threadId),
-          this.keys.threadRuns(threadId),
-          this.keys.threadDelivered(threadId),
-        ]),
-      );
-      if (lapsed === 0) {
-        // Renewed or adopted since it was listed: follow the key's own TTL.
-        const pttl = asInteger(detail);
-        if (pttl > 0) await this.client.zadd(this.keys.threadLeases, now + pttl, threadId);
-        else await this.client.zrem(this.keys.threadLeases, threadId);
-        continue;
+    let budget = this.sweepBatch;
+    for (let bucket = 0; bucket < INDEX_BUCKETS && budget > 0; bucket++) {
+      const leases = this.keys.threadLeasesBucket(bucket);
+      const due = await this.client.zrangebyscore(leases, '-inf', now, 'LIMIT', 0, budget);
+      budget -= due.length;
+      for (const threadId of due) {
+        if (await this.sweepThread(leases, threadId, now)) swept.push(threadId);
       }
-      const owner = await this.client.hget(this.keys.threadRegistry, threadId);
-      await this.unindex(threadId, owner, asStringArray(detail));
-      swept.push(threadId);
     }
     await this.client.del(this.keys.sweepLock);
     return swept;
@@ -288,31 +271,40 @@ export class RedisRegistryStore implements RegistryStore {
     );
     const [oldUser, oldInstance] = asArray(previous).map(asNullableString);
     const threads = new Set(record.threads);
-    const pipeline = this.client.pipeline();
     // A replaced record must not leave its old user, instance or threads pointing at it.
+    const writes: Promise<unknown>[] = [];
     if (oldUser != null && oldUser !== record.userId) {
-      pipeline.srem(this.keys.userConns(oldUser), id);
+      writes.push(this.client.srem(this.keys.userConns(oldUser), id));
     }
     if (oldInstance != null && oldInstance !== record.instanceId) {
-      pipeline.srem(this.keys.instanceConns(oldInstance), id);
+      writes.push(this.client.srem(this.keys.instanceConns(oldInstance), id));
     }
     for (const threadId of asStringArray(previousThreads)) {
-      if (!threads.has(threadId)) pipeline.srem(this.keys.threadConns(threadId), id);
+      if (!threads.has(threadId))
+        writes.push(this.client.srem(this.keys.threadConns(threadId), id));
     }
-    pipeline.del(this.keys.connThreads(id)).hset(this.keys.conn(id), {
-      userId: record.userId,
-      instanceId: record.instanceId,
-      transport: record.transport,
-      connectedAt: String(record.connectedAt),
-      lastSeenAt: String(record.lastSeenAt),
-    });
-    if (threads.size > 0) pipeline.sadd(this.keys.connThreads(id), ...threads);
-    for (const threadId of threads) pipeline.sadd(this.keys.threadConns(threadId), id);
-    pipeline
-      .sadd(this.keys.userConns(record.userId), id)
-      .sadd(this.keys.instanceConns(record.instanceId), id)
-      .hset(this.keys.connections, id, record.instanceId);
-    await exec(pipeline);
+    // The connection's own keys (one slot) in one transaction, so the record and its thread
+    // set are replaced together; the indexes live in other slots and follow.
+    const own = this.client
+      .multi()
+      .del(this.keys.connThreads(id))
+      .hset(this.keys.conn(id), {
+        userId: record.userId,
+        instanceId: record.instanceId,
+        transport: record.transport,
+        connectedAt: String(record.connectedAt),
+        lastSeenAt: String(record.lastSeenAt),
+      });
+    if (threads.size > 0) own.sadd(this.keys.connThreads(id), ...threads);
+    writes.push(exec(own));
+    for (const threadId of threads)
+      writes.push(this.client.sadd(this.keys.threadConns(threadId), id));
+    writes.push(
+      this.client.sadd(this.keys.userConns(record.userId), id),
+      this.client.sadd(this.keys.instanceConns(record.instanceId), id),
+      this.client.hset(this.keys.connections(id), id, record.instanceId),
+    );
+    await Promise.all(writes);
     return true;
   }
 
@@ -345,23 +337,18 @@ export class RedisRegistryStore implements RegistryStore {
       [threadId],
     );
     if (joined !== 1) return;
-    const [, stillThere] = await exec(
-      this.client
-        .pipeline()
-        .sadd(this.keys.threadConns(threadId), connectionId)
-        .exists(this.keys.conn(connectionId)),
-    );
+    // In this order, each answered before the next: the two keys may be on different nodes.
+    await this.client.sadd(this.keys.threadConns(threadId), connectionId);
+    const stillThere = await this.client.exists(this.keys.conn(connectionId));
     // Deleted between the join and the thread index write: undo, or the thread keeps a ghost.
     if (stillThere === 0) await this.client.srem(this.keys.threadConns(threadId), connectionId);
   }
 
   async removeConnectionThread(connectionId: string, threadId: string): Promise<void> {
-    await exec(
-      this.client
-        .pipeline()
-        .srem(this.keys.connThreads(connectionId), threadId)
-        .srem(this.keys.threadConns(threadId), connectionId),
-    );
+    await Promise.all([
+      this.client.srem(this.keys.connThreads(connectionId), threadId),
+      this.client.srem(this.keys.threadConns(threadId), connectionId),
+    ]);
   }
 
   connectionsOfThread(threadId: string): Promise<string[]> {
@@ -380,60 +367,60 @@ export class RedisRegistryStore implements RegistryStore {
     return this.client.smembers(this.keys.instanceConns(instanceId));
   }
 
+  /**
+   * Pages through the buckets of the `connections` index in order; the cursor is
+   * `<bucket>:<HSCAN cursor>`. A page is filled from the next buckets when one ends early.
+   */
   async listConnections(cursor: string | null, limit: number): Promise<Page<ConnectionRecord>> {
-    const [next, flat] = await this.client.hscan(
-      this.keys.connections,
-      scanCursor(cursor),
-      'COUNT',
-      scanCount(limit),
-    );
-    const ids = toPairs(flat).map(([id]) => id);
-    const pipeline = this.client.pipeline();
-    for (const id of ids) {
-      pipeline.hgetall(this.keys.conn(id)).smembers(this.keys.connThreads(id));
-    }
-    const results = ids.length > 0 ? await exec(pipeline) : [];
-    const items: ConnectionRecord[] = [];
-    ids.forEach((id, i) => {
-      const record = toConnectionRecord(
-        id,
-        asHash(results[2 * i]),
-        asStringArray(results[2 * i + 1]),
+    let [bucket, scan] = bucketCursor(cursor);
+    const ids: string[] = [];
+    while (bucket < INDEX_BUCKETS && ids.length < limit) {
+      const [next, flat] = await this.client.hscan(
+        this.keys.connectionsBucket(bucket),
+        scan,
+        'COUNT',
+        scanCount(limit - ids.length),
       );
-      // Deleted after the scan saw it: leave it out rather than show a half record.
-      if (record) items.push(record);
-    });
-    return { items, nextCursor: next === '0' ? null : next };
+      ids.push(...toPairs(flat).map(([id]) => id));
+      if (next === '0') {
+        bucket += 1;
+        scan = '0';
+      } else {
+        scan = next;
+      }
+    }
+    const records = await Promise.all(ids.map((id) => this.getConnection(id)));
+    // Deleted after the scan saw it: leave it out rather than show a half record.
+    const items = records.filter((record): record is ConnectionRecord => record !== null);
+    return { items, nextCursor: bucket >= INDEX_BUCKETS ? null : `${bucket}:${scan}` };
   }
 
   async heartbeatInstance(instanceId: string, ttlMs: number): Promise<void> {
     const now = Date.now();
-    await exec(
-      this.client
-        .pipeline()
-        .set(this.keys.instance(instanceId), String(now), 'PX', Math.max(1, Math.ceil(ttlMs)))
-        .hset(this.keys.instances, instanceId, String(now)),
-    );
+    await Promise.all([
+      this.client.set(
+        this.keys.instance(instanceId),
+        String(now),
+        'PX',
+        Math.max(1, Math.ceil(ttlMs)),
+      ),
+      this.client.hset(this.keys.instances, instanceId, String(now)),
+    ]);
   }
 
   async deadInstances(): Promise<string[]> {
     const instanceIds = await this.client.hkeys(this.keys.instances);
-    if (instanceIds.length === 0) return [];
-    const pipeline = this.client.pipeline();
-    for (const id of instanceIds) pipeline.exists(this.keys.instance(id));
-    const alive = await exec(pipeline);
-    return instanceIds.filter((_, i) => alive[i] === 0);
+    const alive = await this.existing(instanceIds.map((id) => this.keys.instance(id)));
+    return instanceIds.filter((_, i) => !alive[i]);
   }
 
   async removeInstance(instanceId: string): Promise<number> {
     const connectionIds = await this.client.smembers(this.keys.instanceConns(instanceId));
     const removed = await this.deleteConnections(connectionIds);
-    await exec(
-      this.client
-        .pipeline()
-        .del(this.keys.instance(instanceId), this.keys.instanceConns(instanceId))
-        .hdel(this.keys.instances, instanceId),
-    );
+    await Promise.all([
+      this.client.del(this.keys.instance(instanceId), this.keys.instanceConns(instanceId)),
+      this.client.hdel(this.keys.instances, instanceId),
+    ]);
     return removed;
   }
 
@@ -492,20 +479,21 @@ export class RedisRegistryStore implements RegistryStore {
         ),
       ),
     );
-    const pipeline = this.client.pipeline();
-    // The HDELs come first so their replies sit at the connections' own positions.
-    for (const id of connectionIds) pipeline.hdel(this.keys.connections, id);
+    const unlisted = await Promise.all(
+      connectionIds.map((id) => this.client.hdel(this.keys.connections(id), id)),
+    );
+    const writes: Promise<unknown>[] = [];
     connectionIds.forEach((id, i) => {
       const [, userId, instanceId, threads] = taken[i] ?? [];
       for (const threadId of asStringArray(threads)) {
-        pipeline.srem(this.keys.threadConns(threadId), id);
+        writes.push(this.client.srem(this.keys.threadConns(threadId), id));
       }
       const user = asNullableString(userId);
-      if (user !== null) pipeline.srem(this.keys.userConns(user), id);
+      if (user !== null) writes.push(this.client.srem(this.keys.userConns(user), id));
       const instance = asNullableString(instanceId);
-      if (instance !== null) pipeline.srem(this.keys.instanceConns(instance), id);
+      if (instance !== null) writes.push(this.client.srem(this.keys.instanceConns(instance), id));
     });
-    const unlisted = await exec(pipeline);
+    await Promise.all(writes);
     return connectionIds.filter((_, i) => taken[i]?.[0] === 1 || unlisted[i] === 1).length;
   }
 
@@ -521,8 +509,9 @@ export class RedisRegistryStore implements RegistryStore {
     // one without an entry there is another claim's reservation, not yet made a thread.
     const members = await this.client.smembers(key);
     const live = await this.existing(members.map((id) => this.keys.thread(id)));
-    const ends =
-      members.length > 0 ? await this.client.zmscore(this.keys.threadLeases, ...members) : [];
+    const ends = await Promise.all(
+      members.map((id) => this.client.zscore(this.keys.threadLeases(id), id)),
+    );
     const now = Date.now();
     const lapsed = members.filter((_, i) => {
       const end = ends[i];
@@ -536,31 +525,57 @@ export class RedisRegistryStore implements RegistryStore {
   /** An owner's claim of its own thread: renew or adopt the lease in the indexes too. */
   private async reindex(existing: ThreadRecord, lease: ThreadLease | undefined): Promise<void> {
     const { threadId, ownerId } = existing;
-    const pipeline = this.client.pipeline().hset(this.keys.threadRegistry, threadId, ownerId);
+    const leases = this.keys.threadLeases(threadId);
+    const writes: Promise<unknown>[] = [
+      this.client.hset(this.keys.threadRegistry, threadId, ownerId),
+    ];
     if (existing.autoRegistered && lease) {
-      pipeline
-        .zadd(this.keys.threadLeases, 'GT', leaseEnd(lease.ttlSeconds), threadId)
-        .sadd(this.keys.userLeased(ownerId), threadId);
+      writes.push(
+        this.client.zadd(leases, 'GT', leaseEnd(lease.ttlSeconds), threadId),
+        this.client.sadd(this.keys.userLeased(ownerId), threadId),
+      );
     } else if (!existing.autoRegistered) {
-      pipeline.zrem(this.keys.threadLeases, threadId).srem(this.keys.userLeased(ownerId), threadId);
+      writes.push(
+        this.client.zrem(leases, threadId),
+        this.client.srem(this.keys.userLeased(ownerId), threadId),
+      );
     }
-    await exec(pipeline);
+    await Promise.all(writes);
   }
 
   /** Removes a thread that is gone from every index, and its runs. */
   private async unindex(threadId: string, owner: string | null, runs: string[]): Promise<void> {
     await this.dropRuns(threadId, runs);
-    const pipeline = this.client.pipeline().zrem(this.keys.threadLeases, threadId);
-    if (owner !== null) {
-      pipeline
-        .srem(this.keys.userThreads(owner), threadId)
-        .srem(this.keys.userLeased(owner), threadId);
-    }
-    await exec(pipeline);
+    await Promise.all([
+      this.client.zrem(this.keys.threadLeases(threadId), threadId),
+      owner !== null ? this.client.srem(this.keys.userThreads(owner), threadId) : null,
+      owner !== null ? this.client.srem(this.keys.userLeased(owner), threadId) : null,
+    ]);
     if (owner !== null) {
       // Only while the entry still names this owner: a new claim may have indexed it anew.
       await HDEL_IF.run(this.client, [this.keys.threadRegistry], [threadId, owner]);
     }
+  }
+
+  /** Sweeps one listed lease; true when its thread had lapsed and is now unindexed. */
+  private async sweepThread(leases: string, threadId: string, now: number): Promise<boolean> {
+    const [lapsed, detail] = asArray(
+      await SWEEP_THREAD.run(this.client, [
+        this.keys.thread(threadId),
+        this.keys.threadRuns(threadId),
+        this.keys.threadDelivered(threadId),
+      ]),
+    );
+    if (lapsed === 0) {
+      // Renewed or adopted since it was listed: follow the key's own TTL.
+      const pttl = asInteger(detail);
+      if (pttl > 0) await this.client.zadd(leases, now + pttl, threadId);
+      else await this.client.zrem(leases, threadId);
+      return false;
+    }
+    const owner = await this.client.hget(this.keys.threadRegistry, threadId);
+    await this.unindex(threadId, owner, asStringArray(detail));
+    return true;
   }
 
   /** Deletes the runs' keys that still map to the thread (each in its own slot). */
@@ -570,12 +585,10 @@ export class RedisRegistryStore implements RegistryStore {
     );
   }
 
-  /** EXISTS of each key, in one round trip. */
+  /** EXISTS of each key (one command each: on a cluster they may be on different nodes). */
   private async existing(keys: string[]): Promise<boolean[]> {
-    if (keys.length === 0) return [];
-    const pipeline = this.client.pipeline();
-    for (const key of keys) pipeline.exists(key);
-    return (await exec(pipeline)).map((found) => found === 1);
+    const found = await Promise.all(keys.map((key) => this.client.exists(key)));
+    return found.map((count) => count === 1);
   }
 }
 

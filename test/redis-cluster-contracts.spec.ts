@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { Cluster, Redis } from 'ioredis';
+import { RedisMessageLog } from '../src/delivery/redis-message-log.js';
+import { RedisMessageLogKeys } from '../src/delivery/redis-message-log.keys.js';
+import { RedisRegistryStore } from '../src/registry/redis-registry.store.js';
+import { describeMessageLog } from './contracts/message-log.contract.js';
+import { describeRegistryStore } from './contracts/registry-store.contract.js';
+import { OwnRedisCluster } from './support/redis-cluster.js';
+import { uniquePrefix } from './support/redis.js';
+
+/**
+ * The registry and message-log contracts, run against a real Redis Cluster (3 masters,
+ * 3 replicas): every script, transaction and pipeline must stay in one slot, or Redis
+ * answers CROSSSLOT and the contract fails.
+ */
+let cluster: OwnRedisCluster;
+const clients: Cluster[] = [];
+
+function newClient(): Cluster {
+  const client = new Cluster(cluster.nodes, { enableAutoPipelining: false });
+  clients.push(client);
+  return client;
+}
+
+/** Deletes the prefix's keys on every master (a SCAN sees one node's keys only). */
+async function deleteKeys(prefix: string): Promise<void> {
+  for (const port of cluster.roles().masters) {
+    const node = new Redis(port, '127.0.0.1');
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+        for (const key of keys) await node.unlink(key);
+        cursor = next;
+      } while (cursor !== '0');
+    } finally {
+      node.disconnect();
+    }
+  }
+}
+
+/** The port of the master that owns `key`'s slot now. */
+async function masterOf(client: Cluster, key: string): Promise<string | undefined> {
+  const slot = Number(await client.call('CLUSTER', 'KEYSLOT', key));
+  return (client as unknown as { slots: string[][] }).slots[slot]?.[0];
+}
+
+beforeAll(async () => {
+  cluster = await OwnRedisCluster.start();
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.quit().catch(() => client.disconnect())));
+  await cluster?.dispose();
+});
+
+describeRegistryStore('RedisRegistryStore on Redis Cluster', () => {
+  const prefix = uniquePrefix('cluster-registry');
+  const client = newClient();
+  const logKeys = new RedisMessageLogKeys(prefix);
+  return Promise.resolve({
+    store: new RedisRegistryStore(client, prefix, {
+      threadDataKeys: (threadId) => logKeys.forThread(threadId),
+    }),
+    openPeer: () => Promise.resolve(new RedisRegistryStore(newClient(), prefix)),
+    passTime: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    cleanup: () => deleteKeys(prefix),
+  });
+});
+
+describeMessageLog('RedisMessageLog on Redis Cluster', (retention) => {
+  const prefix = uniquePrefix('cluster-log');
+  return Promise.resolve({
+    log: new RedisMessageLog(newClient(), retention, prefix, undefined, 65_536, {
+      channelOf: (threadId) => `${prefix}thread:{${threadId}}:live`,
+      command: 'SPUBLISH',
+    }),
+    advance: () => undefined,
+  });
+});
+
+describe('Redis Cluster placement', () => {
+  it('spreads threads over every master, and announces each append on its own shard', async () => {
+    const prefix = uniquePrefix('cluster-shards');
+    const client = newClient();
+    const subscriber = client.duplicate([], { shardedSubscribers: true });
+    clients.push(subscriber);
+    const log = new RedisMessageLog(
+      client,
+      { ttlSeconds: 600, maxPerThread: 100 },
+      prefix,
+      undefined,
+      65_536,
+      { channelOf: (threadId) => `${prefix}thread:{${threadId}}:live`, command: 'SPUBLISH' },
+    );
+    // Four threads on each master.
+    const byMaster = new Map<string, string[]>();
+    while ([...byMaster.values()].filter((ids) => ids.length >= 4).length < 3) {
+      const threadId = `t-${randomUUID()}`;
+      const master = (await masterOf(client, `thread:{${threadId}}`)) ?? '';
+      byMaster.set(master, [...(byMaster.get(master) ?? []), threadId]);
+    }
+    const threads = [...byMaster.values()].flatMap((ids) => ids.slice(0, 4));
+    expect(byMaster.size).toBe(3);
+    const heard = new Map<string, string>();
+    subscriber.on('smessage', (channel: string, message: string) => heard.set(channel, message));
+    for (const threadId of threads)
+      await subscriber.ssubscribe(`${prefix}thread:{${threadId}}:live`);
+    for (const threadId of threads) {
+      await log.append({ id: randomUUID(), threadId, type: 'agent_thinking', payload: 1, ts: 1 });
+    }
+    const deadline = Date.now() + 5_000;
+    while (heard.size < threads.length && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (const threadId of threads) {
+      expect(heard.get(`${prefix}thread:{${threadId}}:live`)).toMatch(/^e1\n[0-9a-f]{16}\n/);
+    }
+    await deleteKeys(prefix);
+  });
+});
