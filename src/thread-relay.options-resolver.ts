@@ -116,7 +116,7 @@ function resolveRedis(value: unknown): ResolvedRelayOptions['redis'] {
       return {
         kind: 'cluster',
         nodes: resolveClusterNodes(cluster),
-        options: objectOrUndefined('redis.options', options) as ClusterOptions,
+        options: objectOrUndefined('redis.options', options),
       };
     }
     return { kind: 'options', options: value };
