@@ -29,9 +29,11 @@ async function main(): Promise<void> {
   app.enableShutdownHooks();
   await app.listen(config.port);
 
-  const mode = config.redisUrl
-    ? `redis (${new URL(config.redisUrl).host})`
-    : 'in-memory (one process)';
+  const mode = config.redisClusterNodes
+    ? `redis cluster (seeds ${config.redisClusterNodes.map(({ host, port }) => `${host}:${port}`).join(', ')})`
+    : config.redisUrl
+      ? `redis (${new URL(config.redisUrl).host})`
+      : 'in-memory (one process)';
   console.log(`thread-relay reference server on http://localhost:${config.port}/`);
   console.log(`  mode: ${mode}`);
   const pageBuilt = existsSync(join(webRoot, 'index.html'));

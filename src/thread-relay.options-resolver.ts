@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionError } from './errors/invalid-option.error.js';
-import type { ClusterOptions } from 'ioredis';
 import { isClusterClient } from './redis/redis-client.js';
 import { isValidId } from './registry/thread-id.js';
 import type { ResolvedRelayOptions, ThreadRelayModuleOptions } from './thread-relay.options.js';

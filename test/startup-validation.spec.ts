@@ -1,3 +1,4 @@
+import { Cluster } from 'ioredis';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
@@ -26,6 +27,46 @@ describe('startup validation', () => {
     [{ authenticate, redis: 'not a url' }, 'redis', /parseable URL/],
     [{ authenticate, redis: 'http://localhost:6379' }, 'redis', /redis:\/\//],
     [{ authenticate, redis: 42 }, 'redis', /must be a URL/],
+    [{ authenticate, redis: { cluster: [] } }, 'redis.cluster', /non-empty array/],
+    [{ authenticate, redis: { cluster: 'a:7000' } }, 'redis.cluster', /non-empty array/],
+    [{ authenticate, redis: { cluster: ['a:7000'] } }, 'redis.cluster[0]', /\{ host, port \}/],
+    [{ authenticate, redis: { cluster: [{ port: 7000 }] } }, 'redis.cluster[0].host', /host/],
+    [
+      {
+        authenticate,
+        redis: {
+          cluster: [
+            { host: 'a', port: 7000 },
+            { host: 'b', port: 70000 },
+          ],
+        },
+      },
+      'redis.cluster[1].port',
+      /1 to 65535/,
+    ],
+    [
+      { authenticate, redis: { cluster: [{ host: 'a', port: '7000' }] } },
+      'redis.cluster[0].port',
+      /integer/,
+    ],
+    [
+      { authenticate, redis: { cluster: [{ host: 'a', port: 7000 }], host: 'b' } },
+      'redis',
+      /only `options` beside it.*`host`/,
+    ],
+    [
+      { authenticate, redis: { cluster: [{ host: 'a', port: 7000 }], options: 'fast' } },
+      'redis.options',
+      /object/,
+    ],
+    [
+      {
+        authenticate,
+        redis: { cluster: Array.from({ length: 1001 }, () => ({ host: 'a', port: 7000 })) },
+      },
+      'redis.cluster',
+      /at most 1000/,
+    ],
     [{ authenticate, history: { ttlSeconds: -1 } }, 'history.ttlSeconds', /between 1/],
     [{ authenticate, history: { ttlSeconds: 1.5 } }, 'history.ttlSeconds', /integer/],
     [{ authenticate, history: { maxPerThread: 0 } }, 'history.maxPerThread', /between 1/],
@@ -176,6 +217,24 @@ describe('startup validation', () => {
     expect(resolveRelayOptions({ authenticate, redis: { host: '127.0.0.1' } }).redis.kind).toBe(
       'options',
     );
+  });
+
+  it('accepts Redis Cluster seed nodes with options, or an ioredis Cluster (left open)', () => {
+    expect(
+      resolveRelayOptions({
+        authenticate,
+        redis: { cluster: [{ host: '127.0.0.1', port: 7000 }], options: { scaleReads: 'master' } },
+      }).redis,
+    ).toEqual({
+      kind: 'cluster',
+      nodes: [{ host: '127.0.0.1', port: 7000 }],
+      options: { scaleReads: 'master' },
+    });
+    const cluster = new Cluster([{ host: '127.0.0.1', port: 7000 }], { lazyConnect: true });
+    expect(resolveRelayOptions({ authenticate, redis: cluster }).redis).toEqual({
+      kind: 'cluster-client',
+      client: cluster,
+    });
   });
 
   it('stops a Nest app from booting and names the option', async () => {

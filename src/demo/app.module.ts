@@ -29,7 +29,7 @@ export class AppModule {
         LoggerModule.forRoot({ pinoHttp: httpLoggerOptions(config.logLevel) }),
         ThreadRelayModule.forRoot({
           authenticate: jwtAuthenticator({ secret: config.jwtSecret }),
-          redis: config.redisUrl,
+          redis: config.redisClusterNodes ? { cluster: config.redisClusterNodes } : config.redisUrl,
           history: { ttlSeconds: config.historyTtlSeconds, maxPerThread: config.historyMax },
           debug: { adminToken: config.adminToken },
           producer: { apiKeys: config.producerKeys },

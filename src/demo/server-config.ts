@@ -2,6 +2,8 @@
 export interface ServerConfig {
   port: number;
   redisUrl: string | undefined;
+  /** REDIS_CLUSTER_NODES, `host:port,host:port`: seed nodes of a Redis Cluster (exclusive with REDIS_URL). */
+  redisClusterNodes: { host: string; port: number }[] | undefined;
   jwtSecret: string;
   jwtSecretIsDefault: boolean;
   adminToken: string | undefined;
@@ -47,6 +49,29 @@ function producerKeys(env: NodeJS.ProcessEnv): string[] | undefined {
   return keys;
 }
 
+/**
+ * REDIS_CLUSTER_NODES: comma-separated `host:port` seed nodes (IPv6 as `[addr]:port`).
+ * A few suffice: the client learns the rest of the cluster from them.
+ */
+function redisClusterNodes(env: NodeJS.ProcessEnv): { host: string; port: number }[] | undefined {
+  const raw = env.REDIS_CLUSTER_NODES;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const entries = raw.split(',').map((entry) => entry.trim());
+  if (entries.length > 1000) {
+    throw new ConfigError(`REDIS_CLUSTER_NODES lists ${entries.length} nodes; at most 1000`);
+  }
+  return entries.map((entry, index) => {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[2]);
+    if (!match?.[1] || port < 1 || port > 65535) {
+      throw new ConfigError(
+        `REDIS_CLUSTER_NODES entry ${index + 1} must be host:port (port 1-65535), got ${JSON.stringify(entry.slice(0, 80))}`,
+      );
+    }
+    return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
+  });
+}
+
 export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const production = env.NODE_ENV === 'production';
   const port = positiveInt(env, 'PORT') ?? 8000;
@@ -68,6 +93,12 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
       `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
     );
   }
+  const clusterNodes = redisClusterNodes(env);
+  if (clusterNodes && env.REDIS_URL) {
+    throw new ConfigError(
+      'REDIS_URL and REDIS_CLUSTER_NODES are both set; set one (REDIS_CLUSTER_NODES for Redis Cluster)',
+    );
+  }
   const keys = producerKeys(env);
   if (adminToken !== undefined && keys?.includes(adminToken)) {
     throw new ConfigError(
@@ -77,6 +108,7 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
   return {
     port,
     redisUrl: env.REDIS_URL || undefined,
+    redisClusterNodes: clusterNodes,
     jwtSecret: secret || DEV_JWT_SECRET,
     jwtSecretIsDefault: !secret,
     adminToken,

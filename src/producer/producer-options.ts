@@ -28,7 +28,7 @@ export function producerModuleOptions(
   if (options.redis === undefined || options.redis === null || options.redis === '') {
     throw new InvalidOptionError(
       'redis',
-      'is required for a producer: events reach the gateway instances through Redis (a URL, ioredis options or an ioredis client)',
+      'is required for a producer: events reach the gateway instances through Redis (a URL, ioredis options, an ioredis client, { cluster: [...] } or an ioredis Cluster)',
     );
   }
   return {

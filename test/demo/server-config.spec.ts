@@ -55,6 +55,38 @@ describe('readServerConfig', () => {
     });
   });
 
+  it('reads REDIS_CLUSTER_NODES as Redis Cluster seed nodes', () => {
+    expect(
+      readServerConfig({ REDIS_CLUSTER_NODES: 'redis-node-1:6379, 10.0.0.2:7001,[::1]:7002' })
+        .redisClusterNodes,
+    ).toEqual([
+      { host: 'redis-node-1', port: 6379 },
+      { host: '10.0.0.2', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
+    expect(readServerConfig({ REDIS_CLUSTER_NODES: ' ' }).redisClusterNodes).toBeUndefined();
+  });
+
+  it.each([
+    ['redis-node-1', 'entry 1 must be host:port'],
+    ['a:6379,b', 'entry 2 must be host:port'],
+    ['a:0', 'entry 1 must be host:port (port 1-65535)'],
+    ['a:65536', 'entry 1 must be host:port'],
+    ['a b:6379', 'entry 1 must be host:port'],
+    ['redis://a:6379', 'entry 1 must be host:port'],
+    [Array.from({ length: 1001 }, (_, i) => `n${i}:7000`).join(','), 'at most 1000'],
+  ])('refuses REDIS_CLUSTER_NODES=%j, saying why', (value, message) => {
+    const error = configError({ REDIS_CLUSTER_NODES: value });
+    expect(error.message).toContain('REDIS_CLUSTER_NODES');
+    expect(error.message).toContain(message);
+  });
+
+  it('refuses REDIS_URL and REDIS_CLUSTER_NODES together', () => {
+    expect(
+      configError({ REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'a:7000' }).message,
+    ).toMatch(/both set/);
+  });
+
   it('treats empty variables as unset', () => {
     const config = readServerConfig({ PORT: '', REDIS_URL: '', RELAY_ADMIN_TOKEN: '' });
     expect(config.port).toBe(8000);
