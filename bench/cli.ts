@@ -5,7 +5,7 @@ export const USAGE = `npm run bench -- [options]
 
 Runs every mode in turn and prints the tables, the ratios against the matching socket.io
 baseline and the targets; writes everything as JSON under bench/results/ (latest.json for a
-run without options, partial.json or quick.json otherwise).
+run without options, cluster.json for --cluster alone, partial.json or quick.json otherwise).
 
 Sections (each can be skipped with --skip):
   in-server   every mode of --only with the producer in the first server process: fixed
@@ -13,9 +13,15 @@ Sections (each can be skipped with --skip):
   external    the Redis modes with the producer in a process of its own (thread-relay:
               createPublisher from src/publisher; socket.io: @socket.io/redis-emitter), for
               every --instances and --placements: fixed rates, then search
+  cluster     only with --cluster, and then the only section: thread-relay on 2 instances
+              over one Redis, then over a Redis Cluster of 3 masters + 3 replicas the bench
+              starts (redis-server, redis-cli on PATH), producer in the first server: fixed
+              rates, then search; CPU per event of each master and replica
 
 Options:
   --quick                     short steps, fewer search rates, fewer idle/reconnecting clients
+  --cluster                   run the cluster section only (with --quick: a short one;
+                              --rates and --skip search apply)
   --only <modes>              modes to run, comma-separated (default: all):
                               ${MODES.join(', ')}
   --skip <parts>              comma-separated: search, reconnect, memory, in-server, external
@@ -81,6 +87,8 @@ export const SKIPPABLE = ['search', 'reconnect', 'memory', 'in-server', 'externa
 
 export interface Cli {
   help: boolean;
+  /** Only the single-Redis vs Redis Cluster comparison (bench/cluster.ts). */
+  cluster: boolean;
   config: Config;
   modes: Mode[];
   skip: Set<string>;
@@ -131,6 +139,7 @@ export function parseCli(argv: string[]): Cli {
   const placements = value('--placements');
   return {
     help: argv.includes('--help') || argv.includes('-h'),
+    cluster: argv.includes('--cluster'),
     config,
     modes,
     skip: new Set(skip ? list('--skip', skip, SKIPPABLE) : []),

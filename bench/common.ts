@@ -116,6 +116,12 @@ export function plainEvents(): (threadId: string, step: number, measured: boolea
 export type Placement = 'spread' | 'local';
 export const PLACEMENTS: readonly Placement[] = ['spread', 'local'];
 
+/** A Redis Cluster seed node, as thread-relay's `redis: { cluster: [...] }` takes it. */
+export interface ClusterNode {
+  host: string;
+  port: number;
+}
+
 export interface ClientSpec {
   url: string;
   userId: string;

@@ -16,6 +16,7 @@ import {
   sleep,
   usesRedis,
   type ClientSpec,
+  type ClusterNode,
   type CpuSample,
   type Mode,
   type ProduceResult,
@@ -144,14 +145,31 @@ function pingRedis(port: number): Promise<boolean> {
   });
 }
 
-let redisStats: Redis | null = null;
+/** A redis-server whose CPU a step samples, named as in `cpuMicrosPerEvent` (`redis-m1`...). */
+export interface RedisProcess {
+  name: string;
+  url: string;
+}
 
-/** Redis's own CPU time (user + system, microseconds), to divide by events. */
-export async function redisCpuMicros(): Promise<number> {
-  redisStats ??= new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  const info = await redisStats.info('cpu');
+/** One plain connection per sampled redis-server (INFO answers on a cluster node too). */
+const redisStats = new Map<string, Redis>();
+
+/** A redis-server's own CPU time (user + system, microseconds), to divide by events. */
+export async function redisCpuMicros(url = redis.url): Promise<number> {
+  let client = redisStats.get(url);
+  if (!client) {
+    client = new Redis(url, { maxRetriesPerRequest: 1 });
+    redisStats.set(url, client);
+  }
+  const info = await client.info('cpu');
   const read = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
   return (read('used_cpu_user') + read('used_cpu_sys')) * 1e6;
+}
+
+/** Closes the CPU sampling connections, before their servers go (else ioredis retries forever). */
+export function closeRedisStats(): void {
+  for (const client of redisStats.values()) client.disconnect();
+  redisStats.clear();
 }
 
 export interface Servers {
@@ -159,12 +177,16 @@ export interface Servers {
   urls: string[];
 }
 
-/** `instances` servers of `mode`, named `<mode>-x<instances>-<phase>-server-<letter>`. */
+/**
+ * `instances` servers of `mode`, named `<mode>-x<instances>-<phase>-server-<letter>`, on the
+ * bench's Redis or, given `redisCluster`, on that Redis Cluster (thread-relay only).
+ */
 export async function startServers(
   mode: Mode,
   instances: number,
   keyPrefix: string,
   phase: string,
+  redisCluster?: ClusterNode[],
 ): Promise<Servers> {
   const procs: RpcChild[] = [];
   const urls: string[] = [];
@@ -174,7 +196,7 @@ export async function startServers(
     procs.push(proc);
     const { url } = await proc.call<{ url: string }>(
       'start',
-      { mode, redisUrl: redis.url, keyPrefix, instanceId: name },
+      { mode, redisUrl: redis.url, redisCluster, keyPrefix, instanceId: name },
       30_000,
     );
     urls.push(url);
@@ -306,6 +328,8 @@ export interface Stage {
   producer?: RpcChild;
   /** Clients joined to each thread: deliveries expected per event (default 1). */
   clientsPerThread?: number;
+  /** The redis-servers to sample CPU of; absent: the bench's Redis in the Redis modes. */
+  redisProcesses?: RedisProcess[];
 }
 
 export async function runStep(
@@ -322,8 +346,11 @@ export async function runStep(
   const procs = [...servers.procs, clients, ...(stage.producer ? [stage.producer] : [])];
   await clients.call('record', { step });
   await Promise.all(servers.procs.map((proc) => proc.call('gc')));
+  const redisProcs =
+    stage.redisProcesses ?? (usesRedis(mode) ? [{ name: 'redis', url: redis.url }] : []);
+  const redisCpu = () => Promise.all(redisProcs.map((r) => redisCpuMicros(r.url)));
   const cpuBefore = await cpuOf(procs);
-  const redisBefore = usesRedis(mode) ? await redisCpuMicros() : NaN;
+  const redisBefore = await redisCpu();
   const wallBefore = performance.now();
   const produced = await producer.call<ProduceResult>(
     'produce',
@@ -352,7 +379,7 @@ export async function runStep(
     ),
   );
   const cpuAfter = await cpuOf(procs);
-  const redisAfter = Number.isNaN(redisBefore) ? NaN : await redisCpuMicros();
+  const redisAfter = await redisCpu();
   const wallAfter = performance.now();
   const stats = await clients.call<StepStats>('stats');
   const diag = await Promise.all(servers.procs.map((proc) => proc.call<object>('diag')));
@@ -360,12 +387,19 @@ export async function runStep(
   const cpuPercent: Record<string, number> = {};
   const cpuMicrosPerEvent: Record<string, number> = {};
   const events = Math.max(1, produced.sent);
-  if (!Number.isNaN(redisBefore)) {
-    cpuPercent.redis = round(
-      ((redisAfter - redisBefore) / 1000 / (wallAfter - wallBefore)) * 100,
-      0,
+  // `redis` is every sampled redis-server together; a cluster's nodes are also listed one by one.
+  const redisUsed = redisProcs.map((_, i) => (redisAfter[i] ?? NaN) - (redisBefore[i] ?? NaN));
+  const recordRedis = (name: string, micros: number) => {
+    cpuPercent[name] = round((micros / 1000 / (wallAfter - wallBefore)) * 100, 0);
+    cpuMicrosPerEvent[name] = round(micros / events, 1);
+  };
+  if (redisProcs.length > 0)
+    recordRedis(
+      'redis',
+      redisUsed.reduce((a, b) => a + b, 0),
     );
-    cpuMicrosPerEvent.redis = round((redisAfter - redisBefore) / events, 1);
+  if (redisProcs.length > 1) {
+    redisProcs.forEach((r, i) => recordRedis(r.name, redisUsed[i] as number));
   }
   procs.forEach((proc, i) => {
     const before = cpuBefore[i] as CpuSample & { wall: number };
@@ -487,6 +521,6 @@ export function fmtLatency(step: StepResult | undefined): string {
 /** Stops every child still running and the private redis-server. */
 export async function shutdownHarness(): Promise<void> {
   await Promise.all([...children].map((child) => child.stop(2_000)));
-  redisStats?.disconnect();
+  closeRedisStats();
   ownRedis?.kill();
 }

@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --help] [-- --quick] [-- --only relay-redis,plain-redis]
- * [-- --skip memory,reconnect] [-- --instances 2,4] [-- --profile] [-- --out file.json]`
+ * [-- --skip memory,reconnect] [-- --instances 2,4] [-- --cluster] [-- --profile]
+ * [-- --out file.json]`
  *
  * Runs every mode in turn - plain socket.io, socket.io + Redis adapter on 2 and 4
  * instances, thread-relay in memory, thread-relay on 2 and 4 instances with Redis - with
@@ -8,6 +9,7 @@
  * then the Redis modes again with the producer in a process of its own
  * (bench/external-producer.ts). Prints the tables, the ratios against the matching
  * socket.io baseline and the targets, and writes everything as JSON under bench/results/.
+ * `--cluster` runs instead thread-relay over one Redis against a Redis Cluster (bench/cluster.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +17,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { parseCli, USAGE, type Config } from './cli.js';
+import {
+  clusterMarkdown,
+  compareCluster,
+  runClusterSection,
+  type ClusterComparison,
+} from './cluster.js';
 import {
   compareExternal,
   externalMarkdown,
@@ -496,20 +504,30 @@ function render(file: string): void {
     config: Config;
     results: ModeResult[];
     external?: { results: ExternalResult[] };
+    cluster?: ClusterComparison | null;
   };
-  console.log(
-    `${report.command}\n\n${tables(report.config, report.results, report.external?.results ?? []).text}`,
-  );
+  // Compared again, as the external section is: older results get newer figures too.
+  const cluster = report.cluster
+    ? compareCluster(report.cluster.single, report.cluster.cluster, report.config.rates)
+    : null;
+  const { text } = tables(report.config, report.results, report.external?.results ?? [], cluster);
+  console.log(`${report.command}\n\n${text}`);
 }
 
 /** Every table of a run, and the ratios and targets they show. */
-function tables(config: Config, results: ModeResult[], external: ExternalResult[]) {
+function tables(
+  config: Config,
+  results: ModeResult[],
+  external: ExternalResult[],
+  cluster: ClusterComparison | null,
+) {
   const ratios = ratiosOf(results);
   const targets = targetsOf(results, ratios);
   const comparisons: ExternalComparison[] = compareExternal(external, config.rates);
   const parts = [];
   if (results.length > 0) parts.push(markdown(config, results, ratios, targets));
   if (external.length > 0) parts.push(externalMarkdown(config.rates, external, comparisons));
+  if (cluster) parts.push(clusterMarkdown(cluster));
   return { ratios, targets, comparisons, text: parts.join('\n\n') };
 }
 
@@ -562,19 +580,35 @@ async function main(): Promise<void> {
   const machine = await machineInfo();
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   console.log(`${command}\n${JSON.stringify(machine)}`);
-  let results: ModeResult[];
-  let external: ExternalResult[];
+  let results: ModeResult[] = [];
+  let external: ExternalResult[] = [];
+  let cluster: ClusterComparison | null = null;
   try {
-    results = await runInServer();
-    external = await runExternalSection();
+    if (cli.cluster) {
+      cluster = await runClusterSection({
+        runId,
+        config: cli.config,
+        search: !cli.skip.has('search'),
+      });
+    } else {
+      results = await runInServer();
+      external = await runExternalSection();
+    }
   } finally {
     await cleanRedis().catch(() => undefined);
   }
-  const { ratios, targets, comparisons, text } = tables(cli.config, results, external);
+  const { ratios, targets, comparisons, text } = tables(cli.config, results, external, cluster);
   console.log(`\n${text}\n`);
   // Only the full default run replaces the committed results; narrowed runs go aside.
   const fullRun = process.argv.length <= 2;
-  const defaultName = fullRun ? 'latest.json' : cli.config.quick ? 'quick.json' : 'partial.json';
+  const clusterRun = process.argv.slice(2).join(' ') === '--cluster';
+  const defaultName = fullRun
+    ? 'latest.json'
+    : clusterRun
+      ? 'cluster.json'
+      : cli.config.quick
+        ? 'quick.json'
+        : 'partial.json';
   const out = cli.out ?? path.join(ROOT, 'bench', 'results', defaultName);
   mkdirSync(path.dirname(out), { recursive: true });
   const report = {
@@ -601,6 +635,7 @@ async function main(): Promise<void> {
     ratios,
     targets,
     external: { results: external, comparisons },
+    cluster,
     markdown: text,
   };
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);

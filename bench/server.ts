@@ -22,6 +22,7 @@ import {
   plainEvents,
   sleep,
   type BurstRequest,
+  type ClusterNode,
   type CpuSample,
   type MemorySample,
   type Mode,
@@ -31,6 +32,8 @@ import {
 interface StartRequest {
   mode: Mode;
   redisUrl: string;
+  /** Given: thread-relay on this Redis Cluster instead of `redisUrl`. */
+  redisCluster?: ClusterNode[];
   keyPrefix: string;
   instanceId: string;
 }
@@ -117,8 +120,9 @@ async function startRelay(request: StartRequest): Promise<Target> {
   const relay = await import('../src/index.js');
   const { LocalSockets } = await import('../src/sockets/local-sockets.js');
   const { CLUSTER_BUS } = await import('../src/cluster/cluster-bus.js');
+  const redisOption = request.redisCluster ? { cluster: request.redisCluster } : request.redisUrl;
   const redis =
-    request.mode === 'relay-redis' ? { redis: request.redisUrl, keyPrefix: request.keyPrefix } : {};
+    request.mode === 'relay-redis' ? { redis: redisOption, keyPrefix: request.keyPrefix } : {};
   class BenchAppModule {}
   Module({
     imports: [
@@ -148,9 +152,15 @@ async function startRelay(request: StartRequest): Promise<Target> {
     send: (threadId, step, measured) =>
       delivery.sendToThread(threadId, EVENT_TYPE, benchPayload(step, measured)),
     connections: () => sockets.namespace?.sockets.size ?? 0,
-    // Behind every command already queued on the module's Redis connection.
+    // Behind every command already queued on the module's Redis connection. A cluster has
+    // one per master: probe threads 0-3 hash to slots 14865, 10800, 6739 and 2674, one in
+    // each master's share of an evenly split 3- (or 4-) master cluster.
     settle: async () => {
-      await app.get(relay.ThreadRegistryService).getThread('bench-settle-probe');
+      const registry = app.get(relay.ThreadRegistryService);
+      const probes = request.redisCluster ? 4 : 1;
+      await Promise.all(
+        Array.from({ length: probes }, (_, i) => registry.getThread(`bench-settle-probe-${i}`)),
+      );
     },
     diag: () => ({
       adapter: sockets.namespace?.adapter.constructor.name,

@@ -1,4 +1,5 @@
 import { RelayUnavailableError } from '../errors/relay-unavailable.error.js';
+import { isStoreUnreachable } from '../errors/store-unreachable.js';
 import { toError } from '../errors/to-error.js';
 
 interface Pending {
@@ -73,18 +74,8 @@ export class AvailabilityDeadlines {
 
 function asUnavailable(error: unknown, what: string): Error {
   if (error instanceof RelayUnavailableError) return error;
-  if (isConnectionError(error)) {
+  if (isStoreUnreachable(error)) {
     return new RelayUnavailableError(`${what}: the relay store is unreachable`, { cause: error });
   }
   return toError(error);
-}
-
-function isConnectionError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return (
-    error.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|enableOfflineQueue/i.test(
-      error.message,
-    )
-  );
 }

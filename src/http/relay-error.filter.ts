@@ -8,6 +8,7 @@ import {
 import type { Request, Response } from 'express';
 import { RateLimitedError } from '../errors/rate-limited.error.js';
 import { RelayError } from '../errors/relay-error.js';
+import { asUnavailableIfUnreachable } from '../errors/store-unreachable.js';
 import { toErrorBody } from '../errors/to-error-body.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
@@ -42,7 +43,8 @@ export class RelayErrorFilter implements ExceptionFilter {
     this.log = RelayLogger.for(RelayErrorFilter.name, options);
   }
 
-  catch(error: unknown, host: ArgumentsHost): void {
+  catch(thrown: unknown, host: ArgumentsHost): void {
+    const error = asUnavailableIfUnreachable(thrown);
     const response = host.switchToHttp().getResponse<Response>();
     const request = host.switchToHttp().getRequest<Request>();
     if (error instanceof RelayError) {

@@ -72,6 +72,7 @@ export class OwnRedisCluster {
         if (Date.now() > deadline) throw new Error('the cluster replicas did not attach');
         await new Promise((r) => setTimeout(r, 100));
       }
+      await cluster.waitReplicasInSync();
       return cluster;
     } catch (error) {
       await cluster.dispose();
@@ -122,6 +123,25 @@ export class OwnRedisCluster {
     }
   }
 
+  /**
+   * Every replica's link to its master is up and its first sync is done. Until then a
+   * replica refuses `CLUSTER FAILOVER`, and a promoted one would not have its master's data.
+   */
+  async waitReplicasInSync(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const synced = this.roles().replicas.every((port) => {
+        const info = spawnSync('redis-cli', ['-p', String(port), 'info', 'replication'], {
+          encoding: 'utf8',
+        }).stdout;
+        return info.includes('master_link_status:up') && info.includes('master_sync_in_progress:0');
+      });
+      if (synced) return;
+      if (Date.now() > deadline) throw new Error('the cluster replicas did not sync');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   /** SIGKILLs one node (a master's replica is then promoted after the node timeout). */
   async kill(port: number): Promise<void> {
     const child = this.children.get(port);
@@ -151,10 +171,17 @@ export class OwnRedisCluster {
       `nodes-${port}.conf`,
       '--cluster-node-timeout',
       '2000',
+      // A replica promotes itself however long ago it last heard its master: the default (10)
+      // refuses when the replica has not synced since it became one, as right after a
+      // graceful failover turned the old master into a replica.
+      '--cluster-replica-validity-factor',
+      '0',
       '--save',
       '',
       '--appendonly',
       'no',
+      '--logfile',
+      path.join(this.dir, `node-${port}.log`),
     ];
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.children.set(port, child);

@@ -1,5 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TEST_ADMIN_TOKEN, type TestRelayOptions } from './relay-app.js';
@@ -61,8 +69,15 @@ export async function buildRelayChild(timeoutMs = 60_000): Promise<string> {
 
 async function compileChildren(timeoutMs: number): Promise<string> {
   mkdirSync(OUT_DIR, { recursive: true });
-  // node_modules is the edge of every package scope: the output needs its own.
-  writeFileSync(path.join(OUT_DIR, 'package.json'), '{ "type": "module" }\n');
+  // node_modules is the edge of every package scope: the output needs its own. Written only
+  // when missing or different: a child another worker (or run) starts meanwhile reads it, and
+  // a rewrite in progress is an empty file to it ("Unexpected end of JSON input").
+  const scope = path.join(OUT_DIR, 'package.json');
+  const scopeJson = '{ "type": "module" }\n';
+  if (!existsSync(scope) || readFileSync(scope, 'utf8') !== scopeJson) {
+    writeFileSync(`${scope}.tmp`, scopeJson);
+    renameSync(`${scope}.tmp`, scope);
+  }
   const config = path.join(BUILD_DIR, 'tsconfig.json');
   writeFileSync(
     config,
