@@ -349,8 +349,17 @@ export function resolveRelayOptions(
     100_000,
   );
 
+  const redis = resolveRedis(input.redis);
+  const replicaAcks = integer('delivery.replicaAcks', delivery.replicaAcks, 0, 0, 16);
+  if (replicaAcks > 0 && redis.kind === 'none') {
+    throw new InvalidOptionError(
+      'delivery.replicaAcks',
+      'needs `redis`: in memory there are no replicas to wait for',
+    );
+  }
+
   return {
-    redis: resolveRedis(input.redis),
+    redis,
     keyPrefix,
     instanceId,
     authenticate,
@@ -472,6 +481,7 @@ export function resolveRelayOptions(
         5_000,
         10,
       ),
+      replicaAcks,
     },
     liveness: { heartbeatMs, ttlMs },
     debug: { adminToken: adminToken ?? null },

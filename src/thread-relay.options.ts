@@ -141,6 +141,13 @@ export interface ThreadRelayModuleOptions {
     maxEventBytes?: number;
     /** How long a send waits for an unreachable Redis before `RELAY_UNAVAILABLE` (default 5000). */
     unavailableTimeoutMs?: number;
+    /**
+     * Replicas that must hold an event before its send resolves (Redis `WAIT`, within half
+     * of `unavailableTimeoutMs`; fewer: `RELAY_UNAVAILABLE`, the event stays stored and a retry
+     * with the same idempotency key finds it). Default 0: Redis replicates asynchronously,
+     * so an acknowledged event can be lost if its master dies before a replica has it.
+     */
+    replicaAcks?: number;
   };
   liveness?: {
     /** How often an instance refreshes its liveness key (default 5000). */
@@ -210,7 +217,7 @@ export interface ResolvedRelayOptions {
     pingTimeoutMs: number;
     maxPayloadBytes: number;
   };
-  delivery: { maxEventBytes: number; unavailableTimeoutMs: number };
+  delivery: { maxEventBytes: number; unavailableTimeoutMs: number; replicaAcks: number };
   liveness: { heartbeatMs: number; ttlMs: number };
   debug: { adminToken: string | null };
   /** `apiKeys` empty: the producer API is off. */

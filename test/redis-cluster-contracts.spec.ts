@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { RedisMessageLog } from '../src/delivery/redis-message-log.js';
+import { hashSlot } from '../src/redis/hash-slot.js';
 import { RedisMessageLogKeys } from '../src/delivery/redis-message-log.keys.js';
 import { RedisRegistryStore } from '../src/registry/redis-registry.store.js';
 import { describeMessageLog } from './contracts/message-log.contract.js';
@@ -80,6 +81,63 @@ describeMessageLog('RedisMessageLog on Redis Cluster', (retention) => {
 });
 
 describe('Redis Cluster placement', () => {
+  it('computes the hash slot of a key as Redis does, hash tags and UTF-8 included', async () => {
+    const client = newClient();
+    const keys = [
+      '',
+      'a',
+      'thread_registry',
+      'thread:{t-1}:log',
+      'p:thread:{ü-ñ-日本}:meta',
+      '{}x',
+      '{',
+      'x{}{y}',
+      'x{y}{z}',
+      ...Array.from({ length: 200 }, (_, i) => `conn:{${randomUUID()}}:${i}`),
+    ];
+    for (const key of keys) {
+      expect({ key, slot: hashSlot(key) }).toEqual({
+        key,
+        slot: Number(await client.call('CLUSTER', 'KEYSLOT', key)),
+      });
+    }
+  });
+
+  it('confirms each append on a replica when delivery.replicaAcks asks for one', async () => {
+    const prefix = uniquePrefix('cluster-wait');
+    const log = new RedisMessageLog(
+      newClient(),
+      { ttlSeconds: 600, maxPerThread: 100 },
+      prefix,
+      undefined,
+      65_536,
+      undefined,
+      { replicas: 1, timeoutMs: 2_000 },
+    );
+    // Threads on every master: WAIT goes to the node of each thread's slot, not a random one.
+    const threads = Array.from({ length: 9 }, () => `t-${randomUUID()}`);
+    const receipts = await Promise.all(
+      threads.map((threadId) =>
+        log.append({ id: randomUUID(), threadId, type: 'agent_thinking', payload: 1, ts: 1 }),
+      ),
+    );
+    expect(receipts.map((r) => r.event.seq)).toEqual(threads.map(() => 1));
+    const twoReplicas = new RedisMessageLog(
+      newClient(),
+      { ttlSeconds: 600, maxPerThread: 100 },
+      prefix,
+      undefined,
+      65_536,
+      undefined,
+      { replicas: 2, timeoutMs: 50 },
+    );
+    // One replica per master here: asking for two is refused, not silently accepted.
+    await expect(
+      twoReplicas.append({ id: randomUUID(), threadId: threads[0]!, type: 't', payload: 1, ts: 1 }),
+    ).rejects.toThrow(/1 of 2 replicas/);
+    await deleteKeys(prefix);
+  });
+
   it('spreads threads over every master, and announces each append on its own shard', async () => {
     const prefix = uniquePrefix('cluster-shards');
     const client = newClient();

@@ -4,6 +4,7 @@ import type { NewEvent } from '../src/delivery/message-log.interface.js';
 import { RedisMessageLogKeys } from '../src/delivery/redis-message-log.keys.js';
 import { RedisMessageLog } from '../src/delivery/redis-message-log.js';
 import { InvalidOptionError } from '../src/errors/invalid-option.error.js';
+import { RelayUnavailableError } from '../src/errors/relay-unavailable.error.js';
 import { describeMessageLog } from './contracts/message-log.contract.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 
@@ -52,6 +53,29 @@ describeMessageLog('RedisMessageLog', (retention) =>
 );
 
 describe('RedisMessageLog on Redis', () => {
+  it('refuses an append no replica confirmed (delivery.replicaAcks), keeping it for a retry with its key', async () => {
+    // The shared test Redis has no replicas: WAIT 1 answers 0 when its timeout ends.
+    const waiting = new RedisMessageLog(
+      shared,
+      { ttlSeconds: 600, maxPerThread: 100 },
+      prefix,
+      undefined,
+      65_536,
+      undefined,
+      { replicas: 1, timeoutMs: 50 },
+    );
+    const threadId = `replicas-${randomUUID()}`;
+    const append = () => waiting.append(newEvent(threadId, 1), { idempotencyKey: 'k' });
+    await expect(append()).rejects.toThrow(RelayUnavailableError);
+    await expect(append()).rejects.toThrow(/0 of 1 replicas confirmed it within 50 ms/);
+    // Stored once: the refusal said "not confirmed", not "not stored".
+    await expect(waiting.state(threadId)).resolves.toMatchObject({ headSeq: 1, firstSeq: 1 });
+    const plain = new RedisMessageLog(shared, { ttlSeconds: 600, maxPerThread: 100 }, prefix);
+    await expect(
+      plain.append(newEvent(threadId, 2), { idempotencyKey: 'k' }),
+    ).resolves.toMatchObject({ appended: false, event: { seq: 1 } });
+  });
+
   it('counts the members of the set it was given in the append itself, duplicates too', async () => {
     const retention = { ttlSeconds: 600, maxPerThread: 100 };
     const countedSet = (threadId: string) => `${prefix}counted:{${threadId}}`;

@@ -28,6 +28,17 @@ describe('startup validation', () => {
     [{ authenticate, redis: 'http://localhost:6379' }, 'redis', /redis:\/\//],
     [{ authenticate, redis: 42 }, 'redis', /must be a URL/],
     [{ authenticate, redis: { cluster: [] } }, 'redis.cluster', /non-empty array/],
+    [{ authenticate, delivery: { replicaAcks: 1 } }, 'delivery.replicaAcks', /needs `redis`/],
+    [
+      { authenticate, redis: 'redis://r:6379', delivery: { replicaAcks: 17 } },
+      'delivery.replicaAcks',
+      /between 0 and 16/,
+    ],
+    [
+      { authenticate, redis: 'redis://r:6379', delivery: { replicaAcks: -1 } },
+      'delivery.replicaAcks',
+      /between 0 and 16/,
+    ],
     [{ authenticate, redis: { cluster: 'a:7000' } }, 'redis.cluster', /non-empty array/],
     [{ authenticate, redis: { cluster: ['a:7000'] } }, 'redis.cluster[0]', /\{ host, port \}/],
     [{ authenticate, redis: { cluster: [{ port: 7000 }] } }, 'redis.cluster[0].host', /host/],

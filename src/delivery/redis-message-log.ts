@@ -1,6 +1,7 @@
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/redis-client.js';
 import { LuaScript } from '../registry/lua-script.js';
+import { writerOf } from '../redis/replica-acks.js';
 import { RelayUnavailableError } from '../errors/relay-unavailable.error.js';
 import type { ThreadEvent } from '../protocol.js';
 import { waitUntilReady } from '../redis/wait-until-ready.js';
@@ -153,6 +154,11 @@ export class RedisMessageLog implements MessageLog {
     private readonly countedSetOf?: (threadId: string) => string,
     private readonly maxEventBytes = 65_536,
     private readonly announce?: { channelOf: (threadId: string) => string; command: string },
+    /** Replicas that must hold each append before it resolves (`WAIT`), and for how long. */
+    private readonly replicaAcks: { replicas: number; timeoutMs: number } = {
+      replicas: 0,
+      timeoutMs: 0,
+    },
   ) {
     this.keys = new RedisMessageLogKeys(keyPrefix);
   }
@@ -170,29 +176,24 @@ export class RedisMessageLog implements MessageLog {
     // cannot start a caller's key): the second run then finds the first instead of
     // storing the event again under the next seq.
     const meta = this.keys.meta(threadId);
-    const reply = asArray(
-      await APPEND.run(
-        this.client,
-        [
-          meta,
-          this.keys.log(threadId),
-          this.keys.idem(threadId),
-          // Without a set to count, the meta key stands in: it is in the slot and never read.
-          this.countedSetOf?.(threadId) ?? meta,
-        ],
-        [
-          newEpoch(),
-          encodeEventBody(input),
-          options.idempotencyKey ?? `#${input.id}`,
-          this.retention.maxPerThread,
-          this.retention.ttlSeconds,
-          this.countedSetOf ? '1' : '0',
-          this.announce?.channelOf(threadId) ?? '',
-          this.announce?.command ?? 'PUBLISH',
-        ],
-      ),
-      'append',
-    );
+    const keys = [
+      meta,
+      this.keys.log(threadId),
+      this.keys.idem(threadId),
+      // Without a set to count, the meta key stands in: it is in the slot and never read.
+      this.countedSetOf?.(threadId) ?? meta,
+    ];
+    const args = [
+      newEpoch(),
+      encodeEventBody(input),
+      options.idempotencyKey ?? `#${input.id}`,
+      this.retention.maxPerThread,
+      this.retention.ttlSeconds,
+      this.countedSetOf ? '1' : '0',
+      this.announce?.channelOf(threadId) ?? '',
+      this.announce?.command ?? 'PUBLISH',
+    ];
+    const reply = asArray(await this.appendScript(keys, args), 'append');
     const seq = asInteger(reply[1], 'append seq');
     const epoch = asString(reply[2], 'append epoch');
     const count = asInteger(reply[3], 'append count');
@@ -207,6 +208,34 @@ export class RedisMessageLog implements MessageLog {
       appended: earlier.id === input.id,
       ...counted,
     };
+  }
+
+  /**
+   * The append, then `WAIT` on the connection that wrote it, until as many replicas as
+   * asked for hold it. WAIT cannot run in a script, and a pipeline of both would not follow
+   * a cluster's redirections; the writer is looked up before and after, and a send whose
+   * slot changed master in between is refused rather than confirmed by the wrong node.
+   */
+  private async appendScript(keys: string[], args: (string | number)[]): Promise<unknown> {
+    const { replicas, timeoutMs } = this.replicaAcks;
+    if (replicas === 0) return APPEND.run(this.client, keys, args);
+    const [meta = ''] = keys;
+    // Before the client's first slot map there is no owner yet: the one after the append is it.
+    const before = writerOf(this.client, meta);
+    const reply = await APPEND.run(this.client, keys, args);
+    const writer = writerOf(this.client, meta);
+    if (!writer || (before && writer !== before)) {
+      throw new RelayUnavailableError(
+        'append: the thread’s master changed during the send (failover or migration); retry with the same idempotency key',
+      );
+    }
+    const acknowledged = await writer.wait(replicas, timeoutMs);
+    if (acknowledged < replicas) {
+      throw new RelayUnavailableError(
+        `append: stored, but ${acknowledged} of ${replicas} replicas confirmed it within ${timeoutMs} ms (delivery.replicaAcks); it could be lost in a failover: retry with the same idempotency key`,
+      );
+    }
+    return reply;
   }
 
   /**

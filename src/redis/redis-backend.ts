@@ -58,6 +58,11 @@ export class RedisBackend {
         (threadId) => registryKeys.threadConns(threadId),
         options.delivery.maxEventBytes,
         { channelOf: (threadId) => channels.threadLive(threadId), command },
+        {
+          replicas: options.delivery.replicaAcks,
+          // Half the send's bound, so WAIT answers before the send is refused for silence.
+          timeoutMs: Math.max(1, Math.floor(options.delivery.unavailableTimeoutMs / 2)),
+        },
       ),
       new RedisRateLimitStore(connections.commands, options.keyPrefix),
       new RedisClusterBus(connections.commands, connections.subscriber, channels, (kind, error) =>

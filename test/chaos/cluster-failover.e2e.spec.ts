@@ -82,7 +82,9 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
     const options = {
       redis: { cluster: cluster.nodes },
       keyPrefix: uniquePrefix('chaos-failover'),
-      delivery: { unavailableTimeoutMs: UNAVAILABLE_MS },
+      // A send resolves once a replica holds the event: what the producer was told is stored
+      // survives the SIGKILL of its master (Redis replicates asynchronously otherwise).
+      delivery: { unavailableTimeoutMs: UNAVAILABLE_MS, replicaAcks: 1 },
     };
     relays = [
       await startRelayApp({ ...options, instanceId: 'failover-a' }),
@@ -256,6 +258,7 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
   async function failOverUnderLoad(
     label: string,
     failOver: (placement: { master: number; replica: number }) => Promise<void>,
+    afterPromotion: () => Promise<void> = () => Promise.resolve(),
   ) {
     const busy = threadIds[0]!;
     // Each scenario starts from a healthy cluster: every replica synced with its master.
@@ -277,6 +280,7 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
       50,
     );
     const promotedAt = Date.now();
+    await afterPromotion();
     const busyAcked = run.acked.get(busy)!;
     const afterFailover = () => busyAcked.filter((a) => a.at > promotedAt).length;
     await waitUntil(
@@ -343,9 +347,20 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
   }, 90_000);
 
   it('survives SIGKILL of the busy thread’s master: nothing acknowledged lost, once, in order', async () => {
-    await failOverUnderLoad('sigkill', async ({ master, replica }) => {
-      probePort = replica;
-      await cluster.kill(master);
-    });
+    let killed = 0;
+    await failOverUnderLoad(
+      'sigkill',
+      async ({ master, replica }) => {
+        probePort = replica;
+        killed = master;
+        await cluster.kill(master);
+      },
+      // The promoted master has no replica until the dead node is back: with replicaAcks 1
+      // its slots refuse sends until then, as an operator restarting the node would see.
+      async () => {
+        await cluster.restart(killed);
+        await cluster.waitReplicasInSync();
+      },
+    );
   }, 90_000);
 });

@@ -152,6 +152,15 @@ export class OwnRedisCluster {
     this.children.delete(port);
   }
 
+  /**
+   * Starts a stopped node again on its port with its own cluster config: it rejoins, as a
+   * replica when its slots were failed over meanwhile.
+   */
+  async restart(port: number): Promise<void> {
+    if (this.children.has(port)) throw new Error(`node ${port} is running`);
+    await this.startNode(port);
+  }
+
   async dispose(): Promise<void> {
     for (const port of [...this.children.keys()]) await this.kill(port);
     rmSync(this.dir, { recursive: true, force: true });
