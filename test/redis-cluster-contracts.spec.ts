@@ -105,32 +105,33 @@ describe('Redis Cluster placement', () => {
 
   it('confirms each append on a replica when delivery.replicaAcks asks for one', async () => {
     const prefix = uniquePrefix('cluster-wait');
-    const log = new RedisMessageLog(
-      newClient(),
-      { ttlSeconds: 600, maxPerThread: 100 },
-      prefix,
-      undefined,
-      65_536,
-      undefined,
-      { replicas: 1, timeoutMs: 2_000 },
-    );
+    const client = newClient();
+    const waitingFor = (replicas: number, timeoutMs: number) =>
+      new RedisMessageLog(
+        client,
+        { ttlSeconds: 600, maxPerThread: 100 },
+        prefix,
+        undefined,
+        65_536,
+        undefined,
+        { replicas, timeoutMs },
+      );
     // Threads on every master: WAIT goes to the node of each thread's slot, not a random one.
-    const threads = Array.from({ length: 9 }, () => `t-${randomUUID()}`);
+    const byMaster = new Map<string, string[]>();
+    while ([...byMaster.values()].filter((ids) => ids.length >= 3).length < 3) {
+      const threadId = `t-${randomUUID()}`;
+      const master = (await masterOf(client, `thread:{${threadId}}`)) ?? '';
+      byMaster.set(master, [...(byMaster.get(master) ?? []), threadId]);
+    }
+    const threads = [...byMaster.values()].flatMap((ids) => ids.slice(0, 3));
+    const log = waitingFor(1, 2_000);
     const receipts = await Promise.all(
       threads.map((threadId) =>
         log.append({ id: randomUUID(), threadId, type: 'agent_thinking', payload: 1, ts: 1 }),
       ),
     );
     expect(receipts.map((r) => r.event.seq)).toEqual(threads.map(() => 1));
-    const twoReplicas = new RedisMessageLog(
-      newClient(),
-      { ttlSeconds: 600, maxPerThread: 100 },
-      prefix,
-      undefined,
-      65_536,
-      undefined,
-      { replicas: 2, timeoutMs: 50 },
-    );
+    const twoReplicas = waitingFor(2, 50);
     // One replica per master here: asking for two is refused, not silently accepted.
     await expect(
       twoReplicas.append({ id: randomUUID(), threadId: threads[0]!, type: 't', payload: 1, ts: 1 }),

@@ -1,3 +1,4 @@
+import { BadRequestError } from '../src/errors/bad-request.error.js';
 import { Redis } from 'ioredis';
 import { InvalidOptionError } from '../src/errors/invalid-option.error.js';
 import {
@@ -227,6 +228,34 @@ describe('RedisRegistryStore on Redis', () => {
     expect(cursors.at(-1)).toBeNull();
     expect(cursors.slice(0, -1).every((c) => c !== null && /^\d+$/.test(c))).toBe(true);
     expect(items.map((r) => r.threadId).sort()).toEqual([...ids].sort());
+  });
+
+  it('pages connections bucket by bucket and refuses cursors it did not issue', async () => {
+    const ids = Array.from({ length: 300 }, (_, i) => `c-${i}`);
+    await Promise.all(
+      ids.map((id) =>
+        store.putConnection({
+          connectionId: id,
+          userId: 'alice',
+          instanceId: 'i-1',
+          transport: 'websocket',
+          connectedAt: 1,
+          lastSeenAt: 1,
+          threads: [],
+        }),
+      ),
+    );
+    const cursors: (string | null)[] = [];
+    const { items } = await collectPages(async (cursor, limit) => {
+      const page = await store.listConnections(cursor, limit);
+      cursors.push(page.nextCursor);
+      return page;
+    }, 40);
+    expect(items.map((r) => r.connectionId).sort()).toEqual([...ids].sort());
+    expect(cursors.slice(0, -1).every((c) => c !== null && /^\d{1,2}:\d+$/.test(c))).toBe(true);
+    for (const bad of ['16:0', '1:abc', ':0', '1:', '0:18446744073709551616', '1:2:3', '١:0']) {
+      await expect(store.listConnections(bad, 10)).rejects.toBeInstanceOf(BadRequestError);
+    }
   });
 
   it('leaves the client it was given open on close()', async () => {
