@@ -82,6 +82,28 @@ function resolveClusterNodes(value: unknown): { host: string; port: number }[] {
   });
 }
 
+/**
+ * Cluster options the module cannot work with: ioredis prefixes the keys of a command, and a
+ * cluster's shard channels count as keys, but not the channels the scripts publish to (an
+ * argument), so live events would go unheard (the module's own `keyPrefix` prefixes both);
+ * reads from replicas could miss a thread just created or call a live instance dead.
+ */
+function checkClusterOptions(where: string, options: Record<string, unknown>): void {
+  const redisOptions = (options.redisOptions ?? {}) as Record<string, unknown>;
+  if (options.keyPrefix !== undefined || redisOptions.keyPrefix !== undefined) {
+    throw new InvalidOptionError(
+      `${where}.keyPrefix`,
+      'is not supported on a cluster: use the module option `keyPrefix`, which also prefixes the channels',
+    );
+  }
+  if (options.scaleReads !== undefined && options.scaleReads !== 'master') {
+    throw new InvalidOptionError(
+      `${where}.scaleReads`,
+      `must be 'master' (the default): the registry and the log read what they just wrote, which a replica may not have yet`,
+    );
+  }
+}
+
 function resolveRedis(value: unknown): ResolvedRelayOptions['redis'] {
   if (value === undefined || value === null) return { kind: 'none' };
   if (typeof value === 'string') {
@@ -101,7 +123,13 @@ function resolveRedis(value: unknown): ResolvedRelayOptions['redis'] {
     return { kind: 'url', url: value };
   }
   if (typeof value === 'object' && !Array.isArray(value)) {
-    if (isClusterClient(value)) return { kind: 'cluster-client', client: value };
+    if (isClusterClient(value)) {
+      checkClusterOptions(
+        'redis (the Cluster passed in)',
+        value.options as Record<string, unknown>,
+      );
+      return { kind: 'cluster-client', client: value };
+    }
     if (looksLikeRedisClient(value)) return { kind: 'client', client: value as never };
     if ('cluster' in value) {
       const { cluster, options, ...rest } = value as { cluster: unknown; options?: unknown };
@@ -112,11 +140,9 @@ function resolveRedis(value: unknown): ResolvedRelayOptions['redis'] {
           `with \`cluster\` takes only \`options\` beside it (ioredis ClusterOptions), got ${unknown.map((key) => `\`${key}\``).join(', ')}`,
         );
       }
-      return {
-        kind: 'cluster',
-        nodes: resolveClusterNodes(cluster),
-        options: objectOrUndefined('redis.options', options),
-      };
+      const clusterOptions = objectOrUndefined('redis.options', options);
+      checkClusterOptions('redis.options', clusterOptions);
+      return { kind: 'cluster', nodes: resolveClusterNodes(cluster), options: clusterOptions };
     }
     return { kind: 'options', options: value };
   }

@@ -30,6 +30,33 @@ describe('startup validation', () => {
     [{ authenticate, redis: { cluster: [] } }, 'redis.cluster', /non-empty array/],
     [{ authenticate, delivery: { replicaAcks: 1 } }, 'delivery.replicaAcks', /needs `redis`/],
     [
+      {
+        authenticate,
+        redis: { cluster: [{ host: 'a', port: 7000 }], options: { keyPrefix: 'x:' } },
+      },
+      'redis.options.keyPrefix',
+      /module option `keyPrefix`/,
+    ],
+    [
+      {
+        authenticate,
+        redis: {
+          cluster: [{ host: 'a', port: 7000 }],
+          options: { redisOptions: { keyPrefix: 'x:' } },
+        },
+      },
+      'redis.options.keyPrefix',
+      /not supported on a cluster/,
+    ],
+    [
+      {
+        authenticate,
+        redis: { cluster: [{ host: 'a', port: 7000 }], options: { scaleReads: 'slave' } },
+      },
+      'redis.options.scaleReads',
+      /must be 'master'/,
+    ],
+    [
       { authenticate, redis: 'redis://r:6379', delivery: { replicaAcks: 17 } },
       'delivery.replicaAcks',
       /between 0 and 16/,
@@ -246,6 +273,13 @@ describe('startup validation', () => {
       kind: 'cluster-client',
       client: cluster,
     });
+    const readsReplicas = new Cluster([{ host: '127.0.0.1', port: 7000 }], {
+      lazyConnect: true,
+      scaleReads: 'all',
+    });
+    expect(optionError({ authenticate, redis: readsReplicas }).option).toBe(
+      'redis (the Cluster passed in).scaleReads',
+    );
   });
 
   it('stops a Nest app from booting and names the option', async () => {

@@ -19,6 +19,9 @@ import {
   encodeUserEvent,
 } from './live-messages.js';
 
+/** Longest an SSUBSCRIBE may go unanswered before the watch that needs it fails. */
+const SUBSCRIBE_TIMEOUT_MS = 5_000;
+
 /**
  * The bus over Redis pub/sub: one subscriber connection per process (per master on Redis
  * Cluster, where channels are sharded: SSUBSCRIBE/SPUBLISH, each channel on its thread's
@@ -119,8 +122,27 @@ export class RedisClusterBus implements ClusterBus {
   }
 
   private async subscribe(channel: string): Promise<void> {
-    if (isClusterClient(this.subscriber)) await this.subscriber.ssubscribe(channel);
-    else await this.subscriber.subscribe(channel);
+    if (!isClusterClient(this.subscriber)) {
+      await this.subscriber.subscribe(channel);
+      return;
+    }
+    // ioredis never settles an SSUBSCRIBE that a node answers with MOVED (a slot that just
+    // migrated): without a bound, the watch, and everyone waiting on it, would hang for good.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(`SSUBSCRIBE got no answer within ${SUBSCRIBE_TIMEOUT_MS} ms (slot moved?)`),
+          ),
+        SUBSCRIBE_TIMEOUT_MS,
+      );
+    });
+    try {
+      await Promise.race([this.subscriber.ssubscribe(channel), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async publish(channel: string, message: string): Promise<void> {
@@ -174,13 +196,20 @@ export class RedisClusterBus implements ClusterBus {
 
   /**
    * ioredis moved its per-master subscriber connections (failover, slot migration, a lost
-   * node) and subscribed them again, without waiting for the replies. Subscribing each
-   * channel again waits for them (a channel already subscribed is left as it is); only then
-   * are the logs re-read, or an event stored in between would be neither heard nor read.
+   * node) and subscribed them again, without waiting for the replies. Each channel is
+   * unsubscribed and subscribed again here: the reply says it is in place, and ioredis's
+   * own list keeps one entry per channel (a second SSUBSCRIBE alone would add a copy per
+   * topology change). Only then are the logs re-read, so an event published in between,
+   * when neither heard nor read yet, is read.
    */
   private readonly onShardsReady = (): void => {
-    const channels = this.interest.channels();
-    Promise.all(channels.map((channel) => this.subscribe(channel))).then(
+    const subscriber = this.subscriber as Cluster;
+    const renew = async (channel: string): Promise<void> => {
+      await subscriber.sunsubscribe(channel);
+      // Unwatched meanwhile: leave it unsubscribed.
+      if (this.interest.has(channel)) await this.subscribe(channel);
+    };
+    Promise.all(this.interest.channels().map(renew)).then(
       () => this.listeners.emit('resync'),
       // A node is still away: ioredis resets its subscribers again, and this runs again.
       (error: unknown) => this.onError('resync', error),

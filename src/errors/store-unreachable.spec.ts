@@ -1,4 +1,5 @@
 import { RelayUnavailableError } from './relay-unavailable.error.js';
+import { ThreadNotFoundError } from './thread-not-found.error.js';
 import { asUnavailableIfUnreachable, isStoreUnreachable } from './store-unreachable.js';
 import { toErrorBody } from './to-error-body.js';
 
@@ -11,7 +12,10 @@ function named(name: string, message: string): Error {
 describe('isStoreUnreachable', () => {
   it.each([
     new Error('Connection is closed.'),
-    new Error('connect ECONNREFUSED 127.0.0.1:7000'),
+    Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:7000'), { code: 'ECONNREFUSED' }),
+    new Error('Command timed out'),
+    new Error('Command aborted due to connection close'),
+    new Error("READONLY You can't write against a read only replica."),
     new Error('CLUSTERDOWN The cluster is down'),
     new Error('TRYAGAIN Multiple keys request during rehashing of slot'),
     new Error('MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to no'),
@@ -33,11 +37,18 @@ describe('isStoreUnreachable', () => {
     new Error('WRONGTYPE Operation against a key holding the wrong kind of value'),
     new Error('CROSSSLOT Keys in request don\u2019t hash to the same slot'),
     new TypeError('x is undefined'),
+    // Ids may contain these words; only the store's own errors count.
+    new Error('Thread ECONNREFUSED not found'),
+    new Error('my-etimedout-thread is not valid'),
+    new ThreadNotFoundError('Thread "EPIPE" not found'),
+    new ThreadNotFoundError('Connection is closed'),
     'Connection is closed',
     null,
-  ])('leaves %s alone: a bug is not an outage', (error) => {
+  ])('leaves %s alone: a bug or a refusal of ours is not an outage', (error) => {
     expect(isStoreUnreachable(error)).toBe(false);
     expect(asUnavailableIfUnreachable(error)).toBe(error);
-    expect(toErrorBody(error).code).toBe('INTERNAL');
+    expect(toErrorBody(error).code).toBe(
+      error instanceof ThreadNotFoundError ? 'THREAD_NOT_FOUND' : 'INTERNAL',
+    );
   });
 });

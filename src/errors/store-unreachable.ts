@@ -1,21 +1,33 @@
+import { RelayError } from './relay-error.js';
 import { RelayUnavailableError } from './relay-unavailable.error.js';
 
-/**
- * Errors of a Redis client that say the store cannot be reached right now, not that the
- * request was wrong: a lost or refused connection, and on Redis Cluster a failover in
- * progress (no master for the slot yet, redirections that do not settle, a slot map that
- * cannot be refreshed). The operation may or may not have run; a retry with the same
- * idempotency key is safe.
- */
-const UNREACHABLE =
-  /Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Stream isn't writeable|enableOfflineQueue|^CLUSTERDOWN|^TRYAGAIN|^MASTERDOWN|^LOADING|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|Cluster is ended/i;
+/** Node socket error codes of a connection that failed or broke. */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
 
+/** Error classes of ioredis for a connection or a cluster that cannot serve now. */
+const CLIENT_ERRORS = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+
+/**
+ * Messages of ioredis (connection lost, offline queue off, redirections that do not settle,
+ * a slot map that cannot be refreshed, a command timeout) and Redis replies of a cluster in
+ * failover or a server that is starting. Anchored at the start: an id that merely contains
+ * one of these words is not an outage.
+ */
+const MESSAGES =
+  /^(Connection is closed|Connection is aborted|Command aborted due to connection close|Command timed out|Stream isn't writeable|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|Cluster is ended|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|LOADING|READONLY)\b/;
+
+/**
+ * Whether an error says that the store (Redis) cannot be reached right now, rather than
+ * that the request was wrong. The operation may or may not have run; a retry with the same
+ * idempotency key is safe. The module's own errors keep their meaning.
+ */
 export function isStoreUnreachable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
+  if (!(error instanceof Error) || error instanceof RelayError) return false;
+  const code = (error as { code?: unknown }).code;
   return (
-    error.name === 'MaxRetriesPerRequestError' ||
-    error.name === 'ClusterAllFailedError' ||
-    UNREACHABLE.test(error.message)
+    CLIENT_ERRORS.has(error.name) ||
+    (typeof code === 'string' && SOCKET_CODES.has(code)) ||
+    MESSAGES.test(error.message)
   );
 }
 

@@ -397,15 +397,15 @@ export class RedisRegistryStore implements RegistryStore {
 
   async heartbeatInstance(instanceId: string, ttlMs: number): Promise<void> {
     const now = Date.now();
-    await Promise.all([
-      this.client.set(
-        this.keys.instance(instanceId),
-        String(now),
-        'PX',
-        Math.max(1, Math.ceil(ttlMs)),
-      ),
-      this.client.hset(this.keys.instances, instanceId, String(now)),
-    ]);
+    // The liveness key first: a sweeper that finds the index entry must find the key too, and
+    // on a cluster the two are on different nodes.
+    await this.client.set(
+      this.keys.instance(instanceId),
+      String(now),
+      'PX',
+      Math.max(1, Math.ceil(ttlMs)),
+    );
+    await this.client.hset(this.keys.instances, instanceId, String(now));
   }
 
   async deadInstances(): Promise<string[]> {
