@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { RedisMessageLog } from '../src/delivery/redis-message-log.js';
-import { hashSlot } from '../src/redis/hash-slot.js';
+import { ReplicaAcks } from '../src/redis/replica-acks.js';
+import { RelayUnavailableError } from '../src/errors/relay-unavailable.error.js';
 import { RedisMessageLogKeys } from '../src/delivery/redis-message-log.keys.js';
 import { RedisRegistryStore } from '../src/registry/redis-registry.store.js';
 import { describeMessageLog } from './contracts/message-log.contract.js';
@@ -81,31 +82,10 @@ describeMessageLog('RedisMessageLog on Redis Cluster', (retention) => {
 });
 
 describe('Redis Cluster placement', () => {
-  it('computes the hash slot of a key as Redis does, hash tags and UTF-8 included', async () => {
-    const client = newClient();
-    const keys = [
-      '',
-      'a',
-      'thread_registry',
-      'thread:{t-1}:log',
-      'p:thread:{ü-ñ-日本}:meta',
-      '{}x',
-      '{',
-      'x{}{y}',
-      'x{y}{z}',
-      ...Array.from({ length: 200 }, (_, i) => `conn:{${randomUUID()}}:${i}`),
-    ];
-    for (const key of keys) {
-      expect({ key, slot: hashSlot(key) }).toEqual({
-        key,
-        slot: Number(await client.call('CLUSTER', 'KEYSLOT', key)),
-      });
-    }
-  });
-
   it('confirms each append on a replica when delivery.replicaAcks asks for one', async () => {
     const prefix = uniquePrefix('cluster-wait');
     const client = newClient();
+    const acksClient = newClient();
     const waitingFor = (replicas: number, timeoutMs: number) =>
       new RedisMessageLog(
         client,
@@ -114,7 +94,7 @@ describe('Redis Cluster placement', () => {
         undefined,
         65_536,
         undefined,
-        { replicas, timeoutMs },
+        new ReplicaAcks({ replicas, timeoutMs, client: acksClient }),
       );
     // Threads on every master: WAIT goes to the node of each thread's slot, not a random one.
     const byMaster = new Map<string, string[]>();
@@ -136,6 +116,36 @@ describe('Redis Cluster placement', () => {
     await expect(
       twoReplicas.append({ id: randomUUID(), threadId: threads[0]!, type: 't', payload: 1, ts: 1 }),
     ).rejects.toThrow(/1 of 2 replicas/);
+    await deleteKeys(prefix);
+  });
+
+  it('waits for replicas on a connection of its own: other commands to that master go on', async () => {
+    const prefix = uniquePrefix('cluster-wait-own');
+    const client = newClient();
+    // Two replicas asked, one per master here: each WAIT runs its full second and fails.
+    const log = new RedisMessageLog(
+      client,
+      { ttlSeconds: 600, maxPerThread: 100 },
+      prefix,
+      undefined,
+      65_536,
+      undefined,
+      new ReplicaAcks({ replicas: 2, timeoutMs: 1_000, client: newClient() }),
+    );
+    const threadId = `t-${randomUUID()}`;
+    const settled: string[] = [];
+    const appends = Array.from({ length: 5 }, (_, i) =>
+      log.append({ id: randomUUID(), threadId, type: 't', payload: i, ts: 1 }).then(
+        () => settled.push('append ok'),
+        (error: unknown) =>
+          settled.push(error instanceof RelayUnavailableError ? 'append refused' : String(error)),
+      ),
+    );
+    // Same slot, so the same master, on the module's command connection.
+    await client.set(`${prefix}thread:{${threadId}}:probe`, '1');
+    settled.push('other command');
+    await Promise.all(appends);
+    expect(settled).toEqual(['other command', ...Array<string>(5).fill('append refused')]);
     await deleteKeys(prefix);
   });
 

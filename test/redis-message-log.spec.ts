@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import type { NewEvent } from '../src/delivery/message-log.interface.js';
 import { RedisMessageLogKeys } from '../src/delivery/redis-message-log.keys.js';
 import { RedisMessageLog } from '../src/delivery/redis-message-log.js';
+import { ReplicaAcks } from '../src/redis/replica-acks.js';
 import { InvalidOptionError } from '../src/errors/invalid-option.error.js';
 import { RelayUnavailableError } from '../src/errors/relay-unavailable.error.js';
 import { describeMessageLog } from './contracts/message-log.contract.js';
@@ -62,7 +63,7 @@ describe('RedisMessageLog on Redis', () => {
       undefined,
       65_536,
       undefined,
-      { replicas: 1, timeoutMs: 50 },
+      new ReplicaAcks({ replicas: 1, timeoutMs: 50, client: newClient() }),
     );
     const threadId = `replicas-${randomUUID()}`;
     const append = () => waiting.append(newEvent(threadId, 1), { idempotencyKey: 'k' });

@@ -1,7 +1,7 @@
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/redis-client.js';
 import { LuaScript } from '../registry/lua-script.js';
-import { writerOf } from '../redis/replica-acks.js';
+import type { ReplicaAcks } from '../redis/replica-acks.js';
 import { RelayUnavailableError } from '../errors/relay-unavailable.error.js';
 import type { ThreadEvent } from '../protocol.js';
 import { waitUntilReady } from '../redis/wait-until-ready.js';
@@ -27,8 +27,9 @@ import { RedisMessageLogKeys } from './redis-message-log.keys.js';
  * KEYS: meta, log, idem, counted set. ARGV: epoch for a new log, encoded event, idempotency
  * key ('' for none), maxPerThread, ttlSeconds, '1' to count the set's members (else '0'),
  * the thread's live channel ('' for none), the publish command (PUBLISH, or SPUBLISH in
- * Redis Cluster). Returns {1, seq, epoch, count} when appended, {0, seq, epoch, count,
- * fields} for an idempotent hit; count is -1 when not asked for.
+ * Redis Cluster), '1' to name the cluster node that ran it (else '0'). Returns {1, seq,
+ * epoch, count, nil, node} when appended, {0, seq, epoch, count, fields, node} for an
+ * idempotent hit; count is -1 when not asked for, node nil.
  *
  * The event is published in the same step as it is stored: no writer can die in between,
  * so an event in the log has always been announced (`cluster/live-messages.ts` has the
@@ -42,6 +43,8 @@ import { RedisMessageLogKeys } from './redis-message-log.keys.js';
  */
 const APPEND = new LuaScript(`
 local meta, log, idem = KEYS[1], KEYS[2], KEYS[3]
+local node = false
+if ARGV[9] == '1' then node = redis.call('CLUSTER', 'MYID') end
 local key = ARGV[3]
 local count = -1
 if ARGV[6] == '1' then count = redis.call('SCARD', KEYS[4]) end
@@ -55,7 +58,7 @@ elseif key ~= '' then
   local prior = redis.call('HGET', idem, key)
   if prior then
     local found = redis.call('XRANGE', log, prior .. '-0', prior .. '-0')
-    if found[1] then return {0, tonumber(prior), epoch, count, found[1][2]} end
+    if found[1] then return {0, tonumber(prior), epoch, count, found[1][2], node} end
     redis.call('HDEL', idem, key)
   end
 end
@@ -102,7 +105,7 @@ end
 if ARGV[7] ~= '' then
   redis.call(ARGV[8], ARGV[7], 'e' .. seq .. '\\n' .. epoch .. '\\n' .. ARGV[2])
 end
-return {1, seq, epoch, count}
+return {1, seq, epoch, count, false, node}
 `);
 
 /**
@@ -154,11 +157,8 @@ export class RedisMessageLog implements MessageLog {
     private readonly countedSetOf?: (threadId: string) => string,
     private readonly maxEventBytes = 65_536,
     private readonly announce?: { channelOf: (threadId: string) => string; command: string },
-    /** Replicas that must hold each append before it resolves (`WAIT`), and for how long. */
-    private readonly replicaAcks: { replicas: number; timeoutMs: number } = {
-      replicas: 0,
-      timeoutMs: 0,
-    },
+    /** Replicas that must hold each append before it resolves (`delivery.replicaAcks`). */
+    private readonly replicaAcks: ReplicaAcks | null = null,
   ) {
     this.keys = new RedisMessageLogKeys(keyPrefix);
   }
@@ -210,31 +210,16 @@ export class RedisMessageLog implements MessageLog {
     };
   }
 
-  /**
-   * The append, then `WAIT` on the connection that wrote it, until as many replicas as
-   * asked for hold it. WAIT cannot run in a script, and a pipeline of both would not follow
-   * a cluster's redirections; the writer is looked up before and after, and a send whose
-   * slot changed master in between is refused rather than confirmed by the wrong node.
-   */
+  /** The append; with `replicaAcks`, on its own client and confirmed by replicas (or refused). */
   private async appendScript(keys: string[], args: (string | number)[]): Promise<unknown> {
-    const { replicas, timeoutMs } = this.replicaAcks;
-    if (replicas === 0) return APPEND.run(this.client, keys, args);
-    const [meta = ''] = keys;
-    // Before the client's first slot map there is no owner yet: the one after the append is it.
-    const before = writerOf(this.client, meta);
-    const reply = await APPEND.run(this.client, keys, args);
-    const writer = writerOf(this.client, meta);
-    if (!writer || (before && writer !== before)) {
-      throw new RelayUnavailableError(
-        'append: the thread’s master changed during the send (failover or migration); retry with the same idempotency key',
-      );
-    }
-    const acknowledged = await writer.wait(replicas, timeoutMs);
-    if (acknowledged < replicas) {
-      throw new RelayUnavailableError(
-        `append: stored, but ${acknowledged} of ${replicas} replicas confirmed it within ${timeoutMs} ms (delivery.replicaAcks); it could be lost in a failover: retry with the same idempotency key`,
-      );
-    }
+    if (!this.replicaAcks) return APPEND.run(this.client, keys, args);
+    const acks = this.replicaAcks;
+    const reply = asArray(
+      await APPEND.run(acks.config.client, keys, [...args, acks.needsNodeId ? '1' : '0']),
+      'append',
+    );
+    const node = reply[5];
+    await acks.confirm(typeof node === 'string' ? node : null);
     return reply;
   }
 

@@ -8,6 +8,7 @@ import { RedisRegistryStore } from '../registry/redis-registry.store.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import type { ResolvedRelayOptions } from '../thread-relay.options.js';
 import { publishCommandOf } from './redis-client.js';
+import { ReplicaAcks } from './replica-acks.js';
 import { RedisConnections } from './redis-connections.js';
 
 /** Everything that exists only in Redis mode; loaded with a dynamic import. */
@@ -22,11 +23,14 @@ export class RedisBackend {
 
   static create(options: ResolvedRelayOptions): RedisBackend {
     if (options.redis.kind === 'none') throw new Error('RedisBackend needs a redis option');
-    const connections = RedisConnections.create(options.redis);
+    const connections = RedisConnections.create(options.redis, {
+      confirmed: options.delivery.replicaAcks > 0,
+    });
     const log = RelayLogger.for('RedisBackend', options);
     for (const [role, client] of Object.entries({
       commands: connections.commands,
       subscriber: connections.subscriber,
+      ...(connections.confirmed ? { confirmed: connections.confirmed } : {}),
     })) {
       // Without a listener ioredis prints every connection error to stderr itself.
       client.on('error', (error: Error) =>
@@ -58,11 +62,14 @@ export class RedisBackend {
         (threadId) => registryKeys.threadConns(threadId),
         options.delivery.maxEventBytes,
         { channelOf: (threadId) => channels.threadLive(threadId), command },
-        {
-          replicas: options.delivery.replicaAcks,
-          // Half the send's bound, so WAIT answers before the send is refused for silence.
-          timeoutMs: Math.max(1, Math.floor(options.delivery.unavailableTimeoutMs / 2)),
-        },
+        connections.confirmed
+          ? new ReplicaAcks({
+              replicas: options.delivery.replicaAcks,
+              // Half the send's bound, so WAIT answers before the send is refused for silence.
+              timeoutMs: Math.max(1, Math.floor(options.delivery.unavailableTimeoutMs / 2)),
+              client: connections.confirmed,
+            })
+          : null,
       ),
       new RedisRateLimitStore(connections.commands, options.keyPrefix),
       new RedisClusterBus(connections.commands, connections.subscriber, channels, (kind, error) =>

@@ -35,9 +35,22 @@ export class RedisConnections {
     readonly commands: RedisClient,
     readonly subscriber: RedisClient,
     private readonly ownsCommands: boolean,
+    /** Only for appends confirmed by replicas (`delivery.replicaAcks`): `WAIT` blocks it. */
+    readonly confirmed: RedisClient | null = null,
   ) {}
 
   static create(
+    config: Exclude<ResolvedRelayOptions['redis'], { kind: 'none' }>,
+    { confirmed = false }: { confirmed?: boolean } = {},
+  ): RedisConnections {
+    const base = RedisConnections.base(config);
+    if (!confirmed) return base;
+    const { commands } = base;
+    const own = commands.duplicate();
+    return new RedisConnections(commands, base.subscriber, base.ownsCommands, own);
+  }
+
+  private static base(
     config: Exclude<ResolvedRelayOptions['redis'], { kind: 'none' }>,
   ): RedisConnections {
     // No auto-pipelining: ioredis writes every command as soon as it is issued and never
@@ -90,7 +103,11 @@ export class RedisConnections {
   }
 
   async close(): Promise<void> {
-    const owned = [this.subscriber, ...(this.ownsCommands ? [this.commands] : [])];
+    const owned = [
+      this.subscriber,
+      ...(this.confirmed ? [this.confirmed] : []),
+      ...(this.ownsCommands ? [this.commands] : []),
+    ];
     await Promise.all(
       owned.map(async (client) => {
         if (client.status === 'end') return;
