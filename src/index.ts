@@ -99,3 +99,6 @@ export {
 } from './errors/index.js';
 
 export * from './protocol.js';
+
+export { AgUiRenderer, AG_UI_NATIVE_PREFIX, type AgUiEvent } from './formats/ag-ui-renderer.js';
+export { AiSdkRenderer, AI_SDK_NATIVE_PREFIX, type AiSdkChunk } from './formats/ai-sdk-renderer.js';

@@ -1,0 +1,204 @@
+import { verifyEvents } from '@ag-ui/client';
+import { EventSchemas } from '@ag-ui/core/schemas';
+import { from, lastValueFrom, toArray, type Observable } from 'rxjs';
+import type { JsonValue, ThreadEvent } from '../protocol.js';
+import { AgUiRenderer, type AgUiEvent } from './ag-ui-renderer.js';
+
+const THREAD = 'thread-1';
+
+function events(list: Array<[type: string, payload: JsonValue]>, runId?: string): ThreadEvent[] {
+  return list.map(([type, payload], i) => ({
+    id: `e${i + 1}`,
+    threadId: THREAD,
+    seq: i + 1,
+    epoch: '0123456789abcdef',
+    type,
+    payload,
+    ...(runId ? { runId } : {}),
+    ts: 1_700_000_000_000 + i,
+  }));
+}
+
+/** What the reference server's agent sends for one user message (src/demo/agent-simulator). */
+const AGENT_RUN: Array<[string, JsonValue]> = [
+  ['user_message', { text: 'hello', userId: 'alice', clientMessageId: 'c1' }],
+  ['agent_started', { runId: 'run-a', input: 'hello' }],
+  ['agent_thinking', { runId: 'run-a', thought: 'Reading the question and picking a tool.' }],
+  ['tool_executing', { runId: 'run-a', tool: 'echo', args: { text: 'hello' } }],
+  ['tool_completed', { runId: 'run-a', tool: 'echo', result: 5 }],
+  ['assistant_message', { runId: 'run-a', delta: 'You said "hello" ', final: false }],
+  ['assistant_message', { runId: 'run-a', delta: '(5 characters). ', final: false }],
+  ['assistant_message', { runId: 'run-a', text: 'You said "hello" (5 characters).', final: true }],
+  ['agent_completed', { runId: 'run-a', status: 'ok' }],
+  ['user_message', { text: 'again', userId: 'alice', clientMessageId: 'c2' }],
+  ['agent_started', { runId: 'run-b' }],
+  ['assistant_message', { runId: 'run-b', delta: 'Again: ', final: false }],
+  ['progress', { runId: 'run-b', percent: 50 }],
+  ['assistant_message', { runId: 'run-b', delta: 'yes.', final: false }],
+  ['assistant_message', { runId: 'run-b', text: 'Again: yes.', final: true }],
+  ['agent_completed', { runId: 'run-b', status: 'error', error: 'model overloaded' }],
+];
+
+/** Each event against the official schema, and the whole stream through AG-UI's verifier. */
+async function expectValidStream(stream: AgUiEvent[]): Promise<void> {
+  for (const event of stream) {
+    const parsed = EventSchemas.safeParse(event);
+    expect({ event, issues: parsed.success ? [] : parsed.error.issues }).toEqual({
+      event,
+      issues: [],
+    });
+  }
+  // @ag-ui/client brings its own copy of rxjs: its operator is applied as a plain function.
+  const verify = verifyEvents(undefined) as unknown as (
+    source: Observable<AgUiEvent>,
+  ) => Observable<AgUiEvent>;
+  await lastValueFrom(verify(from(stream)).pipe(toArray()));
+}
+
+function renderAll(list: ThreadEvent[], renderer = new AgUiRenderer(THREAD)): AgUiEvent[] {
+  return list.flatMap((event) => renderer.render(event));
+}
+
+describe('AgUiRenderer', () => {
+  it('is checked by a verifier that does refuse a broken stream', async () => {
+    const run = { type: 'RUN_STARTED', threadId: THREAD, runId: 'r' };
+    await expect(
+      expectValidStream([{ type: 'TEXT_MESSAGE_CONTENT', messageId: 'm', delta: 'a' }]),
+    ).rejects.toThrow(/First event must be 'RUN_STARTED'/);
+    await expect(
+      expectValidStream([run, { type: 'TEXT_MESSAGE_CONTENT', messageId: 'm', delta: 'a' }]),
+    ).rejects.toThrow(/No active text message/);
+    await expect(expectValidStream([run, { type: 'TOOL_CALL_START' }])).rejects.toThrow();
+  });
+
+  it('renders two agent runs and the user messages around them as a valid AG-UI stream', async () => {
+    const stream = renderAll(events(AGENT_RUN));
+    await expectValidStream(stream);
+    expect(stream.map((e) => e.type)).toEqual([
+      // The user message comes outside a run: a run of its own carries it.
+      'RUN_STARTED',
+      'TEXT_MESSAGE_START',
+      'TEXT_MESSAGE_CONTENT',
+      'TEXT_MESSAGE_END',
+      'RUN_FINISHED',
+      'RUN_STARTED',
+      'REASONING_START',
+      'REASONING_MESSAGE_START',
+      'REASONING_MESSAGE_CONTENT',
+      'REASONING_MESSAGE_END',
+      'REASONING_END',
+      'TOOL_CALL_START',
+      'TOOL_CALL_ARGS',
+      'TOOL_CALL_END',
+      'TOOL_CALL_RESULT',
+      'TEXT_MESSAGE_START',
+      'TEXT_MESSAGE_CONTENT',
+      'TEXT_MESSAGE_CONTENT',
+      'TEXT_MESSAGE_END',
+      'RUN_FINISHED',
+      'RUN_STARTED',
+      'TEXT_MESSAGE_START',
+      'TEXT_MESSAGE_CONTENT',
+      'TEXT_MESSAGE_END',
+      'RUN_FINISHED',
+      'RUN_STARTED',
+      'TEXT_MESSAGE_START',
+      'TEXT_MESSAGE_CONTENT',
+      'CUSTOM',
+      'TEXT_MESSAGE_CONTENT',
+      'TEXT_MESSAGE_END',
+      'RUN_ERROR',
+    ]);
+    expect(stream[5]).toEqual({ type: 'RUN_STARTED', threadId: THREAD, runId: 'run-a' });
+    const call = stream.find((e) => e.type === 'TOOL_CALL_START');
+    const result = stream.find((e) => e.type === 'TOOL_CALL_RESULT');
+    expect(call).toMatchObject({ toolCallName: 'echo' });
+    expect(result).toMatchObject({ toolCallId: call?.toolCallId, content: '5', role: 'tool' });
+    expect(stream.find((e) => e.type === 'TOOL_CALL_ARGS')).toMatchObject({
+      delta: '{"text":"hello"}',
+    });
+    const answer = stream
+      .filter((e) => e.type === 'TEXT_MESSAGE_CONTENT' && e.messageId === `${THREAD}:6`)
+      .map((e) => e.delta)
+      .join('');
+    expect(answer).toBe('You said "hello" (5 characters). ');
+    expect(stream.at(-1)).toEqual({ type: 'RUN_ERROR', message: 'model overloaded' });
+  });
+
+  it('resumes at every seq with a prelude that a strict AG-UI client accepts', async () => {
+    const all = events(AGENT_RUN);
+    const whole = renderAll(all);
+    for (let cut = 1; cut < all.length; cut++) {
+      const renderer = new AgUiRenderer(THREAD);
+      const before = renderAll(all.slice(0, cut), renderer);
+      const prelude = renderer.prelude();
+      const after = renderAll(all.slice(cut), renderer);
+      await expectValidStream([...prelude, ...after]);
+      // After the prelude the client gets exactly what an unbroken stream had, same ids.
+      expect(after).toEqual(whole.slice(before.length));
+    }
+  });
+
+  it('reopens the run, the open message and a tool call awaiting its result', () => {
+    const all = events(AGENT_RUN);
+    const renderer = new AgUiRenderer(THREAD);
+    renderAll(all.slice(0, 4), renderer); // up to tool_executing
+    expect(renderer.prelude().map((e) => e.type)).toEqual([
+      'RUN_STARTED',
+      'TOOL_CALL_START',
+      'TOOL_CALL_ARGS',
+      'TOOL_CALL_END',
+    ]);
+    renderAll(all.slice(4, 6), renderer); // the result, and the first chunk
+    expect(renderer.prelude()).toEqual([
+      { type: 'RUN_STARTED', threadId: THREAD, runId: 'run-a' },
+      { type: 'TEXT_MESSAGE_START', messageId: `${THREAD}:6`, role: 'assistant' },
+    ]);
+    renderAll(all.slice(6, 9), renderer); // to agent_completed
+    expect(renderer.prelude()).toEqual([]);
+  });
+
+  it('passes AG-UI events a producer sent natively, and follows them for the prelude', async () => {
+    const native = events([
+      ['ag-ui:RUN_STARTED', { threadId: THREAD, runId: 'native-run' }],
+      ['ag-ui:TEXT_MESSAGE_START', { messageId: 'm1', role: 'assistant' }],
+      ['ag-ui:TEXT_MESSAGE_CONTENT', { messageId: 'm1', delta: 'Hi' }],
+      ['ag-ui:TEXT_MESSAGE_END', { messageId: 'm1' }],
+      ['ag-ui:RUN_FINISHED', { threadId: THREAD, runId: 'native-run' }],
+    ]);
+    const stream = renderAll(native);
+    await expectValidStream(stream);
+    expect(stream[2]).toEqual({ type: 'TEXT_MESSAGE_CONTENT', messageId: 'm1', delta: 'Hi' });
+    const renderer = new AgUiRenderer(THREAD);
+    renderAll(native.slice(0, 3), renderer);
+    const resumed = [...renderer.prelude(), ...renderAll(native.slice(3), renderer)];
+    await expectValidStream(resumed);
+  });
+
+  it('wraps a lone event outside any run, and finishes a run a new one interrupts', async () => {
+    const stream = renderAll(
+      events([
+        ['progress', 42],
+        ['agent_started', {}],
+        ['assistant_message', { delta: 'half', final: false }],
+        ['agent_started', { runId: 'second' }],
+        ['agent_error', { message: 'boom' }],
+      ]),
+    );
+    await expectValidStream(stream);
+    expect(stream.map((e) => e.type)).toEqual([
+      'RUN_STARTED',
+      'CUSTOM',
+      'RUN_FINISHED',
+      'RUN_STARTED',
+      'TEXT_MESSAGE_START',
+      'TEXT_MESSAGE_CONTENT',
+      'TEXT_MESSAGE_END',
+      'RUN_FINISHED',
+      'RUN_STARTED',
+      'RUN_ERROR',
+    ]);
+    expect(stream[1]).toEqual({ type: 'CUSTOM', name: 'progress', value: 42 });
+    expect(stream[3]).toMatchObject({ runId: 'run-2' });
+  });
+});

@@ -1,0 +1,169 @@
+import { readUIMessageStream, uiMessageChunkSchema, type UIMessage, type UIMessageChunk } from 'ai';
+import type { JsonValue, ThreadEvent } from '../protocol.js';
+import { AiSdkRenderer, type AiSdkChunk } from './ai-sdk-renderer.js';
+
+const THREAD = 'thread-1';
+
+function events(list: Array<[type: string, payload: JsonValue]>): ThreadEvent[] {
+  return list.map(([type, payload], i) => ({
+    id: `e${i + 1}`,
+    threadId: THREAD,
+    seq: i + 1,
+    epoch: '0123456789abcdef',
+    type,
+    payload,
+    ts: 1_700_000_000_000 + i,
+  }));
+}
+
+/** One agent run as the reference server's agent sends it (src/demo/agent-simulator). */
+const AGENT_RUN: Array<[string, JsonValue]> = [
+  ['agent_started', { runId: 'run-a', input: 'hello' }],
+  ['agent_thinking', { runId: 'run-a', thought: 'Reading the question.' }],
+  ['tool_executing', { runId: 'run-a', tool: 'echo', args: { text: 'hello' } }],
+  ['tool_completed', { runId: 'run-a', tool: 'echo', result: 5 }],
+  ['assistant_message', { runId: 'run-a', delta: 'You said "hello" ', final: false }],
+  ['progress', { runId: 'run-a', percent: 80 }],
+  ['assistant_message', { runId: 'run-a', delta: '(5 characters).', final: false }],
+  ['assistant_message', { runId: 'run-a', text: 'You said "hello" (5 characters).', final: true }],
+  ['agent_completed', { runId: 'run-a', status: 'ok' }],
+];
+
+function renderAll(list: ThreadEvent[], renderer = new AiSdkRenderer(THREAD)): AiSdkChunk[] {
+  return list.flatMap((event) => renderer.render(event));
+}
+
+/**
+ * Each chunk against the AI SDK's own chunk schema, then the stream through its own reader,
+ * which refuses chunks out of place (a delta without its start, an output without its call).
+ * Answers the last message it built.
+ */
+async function read(chunks: AiSdkChunk[]): Promise<UIMessage | undefined> {
+  const schema = uiMessageChunkSchema();
+  for (const chunk of chunks) {
+    const checked = await schema.validate?.(chunk);
+    expect({ chunk, ok: checked?.success }).toEqual({ chunk, ok: true });
+  }
+  const stream = new ReadableStream<UIMessageChunk>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk as UIMessageChunk);
+      controller.close();
+    },
+  });
+  let last: UIMessage | undefined;
+  const errors: unknown[] = [];
+  for await (const built of readUIMessageStream({
+    stream,
+    terminateOnError: true,
+    onError: (error) => errors.push(error),
+  })) {
+    last = built;
+  }
+  expect(errors).toEqual([]);
+  return last;
+}
+
+describe('AiSdkRenderer', () => {
+  it('is checked by a reader that does refuse a broken stream', async () => {
+    await expect(
+      read([
+        { type: 'start', messageId: 'm' },
+        { type: 'text-delta', id: 'x', delta: 'a' },
+      ]),
+    ).rejects.toThrow();
+  });
+
+  it('renders an agent run as one assistant message the AI SDK reads', async () => {
+    const chunks = renderAll(events(AGENT_RUN));
+    expect(chunks.map((c) => c.type)).toEqual([
+      'start',
+      'reasoning-start',
+      'reasoning-delta',
+      'reasoning-end',
+      'tool-input-start',
+      'tool-input-delta',
+      'tool-input-available',
+      'tool-output-available',
+      'text-start',
+      'text-delta',
+      'data-progress',
+      'text-delta',
+      'text-end',
+      'finish',
+    ]);
+    const message = await read(chunks);
+    expect(message?.id).toBe('run-a');
+    expect(message?.parts).toEqual([
+      expect.objectContaining({ type: 'reasoning', text: 'Reading the question.', state: 'done' }),
+      expect.objectContaining({
+        type: 'tool-echo',
+        toolCallId: `${THREAD}:3:tool`,
+        state: 'output-available',
+        input: { text: 'hello' },
+        output: 5,
+      }),
+      expect.objectContaining({
+        type: 'text',
+        text: 'You said "hello" (5 characters).',
+        state: 'done',
+      }),
+      expect.objectContaining({ type: 'data-progress', data: { runId: 'run-a', percent: 80 } }),
+    ]);
+  });
+
+  it('resumed at any seq, gives a new reader the same message as an unbroken stream', async () => {
+    const all = events(AGENT_RUN);
+    const whole = await read(renderAll(all));
+    for (let cut = 1; cut < all.length; cut++) {
+      const renderer = new AiSdkRenderer(THREAD);
+      renderAll(all.slice(0, cut), renderer);
+      const resumed = await read([...renderer.prelude(), ...renderAll(all.slice(cut), renderer)]);
+      expect({ cut, message: resumed }).toEqual({ cut, message: whole });
+    }
+  });
+
+  it('wraps an event outside any run in a message of its own, and passes native chunks', async () => {
+    const chunks = renderAll(
+      events([
+        ['user_message', { text: 'hi', userId: 'alice' }],
+        ['ai-sdk:start', { messageId: 'native' }],
+        ['ai-sdk:text-start', { id: 't' }],
+        ['ai-sdk:text-delta', { id: 't', delta: 'Hello' }],
+        ['ai-sdk:text-end', { id: 't' }],
+        ['ai-sdk:finish', {}],
+      ]),
+    );
+    expect(chunks.slice(0, 4)).toEqual([
+      { type: 'start', messageId: 'thread-event-1' },
+      { type: 'data-user_message', data: { text: 'hi', userId: 'alice' } },
+      { type: 'finish' },
+      { type: 'start', messageId: 'native' },
+    ]);
+    const first = await read(chunks.slice(0, 3));
+    expect(first?.id).toBe('thread-event-1');
+    const native = await read(chunks.slice(3));
+    expect(native?.parts).toEqual([expect.objectContaining({ type: 'text', text: 'Hello' })]);
+  });
+
+  it('reports a failed run as an error, and finishes a run a new one interrupts', () => {
+    const chunks = renderAll(
+      events([
+        ['agent_started', { runId: 'r1' }],
+        ['assistant_message', { delta: 'half', final: false }],
+        ['agent_started', { runId: 'r2' }],
+        ['agent_completed', { status: 'failed', error: 'model overloaded' }],
+      ]),
+    );
+    expect(chunks.map((c) => c.type)).toEqual([
+      'start',
+      'text-start',
+      'text-delta',
+      'text-end',
+      'finish',
+      'start',
+      'error',
+      'finish',
+    ]);
+    expect(chunks[6]).toEqual({ type: 'error', errorText: 'model overloaded' });
+  });
+});

@@ -1,0 +1,223 @@
+import type { JsonValue, ThreadEvent } from '../protocol.js';
+
+/** A chunk of the AI SDK UI message stream (ai-sdk.dev, stream protocol), as sent on the wire. */
+export interface AiSdkChunk {
+  type: string;
+  [field: string]: unknown;
+}
+
+/** A producer's event of type `ai-sdk:<chunk type>` is a UI message stream chunk already. */
+export const AI_SDK_NATIVE_PREFIX = 'ai-sdk:';
+
+type Payload = Record<string, JsonValue>;
+
+interface PendingToolCall {
+  toolCallId: string;
+  toolName: string;
+  input: JsonValue;
+}
+
+function asPayload(payload: JsonValue): Payload {
+  return typeof payload === 'object' && payload !== null && !Array.isArray(payload)
+    ? payload
+    : { value: payload };
+}
+
+function text(value: JsonValue | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Renders one thread's events, in seq order, as the AI SDK's UI message stream: each agent
+ * run is one assistant message (`start` .. `finish`, message id = the run id). The mapping:
+ *
+ * | thread event                                   | UI message stream chunks                                        |
+ * | ---------------------------------------------- | --------------------------------------------------------------- |
+ * | `agent_started { runId? }`                     | `start { messageId }` (an open message is finished first)       |
+ * | `agent_thinking { thought }`                   | `reasoning-start`, `reasoning-delta`, `reasoning-end`           |
+ * | `assistant_message { delta, final: false }`    | `text-start` (first chunk), `text-delta`                        |
+ * | `assistant_message { text, final: true }`      | `text-end` (or a whole text part if none was open)              |
+ * | `tool_executing { tool, args, toolCallId? }`   | `tool-input-start`, `tool-input-delta` (JSON), `tool-input-available` |
+ * | `tool_completed { tool, result, toolCallId? }` | `tool-output-available`                                         |
+ * | `agent_completed { status? }`                  | `text-end` if open, `finish`; status `error`/`failed`: `error` first |
+ * | `agent_error { message? }`                     | `error`, `finish`                                               |
+ * | `ai-sdk:<type> { ...fields }`                  | that chunk, as the producer wrote it                            |
+ * | anything else (`user_message` too)             | `data-<type> { data: payload }`                                 |
+ *
+ * An event outside any run is wrapped in a message of its own (`start`/`finish`, message id
+ * `thread-event-<seq>`). Ids come from the thread and seqs, so a resumed stream names
+ * everything as an unbroken one. Resume follows the AI SDK's own model (a resumed response
+ * is replayed from its start, and the client rebuilds the message): render the events
+ * before the resume point (discarding the output), then send `prelude()`, every chunk of
+ * the message still open, so the client's reader rebuilds it whole before what follows. A
+ * text part cannot be continued otherwise: `text-start` always opens a new part.
+ */
+export class AiSdkRenderer {
+  private message: { messageId: string; synthetic: boolean } | null = null;
+  private textPart: string | null = null;
+  private readonly pendingTools: PendingToolCall[] = [];
+  /** The chunks of the open message so far: what a resumed client is sent first. */
+  private current: AiSdkChunk[] = [];
+
+  constructor(private readonly threadId: string) {}
+
+  render(event: ThreadEvent): AiSdkChunk[] {
+    const out = this.renderEvent(event);
+    for (const chunk of out) {
+      if (chunk.type === 'start') this.current = [];
+      this.current.push(chunk);
+      if (chunk.type === 'finish' || chunk.type === 'abort') this.current = [];
+    }
+    return out;
+  }
+
+  prelude(): AiSdkChunk[] {
+    return this.message ? [...this.current] : [];
+  }
+
+  private renderEvent(event: ThreadEvent): AiSdkChunk[] {
+    if (event.type.startsWith(AI_SDK_NATIVE_PREFIX)) {
+      const chunk = {
+        ...asPayload(event.payload),
+        type: event.type.slice(AI_SDK_NATIVE_PREFIX.length),
+      };
+      this.track(chunk);
+      return [chunk];
+    }
+    if (event.type === 'agent_started') {
+      const runId = text(asPayload(event.payload).runId) ?? event.runId ?? `run-${event.seq}`;
+      return [...this.finish(), ...this.start(runId, false)];
+    }
+    const synthetic = this.message === null;
+    const out = synthetic ? this.start(`thread-event-${event.seq}`, true) : [];
+    out.push(...this.renderInMessage(event));
+    if (synthetic && this.message?.synthetic) out.push(...this.finish());
+    return out;
+  }
+
+  private renderInMessage(event: ThreadEvent): AiSdkChunk[] {
+    const payload = asPayload(event.payload);
+    const id = `${this.threadId}:${event.seq}`;
+    switch (event.type) {
+      case 'agent_thinking': {
+        const delta = text(payload.thought) ?? text(payload.text) ?? JSON.stringify(event.payload);
+        return [
+          { type: 'reasoning-start', id },
+          { type: 'reasoning-delta', id, delta },
+          { type: 'reasoning-end', id },
+        ];
+      }
+      case 'assistant_message':
+        if (payload.final === true) {
+          if (this.textPart) return this.closeText();
+          return [...this.appendText(id, text(payload.text) ?? ''), ...this.closeText()];
+        }
+        return this.appendText(id, text(payload.delta) ?? '');
+      case 'tool_executing': {
+        const call: PendingToolCall = {
+          toolCallId: text(payload.toolCallId) ?? `${id}:tool`,
+          toolName: text(payload.tool) ?? 'tool',
+          input: payload.args ?? {},
+        };
+        this.pendingTools.push(call);
+        return [...this.closeText(), ...toolInput(call)];
+      }
+      case 'tool_completed': {
+        const wanted = text(payload.toolCallId);
+        const name = text(payload.tool);
+        const index = this.pendingTools.findIndex((call) =>
+          wanted ? call.toolCallId === wanted : call.toolName === name,
+        );
+        if (index < 0) {
+          // A result with no call this stream has seen: the AI SDK would refuse an orphan output.
+          return [{ type: 'data-tool_completed', data: event.payload }];
+        }
+        const [call] = this.pendingTools.splice(index, 1);
+        return [
+          {
+            type: 'tool-output-available',
+            toolCallId: call?.toolCallId,
+            output: payload.result ?? null,
+          },
+        ];
+      }
+      case 'agent_completed': {
+        const status = text(payload.status);
+        const failed = status === 'error' || status === 'failed';
+        const error = failed
+          ? [{ type: 'error', errorText: text(payload.error) ?? `run ${status}` }]
+          : [];
+        return [...this.closeText(), ...error, ...this.finish()];
+      }
+      case 'agent_error':
+        return [
+          ...this.closeText(),
+          { type: 'error', errorText: text(payload.message) ?? 'run failed' },
+          ...this.finish(),
+        ];
+      default:
+        return [{ type: `data-${event.type}`, data: event.payload }];
+    }
+  }
+
+  private start(messageId: string, synthetic: boolean): AiSdkChunk[] {
+    this.message = { messageId, synthetic };
+    // No `start-step`/`finish-step`: a client keeps only what its reader last emitted, and a
+    // reader emits nothing for a step boundary, so a resumed message would differ by one.
+    return [{ type: 'start', messageId }];
+  }
+
+  private finish(): AiSdkChunk[] {
+    if (!this.message) return [];
+    const out = [...this.closeText(), { type: 'finish' }];
+    this.message = null;
+    this.pendingTools.length = 0;
+    return out;
+  }
+
+  private appendText(id: string, delta: string): AiSdkChunk[] {
+    const out: AiSdkChunk[] = [];
+    if (!this.textPart) {
+      this.textPart = id;
+      out.push({ type: 'text-start', id });
+    }
+    if (delta) out.push({ type: 'text-delta', id: this.textPart, delta });
+    return out;
+  }
+
+  private closeText(): AiSdkChunk[] {
+    if (!this.textPart) return [];
+    const id = this.textPart;
+    this.textPart = null;
+    return [{ type: 'text-end', id }];
+  }
+
+  /** Follows a producer's own chunks, so a prelude after them is right too. */
+  private track(chunk: AiSdkChunk): void {
+    const field = (name: string) => (typeof chunk[name] === 'string' ? chunk[name] : '');
+    if (chunk.type === 'start') this.message = { messageId: field('messageId'), synthetic: false };
+    else if (chunk.type === 'finish' || chunk.type === 'abort') {
+      this.message = null;
+      this.textPart = null;
+      this.pendingTools.length = 0;
+    } else if (chunk.type === 'text-start') this.textPart = field('id');
+    else if (chunk.type === 'text-end') this.textPart = null;
+  }
+}
+
+function toolInput(call: PendingToolCall): AiSdkChunk[] {
+  return [
+    { type: 'tool-input-start', toolCallId: call.toolCallId, toolName: call.toolName },
+    {
+      type: 'tool-input-delta',
+      toolCallId: call.toolCallId,
+      inputTextDelta: JSON.stringify(call.input),
+    },
+    {
+      type: 'tool-input-available',
+      toolCallId: call.toolCallId,
+      toolName: call.toolName,
+      input: call.input,
+    },
+  ];
+}
