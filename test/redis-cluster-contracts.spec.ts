@@ -119,6 +119,63 @@ describe('Redis Cluster placement', () => {
     await deleteKeys(prefix);
   });
 
+  it('confirms on the node an ASK redirection sent the append to, during a slot migration', async () => {
+    const prefix = uniquePrefix('cluster-ask');
+    const client = newClient();
+    const log = new RedisMessageLog(
+      client,
+      { ttlSeconds: 600, maxPerThread: 100 },
+      prefix,
+      undefined,
+      65_536,
+      undefined,
+      new ReplicaAcks({ replicas: 1, timeoutMs: 2_000, client: newClient() }),
+    );
+    const threadId = `t-${randomUUID()}`;
+    const append = (payload: number) =>
+      log.append({ id: randomUUID(), threadId, type: 't', payload, ts: 1 });
+    await append(1);
+    // Move the thread's keys to another master while its slot is still the first one's.
+    const slot = Number(await client.call('CLUSTER', 'KEYSLOT', `{${threadId}}`));
+    const [sourceAddress = ''] = (client as unknown as { slots: string[][] }).slots[slot] ?? [];
+    const masters = cluster.roles().masters.map((port) => new Redis(port, '127.0.0.1'));
+    try {
+      const ports = masters.map((node) => node.options.port);
+      const source = masters[ports.indexOf(Number(sourceAddress.split(':')[1]))]!;
+      const target = masters.find((node) => node !== source)!;
+      const [sourceId, targetId] = await Promise.all(
+        [source, target].map(async (node) => String(await node.call('CLUSTER', 'MYID'))),
+      );
+      await target.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', sourceId!);
+      await source.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', targetId!);
+      const keys = ['meta', 'log', 'idem'].map((k) => `${prefix}thread:{${threadId}}:${k}`);
+      await source.call(
+        'MIGRATE',
+        '127.0.0.1',
+        target.options.port!,
+        '',
+        0,
+        5_000,
+        'KEYS',
+        ...keys,
+      );
+      const waitsOn = async (node: Redis) =>
+        Number(/cmdstat_wait:calls=(\d+)/.exec(await node.info('commandstats'))?.[1] ?? 0);
+      const [sourceWaits, targetWaits] = await Promise.all([waitsOn(source), waitsOn(target)]);
+
+      // The source answers ASK; the append runs on the target, and is confirmed there.
+      await expect(append(2)).resolves.toMatchObject({ appended: true, event: { seq: 2 } });
+      expect(await waitsOn(target)).toBe(targetWaits + 1);
+      expect(await waitsOn(source)).toBe(sourceWaits);
+
+      for (const node of masters) await node.call('CLUSTER', 'SETSLOT', slot, 'NODE', targetId!);
+      expect(await target.xlen(keys[1]!)).toBe(2);
+    } finally {
+      for (const node of masters) node.disconnect();
+    }
+    await deleteKeys(prefix);
+  });
+
   it('waits for replicas on a connection of its own: other commands to that master go on', async () => {
     const prefix = uniquePrefix('cluster-wait-own');
     const client = newClient();
