@@ -33,6 +33,9 @@ import { RELAY_OPTIONS } from './thread-relay.options.js';
 import { ThreadAccessChanges } from './registry/thread-access-changes.js';
 import { ThreadAdmissionService } from './registry/thread-admission.service.js';
 import { relayProviders } from './thread-relay.providers.js';
+import { SseController } from './sse/sse.controller.js';
+import { SseStreams } from './sse/sse-streams.service.js';
+import { StreamTickets } from './sse/stream-tickets.js';
 
 /**
  * ThreadRelayModule.forRoot({ authenticate, redis?, history?, gateway?, debug? })
@@ -48,6 +51,7 @@ import { relayProviders } from './thread-relay.providers.js';
     HealthController,
     MetricsController,
     ProducerController,
+    SseController,
   ],
   providers: [
     BodyParserErrors,
@@ -75,6 +79,8 @@ import { relayProviders } from './thread-relay.providers.js';
     RelayConnectionHandler,
     RelayGateway,
     ThreadRelayLifecycle,
+    StreamTickets,
+    SseStreams,
   ],
   exports: [
     RELAY_OPTIONS,

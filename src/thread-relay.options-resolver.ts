@@ -272,6 +272,7 @@ export function resolveRelayOptions(
   const debug = objectOrUndefined('debug', input.debug);
   const limits = objectOrUndefined('limits', input.limits);
   const backpressure = objectOrUndefined('backpressure', input.backpressure);
+  const sse = objectOrUndefined('sse', input.sse);
   const clientEvents = objectOrUndefined('limits.clientEvents', limits.clientEvents);
   const userMessages = objectOrUndefined('limits.userMessages', limits.userMessages);
   const httpRequests = objectOrUndefined('limits.httpRequests', limits.httpRequests);
@@ -481,6 +482,7 @@ export function resolveRelayOptions(
         10_000_000,
       ),
     },
+    sse: { heartbeatMs: integer('sse.heartbeatMs', sse.heartbeatMs, 15_000, 100, 600_000) },
     backpressure: {
       highWaterBytes,
       maxBufferedBytes,

@@ -115,7 +115,12 @@ export interface ThreadRelayModuleOptions {
     /** Live auto-registered threads one user may own (default 1000). */
     autoRegisteredThreadsPerUser?: number;
   };
-  /** How much unsent data a connection may hold before it is paused or cut. */
+  /** Server-Sent Events streams (`GET /threads/:threadId/events`). */
+  sse?: {
+    /** A comment line this often keeps proxies from closing an idle stream (default 15000). */
+    heartbeatMs?: number;
+  };
+  /** How much unsent data a connection (socket.io or SSE) may hold before it is paused or cut. */
   backpressure?: {
     /** A replay waits while the connection has more than this unsent, and reads pages of about this size (default 256 KiB). */
     highWaterBytes?: number;
@@ -209,6 +214,7 @@ export interface ResolvedRelayOptions {
     autoRegisteredThreadsPerUser: number;
   };
   backpressure: { highWaterBytes: number; maxBufferedBytes: number; stallTimeoutMs: number };
+  sse: { heartbeatMs: number };
   gateway: {
     namespace: string;
     path: string;

@@ -29,6 +29,9 @@ describe('startup validation', () => {
     [{ authenticate, redis: 42 }, 'redis', /must be a URL/],
     [{ authenticate, redis: { cluster: [] } }, 'redis.cluster', /non-empty array/],
     [{ authenticate, delivery: { replicaAcks: 1 } }, 'delivery.replicaAcks', /needs `redis`/],
+    [{ authenticate, sse: { heartbeatMs: 10 } }, 'sse.heartbeatMs', /between 100 and 600000/],
+    [{ authenticate, sse: { heartbeatMs: '15s' } }, 'sse.heartbeatMs', /integer/],
+    [{ authenticate, sse: 'on' }, 'sse', /object/],
     [
       {
         authenticate,

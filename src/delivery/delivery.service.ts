@@ -201,7 +201,7 @@ export class DeliveryService {
     afterSeq: number,
     limit: number,
     maxBytes?: number,
-  ): Promise<{ page: HistoryPage; bytes: number }> {
+  ): Promise<{ page: HistoryPage; bytes: number; firstSeq: number }> {
     const tid = assertValidId(threadId, 'threadId');
     if (!Number.isInteger(afterSeq) || afterSeq < 0) {
       throw new BadRequestError(`afterSeq must be a non-negative integer, got ${afterSeq}`);
@@ -216,6 +216,7 @@ export class DeliveryService {
     return {
       page: { threadId: tid, epoch: slice.epoch, headSeq: slice.headSeq, messages: slice.events },
       bytes: slice.bytes ?? 0,
+      firstSeq: slice.firstSeq,
     };
   }
 

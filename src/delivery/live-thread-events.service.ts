@@ -43,6 +43,7 @@ export class LiveThreadEvents implements OnModuleDestroy {
   private readonly watched = new Map<string, Watchers>();
   private readonly lines = new Map<string, ThreadLine>();
   private readonly gates = new Map<string, Set<ReplayGate>>();
+  private readonly taps = new Map<string, Set<(event: ThreadEvent) => void>>();
   private readonly headWaiters = new Map<string, Set<HeadWaiter>>();
   /** Threads whose live events are held while an access change is checked. */
   private readonly holds = new Map<string, number>();
@@ -165,6 +166,25 @@ export class LiveThreadEvents implements OnModuleDestroy {
   /** Threads watched here (tests assert interest follows the connections). */
   watchedThreads(): string[] {
     return [...this.watched.keys()];
+  }
+
+  /**
+   * Calls `listener` with each live event of the thread this instance sends, in seq order,
+   * once (the line's order; a new log's events after the old one's). The thread must be
+   * watched for events to come. Answers the function that removes the listener.
+   */
+  tap(threadId: string, listener: (event: ThreadEvent) => void): () => void {
+    let set = this.taps.get(threadId);
+    if (!set) {
+      set = new Set();
+      this.taps.set(threadId, set);
+    }
+    set.add(listener);
+    return () => {
+      const current = this.taps.get(threadId);
+      current?.delete(listener);
+      if (current?.size === 0) this.taps.delete(threadId);
+    };
   }
 
   /** Live events of the thread are held by the gate until `closeGate`. */
@@ -366,6 +386,16 @@ export class LiveThreadEvents implements OnModuleDestroy {
     const gates = this.gates.get(threadId);
     if (gates) for (const gate of gates) gate.push(event.event);
     if (this.headWaiters.has(threadId)) this.settleHeadWaiters(threadId);
+    const taps = this.taps.get(threadId);
+    if (taps) {
+      for (const listener of taps) {
+        try {
+          listener(event.event);
+        } catch (error) {
+          this.log.error({ msg: 'live event listener failed', threadId, seq: event.seq }, error);
+        }
+      }
+    }
     if (!this.sockets.hasThreadRoom(threadId)) return;
     try {
       // The JSON the bus carried goes on the wire as is (see PreEncodedJson).

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
-import { checkCredential } from '../auth/credential.js';
+import { checkCredential, type Credential } from '../auth/credential.js';
 import { WarnLimiter } from '../observability/warn-limiter.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
@@ -25,6 +25,11 @@ export class HttpUserAuthService {
   }
 
   async userId(request: Request): Promise<string> {
+    return (await this.credential(request)).userId;
+  }
+
+  /** The caller's user and when its token expires (null: never), or UnauthorizedError. */
+  async credential(request: Request): Promise<Credential> {
     const token = bearerToken(request);
     if (!token) throw new UnauthorizedError('Authorization: Bearer <token> is required');
     const check = await checkCredential(this.options.authenticate, {
@@ -46,6 +51,6 @@ export class HttpUserAuthService {
       }
       throw new UnauthorizedError('unauthorized');
     }
-    return check.credential.userId;
+    return check.credential;
   }
 }
