@@ -1,5 +1,12 @@
 import { verifyEvents } from '@ag-ui/client';
 import { EventSchemas } from '@ag-ui/core/schemas';
+import {
+  parseJsonEventStream,
+  readUIMessageStream,
+  uiMessageChunkSchema,
+  type UIMessage,
+  type UIMessageChunk,
+} from 'ai';
 import { from, lastValueFrom, toArray, type Observable } from 'rxjs';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import { startRelayApp, type RelayApp } from './support/relay-app.js';
@@ -113,5 +120,79 @@ describe('Server-Sent Events across instances', () => {
     ]);
     const text = agui.filter((e) => e.type === 'TEXT_MESSAGE_CONTENT').map((e) => e.delta);
     expect(text).toEqual(['there.']);
+  });
+
+  /**
+   * Reads a `?format=ai-sdk` stream the way an AI SDK client does: the `ai` package's own
+   * SSE parser and chunk schema, then its UI message reader, until the message finishes.
+   */
+  async function readAiSdk(relay: RelayApp, path: string, headers: Record<string, string> = {}) {
+    const abort = new AbortController();
+    const response = await fetch(`${relay.url}${path}`, {
+      headers: { authorization: `Bearer ${await relay.token('alice')}`, ...headers },
+      signal: abort.signal,
+    });
+    expect(response.headers.get('x-vercel-ai-ui-message-stream')).toBe('v1');
+    const chunks = parseJsonEventStream({
+      stream: response.body!,
+      schema: uiMessageChunkSchema(),
+    }).pipeThrough(
+      new TransformStream<
+        { success: boolean; value?: UIMessageChunk; error?: unknown },
+        UIMessageChunk
+      >({
+        transform(result, controller) {
+          if (!result.success || !result.value) {
+            throw result.error instanceof Error ? result.error : new Error('bad chunk');
+          }
+          controller.enqueue(result.value);
+          // The thread's stream goes on; this message is complete.
+          if (result.value.type === 'finish') {
+            controller.terminate();
+            abort.abort();
+          }
+        },
+      }),
+    );
+    let message: UIMessage | undefined;
+    for await (const built of readUIMessageStream({ stream: chunks, terminateOnError: true })) {
+      message = built;
+    }
+    return message;
+  }
+
+  it('streams an agent run as the AI SDK UI message stream, read whole and resumed on the other instance', async () => {
+    await a.registry.registerThread('sse-aisdk', 'alice');
+    const run = [
+      ['agent_started', { runId: 'run-ai' }],
+      ['agent_thinking', { thought: 'Looking it up.' }],
+      ['tool_executing', { tool: 'search', args: { q: 'x' } }],
+      ['tool_completed', { tool: 'search', result: ['a'] }],
+      ['assistant_message', { delta: 'Found ', final: false }],
+      ['assistant_message', { delta: 'it.', final: false }],
+      ['assistant_message', { text: 'Found it.', final: true }],
+      ['agent_completed', { status: 'ok' }],
+    ] as const;
+    for (const [type, payload] of run.slice(0, 5))
+      await a.delivery.sendToThread('sse-aisdk', type, payload);
+    // The id of the fifth event, as a client that read that far holds it.
+    const partial = await stream(a, '/threads/sse-aisdk/events?format=ai-sdk');
+    await partial.waitFor((f) => f.filter((x) => x.id).length === 5, 'five events rendered');
+    const resumeAt = partial.frames.filter((f) => f.id).at(-1)?.id ?? '';
+    partial.close();
+    const resumedRead = readAiSdk(b, '/threads/sse-aisdk/events?format=ai-sdk', {
+      'last-event-id': resumeAt,
+    });
+    const wholeRead = readAiSdk(a, '/threads/sse-aisdk/events?format=ai-sdk');
+    for (const [type, payload] of run.slice(5))
+      await a.delivery.sendToThread('sse-aisdk', type, payload);
+    const [whole, resumed] = await Promise.all([wholeRead, resumedRead]);
+    expect(whole?.id).toBe('run-ai');
+    expect(whole?.parts).toEqual([
+      expect.objectContaining({ type: 'reasoning', text: 'Looking it up.' }),
+      expect.objectContaining({ type: 'tool-search', state: 'output-available', output: ['a'] }),
+      expect.objectContaining({ type: 'text', text: 'Found it.', state: 'done' }),
+    ]);
+    expect(resumed).toEqual(whole);
   });
 });
