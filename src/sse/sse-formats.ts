@@ -16,6 +16,8 @@ export function parseSseFormat(raw: unknown): SseFormat {
 
 /** Turns thread events into SSE frames; the rendered formats keep protocol state. */
 export interface SseEncoder {
+  /** Whether what came before the resume point shapes what is sent after it (a prelude). */
+  readonly stateful: boolean;
   /** Frames for one thread event; the last carries the event's id. */
   frames(event: ThreadEvent, id: string): string;
   /** Frames a client starting after the events seen so far needs first (rendered formats). */
@@ -32,6 +34,8 @@ function frame(data: unknown, id?: string, event?: string): string {
 
 /** The thread events as they are: `event: thread.event`. */
 class EventsEncoder implements SseEncoder {
+  readonly stateful = false;
+
   frames(event: ThreadEvent, id: string): string {
     return frame(event, id, 'thread.event');
   }
@@ -49,6 +53,7 @@ class EventsEncoder implements SseEncoder {
 
 /** AG-UI or AI SDK chunks, each a `data:` frame, as those clients read them. */
 class RenderedEncoder implements SseEncoder {
+  readonly stateful = true;
   private renderer: { render(e: ThreadEvent): object[]; prelude(): object[] };
 
   constructor(

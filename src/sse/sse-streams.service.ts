@@ -5,13 +5,19 @@ import { CLUSTER_BUS, type ClusterBus } from '../cluster/cluster-bus.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { LiveThreadEvents } from '../delivery/live-thread-events.service.js';
 import { LimitExceededError } from '../errors/limit-exceeded.error.js';
+import { UserReadBudget } from '../limits/user-read-budget.js';
 import { ThreadAccessChanges } from '../registry/thread-access-changes.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
 import type { SseCursor } from './sse-cursor.js';
 import { sseEncoder, type SseFormat } from './sse-formats.js';
-import { ThreadEventStream, type StreamEnd } from './thread-event-stream.js';
+import { ThreadEventStream, type LogReader, type StreamEnd } from './thread-event-stream.js';
+
+/** Bytes per log read while catching up. */
+const PAGE_BYTES = 256 * 1024;
+/** setTimeout's longest delay; a later expiry is re-armed in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface StreamRequest {
   userId: string;
@@ -41,11 +47,13 @@ export class SseStreams implements OnModuleDestroy {
   private readonly open = new Set<OpenStream>();
   private readonly perUser = new Map<string, number>();
   private readonly stopListening: Array<() => void>;
+  private readonly keepAlive: NodeJS.Timeout;
 
   constructor(
     private readonly live: LiveThreadEvents,
     private readonly delivery: DeliveryService,
     private readonly registry: ThreadRegistryService,
+    private readonly readBudget: UserReadBudget,
     accessChanges: ThreadAccessChanges,
     @Inject(CLUSTER_BUS) bus: ClusterBus,
     @Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions,
@@ -56,6 +64,14 @@ export class SseStreams implements OnModuleDestroy {
       // Access changes published while the bus was away were lost: check every stream.
       bus.listen({ resync: () => this.recheck(() => true) }),
     ];
+    // A thread someone follows is in use: its lease (if any) is renewed, as for a joined socket.
+    const every = Math.min((options.history.autoThreadTtlSeconds * 1000) / 4, 3_600_000);
+    this.keepAlive = setInterval(() => {
+      for (const threadId of new Set([...this.open].map((o) => o.threadId))) {
+        void this.registry.touchThread(threadId);
+      }
+    }, every);
+    this.keepAlive.unref();
   }
 
   get size(): number {
@@ -65,6 +81,8 @@ export class SseStreams implements OnModuleDestroy {
   /** Checks the cap, then answers with the stream's headers and follows the thread. */
   async follow(res: Response, request: StreamRequest): Promise<void> {
     const { userId, threadId } = request;
+    // The client left while it was being admitted: there is no one to stream to.
+    if (res.destroyed || res.socket?.destroyed !== false) return;
     const held = this.perUser.get(userId) ?? 0;
     const cap = this.options.limits.connectionsPerUser;
     if (held >= cap) {
@@ -91,11 +109,12 @@ export class SseStreams implements OnModuleDestroy {
       stream: new ThreadEventStream(
         res,
         threadId,
-        this.delivery,
+        this.reader(userId, threadId, () => entry.stream.ended),
         sseEncoder(request.format, threadId),
         {
           maxBufferedBytes: this.options.backpressure.maxBufferedBytes,
           highWaterBytes: this.options.backpressure.highWaterBytes,
+          stallTimeoutMs: this.options.backpressure.stallTimeoutMs,
           heartbeatMs: this.options.sse.heartbeatMs,
         },
         (reason) => {
@@ -112,12 +131,18 @@ export class SseStreams implements OnModuleDestroy {
     };
     this.open.add(entry);
     untap = this.live.tap(threadId, (event) => entry.stream.live(event));
-    if (request.expiresAt !== null) {
-      expiry = setTimeout(
-        () => entry.stream.end('token_expired', { reason: 'token_expired' }),
-        Math.max(0, request.expiresAt - Date.now()),
-      );
-      expiry.unref();
+    const { expiresAt } = request;
+    if (expiresAt !== null) {
+      const arm = (): void => {
+        const left = expiresAt - Date.now();
+        if (left <= 0) {
+          entry.stream.end('token_expired', { reason: 'token_expired' });
+          return;
+        }
+        expiry = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+        expiry.unref();
+      };
+      arm();
     }
     try {
       await this.live.watch(threadId, holder);
@@ -125,10 +150,38 @@ export class SseStreams implements OnModuleDestroy {
       entry.stream.end('failed', { reason: 'relay_unavailable' });
       return;
     }
+    // An access change between the admission and now found no stream to check: check once.
+    if (!(await this.mayStillRead(entry))) {
+      entry.stream.end('access_revoked', { reason: 'access_revoked' });
+      return;
+    }
     await entry.stream.start(request.cursor);
   }
 
+  /** Log pages charged to the user's read budget (`limits.readBytes`), waiting while it refills. */
+  private reader(userId: string, threadId: string, ended: () => boolean): LogReader {
+    return async (afterSeq, limit) => {
+      for (;;) {
+        if (ended()) return null;
+        const hold = this.readBudget.tryReserve(userId, PAGE_BYTES);
+        if (hold.waitMs > 0) {
+          await new Promise((resolve) => setTimeout(resolve, hold.waitMs));
+          continue;
+        }
+        let used = 0;
+        try {
+          const read = await this.delivery.readPage(threadId, afterSeq, limit, hold.reserved);
+          used = read.bytes;
+          return read;
+        } finally {
+          this.readBudget.settle(userId, hold.reserved, used);
+        }
+      }
+    };
+  }
+
   onModuleDestroy(): void {
+    clearInterval(this.keepAlive);
     for (const open of [...this.open]) open.stream.end('client_closed', { reason: 'shutdown' });
     for (const stop of this.stopListening) stop();
   }
@@ -136,19 +189,20 @@ export class SseStreams implements OnModuleDestroy {
   private recheck(which: (open: OpenStream) => boolean): void {
     for (const open of this.open) {
       if (!which(open)) continue;
-      void this.mayStillRead(open).then(
-        (allowed) => {
-          if (!allowed) open.stream.end('access_revoked', { reason: 'access_revoked' });
-        },
-        // The store is away: the next change or resync checks again.
-        () => undefined,
-      );
+      void this.mayStillRead(open).then((allowed) => {
+        if (!allowed) open.stream.end('access_revoked', { reason: 'access_revoked' });
+      });
     }
   }
 
+  /** As the gateway decides: the access rule on the thread as it is now; a failed check is a no. */
   private async mayStillRead({ userId, threadId }: OpenStream): Promise<boolean> {
-    const thread = await this.registry.getThread(threadId);
-    return thread !== null && (await this.registry.mayAccess(userId, threadId, thread, 'read'));
+    try {
+      const thread = await this.registry.getThread(threadId);
+      return await this.registry.mayAccess(userId, threadId, thread, 'read');
+    } catch {
+      return false;
+    }
   }
 
   private ended(open: OpenStream, reason: StreamEnd): void {

@@ -1,15 +1,12 @@
 import type { Response } from 'express';
-import type { DeliveryService } from '../delivery/delivery.service.js';
 import { toErrorBody } from '../errors/to-error-body.js';
-import type { ThreadEvent } from '../protocol.js';
+import type { HistoryPage, ThreadEvent } from '../protocol.js';
 import type { SseCursor } from './sse-cursor.js';
 import { formatSseId } from './sse-cursor.js';
 import type { SseEncoder } from './sse-formats.js';
 
 /** Events per log read while catching up. */
 const PAGE = 200;
-/** Bytes per log read while catching up. */
-const PAGE_BYTES = 256 * 1024;
 /** Live events held while catching up; past it they are read from the log instead. */
 const MAX_HELD = 1024;
 
@@ -18,8 +15,16 @@ export interface StreamLimits {
   maxBufferedBytes: number;
   /** Catching up pauses while more than this is unsent. */
   highWaterBytes: number;
+  /** A catch-up paused this long (the client stopped reading) cuts the stream. */
+  stallTimeoutMs: number;
   heartbeatMs: number;
 }
+
+/** Reads a page of the thread's log after `afterSeq`, charged to the reader; null once the stream ended. */
+export type LogReader = (
+  afterSeq: number,
+  limit: number,
+) => Promise<{ page: HistoryPage; firstSeq: number } | null>;
 
 export type StreamEnd =
   'client_closed' | 'slow_consumer' | 'token_expired' | 'access_revoked' | 'failed';
@@ -28,21 +33,25 @@ export type StreamEnd =
  * One SSE response following one thread: the log from the cursor, then the live events
  * this instance receives, each once and in seq order, whatever the order in which log
  * pages and live events arrive. A gap (a live event past the next seq) is read from the
- * log; an event of a new log restarts the stream on it.
+ * log; an event of a new log restarts the stream on it, and the old log's stragglers are
+ * dropped.
  */
 export class ThreadEventStream {
   private epoch = '';
   private last = 0;
+  /** Whether anything of the current log was sent: before, a first event names the log. */
+  private sentAny = false;
+  private readonly leftEpochs = new Set<string>();
   private catchingUp = false;
   private held: ThreadEvent[] = [];
   private overflowed = false;
-  private ended = false;
+  private endedWith: StreamEnd | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly res: Response,
     private readonly threadId: string,
-    private readonly delivery: DeliveryService,
+    private readonly read: LogReader,
     private readonly encoder: SseEncoder,
     private readonly limits: StreamLimits,
     private readonly onEnd: (reason: StreamEnd) => void,
@@ -50,8 +59,13 @@ export class ThreadEventStream {
     res.on('close', () => this.end('client_closed'));
   }
 
+  get ended(): boolean {
+    return this.endedWith !== null;
+  }
+
   /** Starts after `cursor` (null: the whole log); live events may arrive from now on. */
   async start(cursor: SseCursor | null): Promise<void> {
+    if (this.ended) return;
     this.heartbeat = setInterval(() => this.write(': keep-alive\n\n'), this.limits.heartbeatMs);
     this.heartbeat.unref();
     this.catchingUp = true;
@@ -80,24 +94,30 @@ export class ThreadEventStream {
 
   end(reason: StreamEnd, notice?: object): void {
     if (this.ended) return;
-    this.ended = true;
+    this.endedWith = reason;
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (reason === 'slow_consumer') this.res.destroy();
     else {
-      if (notice && this.res.writable)
+      if (notice && this.res.writable) {
         this.res.write(`event: relay.closed\ndata: ${JSON.stringify(notice)}\n\n`);
+      }
       this.res.end();
     }
     this.onEnd(reason);
   }
 
   private deliver(event: ThreadEvent): void {
+    if (this.leftEpochs.has(event.epoch)) return;
     if (event.epoch !== this.epoch) {
-      // A new log under the thread: everything before is gone for the client too.
-      this.encoder.restart();
-      this.writeReset('log_replaced', event.epoch);
-      this.epoch = event.epoch;
-      this.last = 0;
+      if (this.sentAny) {
+        // A new log under the thread: everything before is gone for the client too.
+        this.encoder.restart();
+        this.writeReset('log_replaced', event.epoch);
+        this.leave(event.epoch);
+      } else {
+        // The log did not exist when the stream started: this is its first event.
+        this.epoch = event.epoch;
+      }
     }
     if (event.seq <= this.last) return;
     if (event.seq === this.last + 1) {
@@ -109,14 +129,28 @@ export class ThreadEventStream {
     this.catchUp().catch((error: unknown) => this.fail(error));
   }
 
+  /** Moves the stream to another log; the old one's events are dropped from now on. */
+  private leave(epoch: string): void {
+    if (this.epoch) this.leftEpochs.add(this.epoch);
+    // A thread replaced again and again must not grow this without bound.
+    if (this.leftEpochs.size > 16)
+      this.leftEpochs.delete(this.leftEpochs.values().next().value ?? '');
+    this.epoch = epoch;
+    this.last = 0;
+    this.sentAny = false;
+    this.held = this.held.filter((e) => e.epoch === epoch);
+  }
+
   /**
    * Where the cursor points in the log now. A cursor of another log, or one the log no
    * longer reaches back to (trimmed, expired), cannot be served: the client is told and
-   * the stream starts at the oldest event kept. The rendered formats are first fed what
-   * precedes the resume point, so their prelude reopens what is open there.
+   * the stream starts at the oldest event kept. A rendered format is first fed what
+   * precedes the resume point, so its prelude reopens what is open there.
    */
   private async position(cursor: SseCursor | null): Promise<void> {
-    const { page, firstSeq } = await this.delivery.readPage(this.threadId, 0, 1, 1);
+    const state = await this.read(0, 1);
+    if (!state) return;
+    const { page, firstSeq } = state;
     this.epoch = page.epoch;
     const oldest = Math.max(0, firstSeq - 1);
     const servable =
@@ -124,18 +158,20 @@ export class ThreadEventStream {
       (cursor.epoch === page.epoch || (cursor.seq === 0 && page.headSeq === 0)) &&
       cursor.seq >= oldest &&
       cursor.seq <= page.headSeq;
-    if (cursor !== null && !servable)
+    if (cursor !== null && !servable) {
       this.writeReset('cursor_unavailable', page.epoch, page.headSeq, firstSeq);
+    }
     const from = servable ? cursor.seq : oldest;
-    // Rendered formats: replay silently what precedes the resume point.
-    for (let seq = oldest; seq < from;) {
-      const read = await this.delivery.readPage(this.threadId, seq, PAGE, PAGE_BYTES);
-      const events = read.page.messages.filter((e) => e.seq <= from);
-      if (read.page.epoch !== this.epoch || events.length === 0) break;
+    for (let seq = oldest; this.encoder.stateful && seq < from && !this.ended;) {
+      const next = await this.read(seq, PAGE);
+      if (!next) return;
+      const events = next.page.messages.filter((e) => e.seq <= from);
+      if (next.page.epoch !== this.epoch || events.length === 0) break;
       for (const event of events) this.encoder.frames(event, '');
       seq = events[events.length - 1]?.seq ?? from;
     }
     this.last = from;
+    this.sentAny = from > 0;
     this.write(this.encoder.prelude());
   }
 
@@ -143,14 +179,21 @@ export class ThreadEventStream {
   private async catchUp(): Promise<void> {
     for (;;) {
       while (!this.ended) {
-        if (this.res.writableLength > this.limits.highWaterBytes) await this.drained();
-        if (this.ended) return;
-        const { page } = await this.delivery.readPage(this.threadId, this.last, PAGE, PAGE_BYTES);
-        if (page.epoch !== this.epoch) {
-          this.encoder.restart();
-          this.writeReset('log_replaced', page.epoch);
-          this.epoch = page.epoch;
-          this.last = 0;
+        if (this.res.writableLength > this.limits.highWaterBytes && !(await this.drained())) {
+          this.end('slow_consumer');
+          return;
+        }
+        const next = await this.read(this.last, PAGE);
+        if (!next || this.ended) return;
+        const { page } = next;
+        if (page.epoch !== this.epoch && page.headSeq > 0) {
+          if (this.sentAny) {
+            this.encoder.restart();
+            this.writeReset('log_replaced', page.epoch);
+            this.leave(page.epoch);
+          } else {
+            this.epoch = page.epoch;
+          }
           continue;
         }
         const before = this.last;
@@ -175,7 +218,7 @@ export class ThreadEventStream {
       this.catchingUp = false;
       for (const event of held) {
         this.deliver(event);
-        if (this.catchingUp) return;
+        if (this.catchingUp || this.ended) return;
       }
       return;
     }
@@ -183,6 +226,7 @@ export class ThreadEventStream {
 
   private send(event: ThreadEvent): void {
     this.last = event.seq;
+    this.sentAny = true;
     this.write(this.encoder.frames(event, formatSseId(this.epoch, event.seq)));
   }
 
@@ -204,15 +248,19 @@ export class ThreadEventStream {
     if (this.res.writableLength > this.limits.maxBufferedBytes) this.end('slow_consumer');
   }
 
-  private drained(): Promise<void> {
+  /** Resolves true once the response drained, false if it stayed full for the stall timeout. */
+  private drained(): Promise<boolean> {
     return new Promise((resolve) => {
-      const done = () => {
-        this.res.off('drain', done);
-        this.res.off('close', done);
-        resolve();
+      const finish = (drained: boolean) => {
+        clearTimeout(timer);
+        this.res.off('drain', onDrain);
+        this.res.off('close', onDrain);
+        resolve(drained);
       };
-      this.res.on('drain', done);
-      this.res.on('close', done);
+      const onDrain = () => finish(true);
+      const timer = setTimeout(() => finish(false), this.limits.stallTimeoutMs);
+      this.res.on('drain', onDrain);
+      this.res.on('close', onDrain);
     });
   }
 
