@@ -47,6 +47,19 @@ async function masterOf(client: Cluster, key: string): Promise<string | undefine
   return (client as unknown as { slots: string[][] }).slots[slot]?.[0];
 }
 
+/** A log on `client` whose appends `replicas` replicas must confirm within `timeoutMs`. */
+function confirmedLog(client: Cluster, prefix: string, replicas: number, timeoutMs: number) {
+  return new RedisMessageLog(
+    client,
+    { ttlSeconds: 600, maxPerThread: 100 },
+    prefix,
+    undefined,
+    65_536,
+    undefined,
+    new ReplicaAcks({ replicas, timeoutMs, client: newClient() }),
+  );
+}
+
 beforeAll(async () => {
   cluster = await OwnRedisCluster.start();
 }, 60_000);
@@ -85,17 +98,8 @@ describe('Redis Cluster placement', () => {
   it('confirms each append on a replica when delivery.replicaAcks asks for one', async () => {
     const prefix = uniquePrefix('cluster-wait');
     const client = newClient();
-    const acksClient = newClient();
     const waitingFor = (replicas: number, timeoutMs: number) =>
-      new RedisMessageLog(
-        client,
-        { ttlSeconds: 600, maxPerThread: 100 },
-        prefix,
-        undefined,
-        65_536,
-        undefined,
-        new ReplicaAcks({ replicas, timeoutMs, client: acksClient }),
-      );
+      confirmedLog(client, prefix, replicas, timeoutMs);
     // Threads on every master: WAIT goes to the node of each thread's slot, not a random one.
     const byMaster = new Map<string, string[]>();
     while ([...byMaster.values()].filter((ids) => ids.length >= 3).length < 3) {
@@ -122,15 +126,7 @@ describe('Redis Cluster placement', () => {
   it('confirms on the node an ASK redirection sent the append to, during a slot migration', async () => {
     const prefix = uniquePrefix('cluster-ask');
     const client = newClient();
-    const log = new RedisMessageLog(
-      client,
-      { ttlSeconds: 600, maxPerThread: 100 },
-      prefix,
-      undefined,
-      65_536,
-      undefined,
-      new ReplicaAcks({ replicas: 1, timeoutMs: 2_000, client: newClient() }),
-    );
+    const log = confirmedLog(client, prefix, 1, 2_000);
     const threadId = `t-${randomUUID()}`;
     const append = (payload: number) =>
       log.append({ id: randomUUID(), threadId, type: 't', payload, ts: 1 });
@@ -180,15 +176,7 @@ describe('Redis Cluster placement', () => {
     const prefix = uniquePrefix('cluster-wait-own');
     const client = newClient();
     // Two replicas asked, one per master here: each WAIT runs its full second and fails.
-    const log = new RedisMessageLog(
-      client,
-      { ttlSeconds: 600, maxPerThread: 100 },
-      prefix,
-      undefined,
-      65_536,
-      undefined,
-      new ReplicaAcks({ replicas: 2, timeoutMs: 1_000, client: newClient() }),
-    );
+    const log = confirmedLog(client, prefix, 2, 1_000);
     const threadId = `t-${randomUUID()}`;
     const settled: string[] = [];
     const appends = Array.from({ length: 5 }, (_, i) =>

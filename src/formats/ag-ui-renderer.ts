@@ -1,4 +1,5 @@
 import type { JsonValue, ThreadEvent } from '../protocol.js';
+import { asPayload, text } from './payload-fields.js';
 
 /** An AG-UI event as it goes on the wire: `type` and its fields (docs.ag-ui.com, events). */
 export interface AgUiEvent {
@@ -19,18 +20,6 @@ interface PendingToolCall {
   toolCallId: string;
   name: string;
   args: string;
-}
-
-type Payload = Record<string, JsonValue>;
-
-function asPayload(payload: JsonValue): Payload {
-  return typeof payload === 'object' && payload !== null && !Array.isArray(payload)
-    ? payload
-    : { value: payload };
-}
-
-function text(value: JsonValue | undefined): string | undefined {
-  return typeof value === 'string' ? value : undefined;
 }
 
 function json(value: JsonValue | undefined): string {

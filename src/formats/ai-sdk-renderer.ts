@@ -1,4 +1,5 @@
 import type { JsonValue, ThreadEvent } from '../protocol.js';
+import { asPayload, text } from './payload-fields.js';
 
 /** A chunk of the AI SDK UI message stream (ai-sdk.dev, stream protocol), as sent on the wire. */
 export interface AiSdkChunk {
@@ -9,22 +10,10 @@ export interface AiSdkChunk {
 /** A producer's event of type `ai-sdk:<chunk type>` is a UI message stream chunk already. */
 export const AI_SDK_NATIVE_PREFIX = 'ai-sdk:';
 
-type Payload = Record<string, JsonValue>;
-
 interface PendingToolCall {
   toolCallId: string;
   toolName: string;
   input: JsonValue;
-}
-
-function asPayload(payload: JsonValue): Payload {
-  return typeof payload === 'object' && payload !== null && !Array.isArray(payload)
-    ? payload
-    : { value: payload };
-}
-
-function text(value: JsonValue | undefined): string | undefined {
-  return typeof value === 'string' ? value : undefined;
 }
 
 /**
