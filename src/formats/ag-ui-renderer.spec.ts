@@ -5,13 +5,14 @@ import type { JsonValue, ThreadEvent } from '../protocol.js';
 import { AgUiRenderer, type AgUiEvent } from './ag-ui-renderer.js';
 
 const THREAD = 'thread-1';
+const EPOCH = '0123456789abcdef';
 
 function events(list: Array<[type: string, payload: JsonValue]>, runId?: string): ThreadEvent[] {
   return list.map(([type, payload], i) => ({
     id: `e${i + 1}`,
     threadId: THREAD,
     seq: i + 1,
-    epoch: '0123456789abcdef',
+    epoch: EPOCH,
     type,
     payload,
     ...(runId ? { runId } : {}),
@@ -118,7 +119,7 @@ describe('AgUiRenderer', () => {
       delta: '{"text":"hello"}',
     });
     const answer = stream
-      .filter((e) => e.type === 'TEXT_MESSAGE_CONTENT' && e.messageId === `${THREAD}:6`)
+      .filter((e) => e.type === 'TEXT_MESSAGE_CONTENT' && e.messageId === `${THREAD}:${EPOCH}:6`)
       .map((e) => e.delta)
       .join('');
     expect(answer).toBe('You said "hello" (5 characters). ');
@@ -152,10 +153,24 @@ describe('AgUiRenderer', () => {
     renderAll(all.slice(4, 6), renderer); // the result, and the first chunk
     expect(renderer.prelude()).toEqual([
       { type: 'RUN_STARTED', threadId: THREAD, runId: 'run-a' },
-      { type: 'TEXT_MESSAGE_START', messageId: `${THREAD}:6`, role: 'assistant' },
+      { type: 'TEXT_MESSAGE_START', messageId: `${THREAD}:${EPOCH}:6`, role: 'assistant' },
     ]);
     renderAll(all.slice(6, 9), renderer); // to agent_completed
     expect(renderer.prelude()).toEqual([]);
+  });
+
+  it('names a new log’s events apart from the old one’s, though their seqs start again', async () => {
+    const old = events([['user_message', { text: 'first log' }]]);
+    const replaced = old.map((e) => ({
+      ...e,
+      epoch: 'fedcba9876543210',
+      payload: { text: 'second log' },
+    }));
+    const renderer = new AgUiRenderer(THREAD);
+    const stream = [...renderAll(old, renderer), ...renderAll(replaced, renderer)];
+    await expectValidStream(stream);
+    const ids = stream.filter((e) => e.type === 'TEXT_MESSAGE_START').map((e) => e.messageId);
+    expect(new Set(ids).size).toBe(2);
   });
 
   it('passes AG-UI events a producer sent natively, and follows them for the prelude', async () => {
@@ -199,6 +214,6 @@ describe('AgUiRenderer', () => {
       'RUN_ERROR',
     ]);
     expect(stream[1]).toEqual({ type: 'CUSTOM', name: 'progress', value: 42 });
-    expect(stream[3]).toMatchObject({ runId: 'run-2' });
+    expect(stream[3]).toMatchObject({ runId: `run-${EPOCH}-2` });
   });
 });

@@ -47,7 +47,7 @@ function json(value: JsonValue | undefined): string {
  *
  * An event that comes while no run is open (a user message between runs, a custom event)
  * is wrapped in a run of its own, `RUN_STARTED`/`RUN_FINISHED` with run id
- * `thread-event-<seq>`. Ids are derived from the thread and seqs, never random, so a
+ * `thread-event-<epoch>-<seq>`. Ids are derived from the thread, the log's epoch and seqs, never random, so a
  * stream resumed at any seq names everything as an unbroken one would.
  *
  * Resume: feed the events before the resume point to `render` (discarding the output),
@@ -74,12 +74,13 @@ export class AgUiRenderer {
     }
     if (event.type === 'agent_started') {
       out.push(...this.finishRun());
-      const runId = text(asPayload(event.payload).runId) ?? event.runId ?? `run-${event.seq}`;
+      const runId =
+        text(asPayload(event.payload).runId) ?? event.runId ?? `run-${event.epoch}-${event.seq}`;
       out.push(this.startRun(runId, false));
       return out;
     }
     const synthetic = this.run === null;
-    if (synthetic) out.push(this.startRun(`thread-event-${event.seq}`, true));
+    if (synthetic) out.push(this.startRun(`thread-event-${event.epoch}-${event.seq}`, true));
     out.push(...this.renderInRun(event));
     if (synthetic && this.run?.synthetic) out.push(...this.finishRun());
     return out;
@@ -98,7 +99,8 @@ export class AgUiRenderer {
 
   private renderInRun(event: ThreadEvent): AgUiEvent[] {
     const payload = asPayload(event.payload);
-    const id = `${this.threadId}:${event.seq}`;
+    // The log's epoch too: a new log under the thread numbers its events from 1 again.
+    const id = `${this.threadId}:${event.epoch}:${event.seq}`;
     switch (event.type) {
       case 'agent_thinking': {
         const delta = text(payload.thought) ?? text(payload.text) ?? json(event.payload);

@@ -3,13 +3,14 @@ import type { JsonValue, ThreadEvent } from '../protocol.js';
 import { AiSdkRenderer, type AiSdkChunk } from './ai-sdk-renderer.js';
 
 const THREAD = 'thread-1';
+const EPOCH = '0123456789abcdef';
 
 function events(list: Array<[type: string, payload: JsonValue]>): ThreadEvent[] {
   return list.map(([type, payload], i) => ({
     id: `e${i + 1}`,
     threadId: THREAD,
     seq: i + 1,
-    epoch: '0123456789abcdef',
+    epoch: EPOCH,
     type,
     payload,
     ts: 1_700_000_000_000 + i,
@@ -97,7 +98,7 @@ describe('AiSdkRenderer', () => {
       expect.objectContaining({ type: 'reasoning', text: 'Reading the question.', state: 'done' }),
       expect.objectContaining({
         type: 'tool-echo',
-        toolCallId: `${THREAD}:3:tool`,
+        toolCallId: `${THREAD}:${EPOCH}:3:tool`,
         state: 'output-available',
         input: { text: 'hello' },
         output: 5,
@@ -134,13 +135,13 @@ describe('AiSdkRenderer', () => {
       ]),
     );
     expect(chunks.slice(0, 4)).toEqual([
-      { type: 'start', messageId: 'thread-event-1' },
+      { type: 'start', messageId: `thread-event-${EPOCH}-1` },
       { type: 'data-user_message', data: { text: 'hi', userId: 'alice' } },
       { type: 'finish' },
       { type: 'start', messageId: 'native' },
     ]);
     const first = await read(chunks.slice(0, 3));
-    expect(first?.id).toBe('thread-event-1');
+    expect(first?.id).toBe(`thread-event-${EPOCH}-1`);
     const native = await read(chunks.slice(3));
     expect(native?.parts).toEqual([expect.objectContaining({ type: 'text', text: 'Hello' })]);
   });

@@ -34,7 +34,7 @@ interface PendingToolCall {
  * | anything else (`user_message` too)             | `data-<type> { data: payload }`                                 |
  *
  * An event outside any run is wrapped in a message of its own (`start`/`finish`, message id
- * `thread-event-<seq>`). Ids come from the thread and seqs, so a resumed stream names
+ * `thread-event-<epoch>-<seq>`). Ids come from the thread, the log's epoch and seqs, so a resumed stream names
  * everything as an unbroken one. Resume follows the AI SDK's own model (a resumed response
  * is replayed from its start, and the client rebuilds the message): render the events
  * before the resume point (discarding the output), then send `prelude()`, every chunk of
@@ -74,11 +74,12 @@ export class AiSdkRenderer {
       return [chunk];
     }
     if (event.type === 'agent_started') {
-      const runId = text(asPayload(event.payload).runId) ?? event.runId ?? `run-${event.seq}`;
+      const runId =
+        text(asPayload(event.payload).runId) ?? event.runId ?? `run-${event.epoch}-${event.seq}`;
       return [...this.finish(), ...this.start(runId, false)];
     }
     const synthetic = this.message === null;
-    const out = synthetic ? this.start(`thread-event-${event.seq}`, true) : [];
+    const out = synthetic ? this.start(`thread-event-${event.epoch}-${event.seq}`, true) : [];
     out.push(...this.renderInMessage(event));
     if (synthetic && this.message?.synthetic) out.push(...this.finish());
     return out;
@@ -86,7 +87,8 @@ export class AiSdkRenderer {
 
   private renderInMessage(event: ThreadEvent): AiSdkChunk[] {
     const payload = asPayload(event.payload);
-    const id = `${this.threadId}:${event.seq}`;
+    // The log's epoch too: a new log under the thread numbers its events from 1 again.
+    const id = `${this.threadId}:${event.epoch}:${event.seq}`;
     switch (event.type) {
       case 'agent_thinking': {
         const delta = text(payload.thought) ?? text(payload.text) ?? JSON.stringify(event.payload);
