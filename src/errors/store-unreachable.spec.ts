@@ -14,6 +14,9 @@ describe('isStoreUnreachable', () => {
     new Error('Connection is closed.'),
     Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:7000'), { code: 'ECONNREFUSED' }),
     new Error('Command timed out'),
+    new Error(
+      'UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)',
+    ),
     new Error('Command aborted due to connection close'),
     new Error("READONLY You can't write against a read only replica."),
     new Error('CLUSTERDOWN The cluster is down'),
