@@ -176,6 +176,9 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
         for (let n = 1; !until(); n++) {
           const key = `${label}-${threadId}-${n}`;
           for (let attempt = 0; ; attempt++) {
+            // Stopped while a send is still refused: it was never acknowledged, so nothing
+            // is owed for it (if it was stored after all, the log has it and so do clients).
+            if (attempt > 0 && until()) return;
             const relay = relays[(index + n + attempt) % relays.length]!;
             try {
               const receipt = await relay.delivery.sendToThread(
@@ -276,7 +279,8 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
     await pollUntil(
       () => masterOf(busy)?.port === before.replica,
       'the replica to own the busy thread’s slot',
-      30_000,
+      // Seconds normally; more when other suites' clusters share the 2 cores.
+      60_000,
       50,
     );
     const promotedAt = Date.now();
@@ -286,7 +290,7 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
     await waitUntil(
       () => afterFailover() >= AFTER_ON_BUSY,
       'sends to the busy thread again',
-      30_000,
+      60_000,
     );
     const headAtRecovery = Math.max(...busyAcked.map((a) => a.seq));
     await pollUntil(
@@ -344,7 +348,7 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
       expect(out.stdout.trim()).toBe('OK');
       return Promise.resolve();
     });
-  }, 90_000);
+  }, 150_000);
 
   it('survives SIGKILL of the busy thread’s master: nothing acknowledged lost, once, in order', async () => {
     let killed = 0;
@@ -362,5 +366,5 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
         await cluster.waitReplicasInSync();
       },
     );
-  }, 90_000);
+  }, 150_000);
 });
