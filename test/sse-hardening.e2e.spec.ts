@@ -1,9 +1,19 @@
+import { jest } from '@jest/globals';
 import net from 'node:net';
 import { signUserToken } from '../src/index.js';
 import { LiveThreadEvents } from '../src/delivery/live-thread-events.service.js';
 import { SseStreams } from '../src/sse/sse-streams.service.js';
 import { openSse, type SseConnection } from './support/sse-client.js';
 import { startRelayApp, TEST_JWT_SECRET, waitUntil, type RelayApp } from './support/relay-app.js';
+
+/** A promise the test opens when it chooses. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open = (): void => undefined;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
 
 /** What a hostile or broken client, or a flaky access rule, must not get from a stream. */
 describe('Server-Sent Events, hardened', () => {
@@ -58,19 +68,23 @@ describe('Server-Sent Events, hardened', () => {
 
   it('sees an access change that lands while the stream is being admitted', async () => {
     await relay.registry.registerThread('hard-race', 'alice');
+    const admitting = gate();
+    const answer = gate();
     let calls = 0;
     rule = async (u, o) => {
       calls += 1;
       // The admission's check answers late; the app revokes alice meanwhile.
       if (calls === 1) {
-        await new Promise((r) => setTimeout(r, 200));
+        admitting.open();
+        await answer.opened;
         return u === o;
       }
       return false;
     };
     const opening = stream('/threads/hard-race/events');
-    await new Promise((r) => setTimeout(r, 50));
+    await admitting.opened;
     relay.registry.revalidateAccess('hard-race');
+    answer.open();
     const c = await opening;
     await c.ended;
     expect(JSON.parse(c.frames.at(-1)?.data ?? '{}')).toEqual({ reason: 'access_revoked' });
@@ -82,20 +96,30 @@ describe('Server-Sent Events, hardened', () => {
     await relay.registry.registerThread('hard-abort', 'alice');
     const streams = relay.app.get(SseStreams);
     const live = relay.app.get(LiveThreadEvents);
+    const follow = jest.spyOn(streams, 'follow');
+    const answer = gate();
+    let checks = 0;
     rule = async (u, o) => {
-      await new Promise((r) => setTimeout(r, 200));
+      checks += 1;
+      await answer.opened;
       return u === o;
     };
     const { port } = new URL(relay.url);
-    for (let i = 0; i < 3; i++) {
+    for (let i = 1; i <= 3; i++) {
       const socket = net.connect(Number(port), '127.0.0.1');
       socket.write(
         `GET /threads/hard-abort/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${await relay.token('alice')}\r\n\r\n`,
       );
-      await new Promise((r) => setTimeout(r, 50));
+      // Gone while its admission waits for the access rule.
+      await waitUntil(() => checks === i, 'the admission to ask the access rule');
+      const gone = new Promise((resolve) => socket.once('close', resolve));
       socket.destroy();
+      await gone;
     }
-    await new Promise((r) => setTimeout(r, 400));
+    answer.open();
+    await waitUntil(() => follow.mock.calls.length === 3, 'the three admissions to finish');
+    await Promise.allSettled(follow.mock.results.map((r) => r.value as Promise<void>));
+    follow.mockRestore();
     expect(streams.size).toBe(0);
     expect(live.watchedThreads()).not.toContain('hard-abort');
   });
@@ -106,7 +130,10 @@ describe('Server-Sent Events, hardened', () => {
     const c = await stream('/threads/hard-long-token/events', token);
     await relay.delivery.sendToThread('hard-long-token', 'tick', {});
     await c.waitFor(() => seqs(c).length === 1, 'the event');
-    await new Promise((r) => setTimeout(r, 100));
+    // A timer that overflowed would have fired 1 ms after the stream started: a later event
+    // still arriving shows the stream outlived it.
+    await relay.delivery.sendToThread('hard-long-token', 'tick', {});
+    await c.waitFor(() => seqs(c).length === 2, 'the second event');
     expect(c.frames.some((f) => f.event === 'relay.closed')).toBe(false);
   });
 
