@@ -1,3 +1,4 @@
+import { hasEventFields } from '../events/thread-event.codec.js';
 import { LiveEvent } from './live-event.js';
 import type {
   AccessChange,
@@ -61,17 +62,8 @@ export function encodeUserEvent(event: UserEvent): string {
 
 export function decodeUserEvent(userId: string, message: string): UserEvent {
   const parsed: unknown = JSON.parse(message);
-  if (
-    typeof parsed === 'object' &&
-    parsed !== null &&
-    'id' in parsed &&
-    typeof parsed.id === 'string' &&
-    'type' in parsed &&
-    typeof parsed.type === 'string' &&
-    'ts' in parsed &&
-    typeof parsed.ts === 'number'
-  ) {
-    return { ...(parsed as UserEvent), userId };
+  if (hasEventFields(parsed)) {
+    return { ...(parsed as unknown as UserEvent), userId };
   }
   throw new Error('user message is not an event');
 }

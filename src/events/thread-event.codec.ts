@@ -36,22 +36,31 @@ export function encodeEventBody(body: EventBody & { payloadJson?: string }): str
   return `{"id":${JSON.stringify(body.id)},"type":${JSON.stringify(body.type)},"payload":${payload},"ts":${JSON.stringify(body.ts)}${runId}}`;
 }
 
-/** Parses a stored body; throws (naming `what`) on anything that is not one. */
-export function decodeEventBody(text: string | undefined, what: string): EventBody {
-  const parsed: unknown = text === undefined ? undefined : JSON.parse(text);
-  if (
+/** What every event carries, stored or sent to a user: a string id and type, a numeric ts. */
+export function hasEventFields(
+  parsed: unknown,
+): parsed is { id: string; type: string; ts: number } & Record<string, unknown> {
+  return (
     typeof parsed === 'object' &&
     parsed !== null &&
     'id' in parsed &&
     typeof parsed.id === 'string' &&
     'type' in parsed &&
     typeof parsed.type === 'string' &&
-    'payload' in parsed &&
     'ts' in parsed &&
-    typeof parsed.ts === 'number' &&
+    typeof parsed.ts === 'number'
+  );
+}
+
+/** Parses a stored body; throws (naming `what`) on anything that is not one. */
+export function decodeEventBody(text: string | undefined, what: string): EventBody {
+  const parsed: unknown = text === undefined ? undefined : JSON.parse(text);
+  if (
+    hasEventFields(parsed) &&
+    'payload' in parsed &&
     (!('runId' in parsed) || typeof parsed.runId === 'string')
   ) {
-    return parsed as EventBody;
+    return parsed as unknown as EventBody;
   }
   throw new Error(`${what} is not a readable event`);
 }
