@@ -266,6 +266,20 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
     const busy = threadIds[0]!;
     // Each scenario starts from a healthy cluster: every replica synced with its master.
     await cluster.waitReplicasInSync();
+    // After a failover, the other nodes learn by gossip that the old master is a replica now.
+    await pollUntil(
+      () => {
+        try {
+          placement(busy);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      'the busy thread’s master to have a replica, as the cluster sees it',
+      20_000,
+      50,
+    );
     const before = placement(busy);
     let stop = false;
     const run = produce(label, () => stop);
