@@ -45,6 +45,8 @@ describe.each([
       token: () => relay.token(userId),
       pollAfterMs: 200,
       pollIntervalMs: 50,
+      // REST polling alone, the last resort; test/sdk-fallback.e2e.spec.ts covers SSE first.
+      sse: false,
       socketOptions: {
         transports: ['websocket'],
         reconnectionDelay: 50,

@@ -19,10 +19,25 @@ export interface ThreadRelayClientOptions {
   path?: string;
   /** Passed to `io()`; `auth` and `autoConnect` are the client's own. */
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
-  /** A socket down longer than this (or never up) switches to REST polling (default 3000). */
+  /**
+   * A socket down longer than this (or never up) switches to the fallback (default 3000):
+   * each thread's Server-Sent Events stream, else REST polling. The socket keeps trying
+   * meanwhile and takes over again once it connects.
+   */
   pollAfterMs?: number;
-  /** Polling period while in polling mode (default 1000). */
+  /** Polling period for threads no event stream carries (default 1000). */
   pollIntervalMs?: number;
+  /**
+   * Whether the fallback tries Server-Sent Events before REST polling (default true). SSE
+   * needs no sticky sessions and delivers as soon as the relay has an event; a proxy that
+   * refuses or buffers it is detected, and the client polls instead.
+   */
+  sse?: boolean;
+  /**
+   * An event stream that brings nothing, not even the relay's heartbeat (`sse.heartbeatMs`,
+   * 15 s by default), for this long is taken for dead and opened again (default 45000).
+   */
+  streamIdleTimeoutMs?: number;
   /** A delivery is acknowledged this long after it, with whatever else arrived meanwhile (default 50). */
   ackBatchMs?: number;
   /**
@@ -66,6 +81,8 @@ export interface ResolvedClientOptions {
   socketOptions: Partial<ManagerOptions & SocketOptions>;
   pollAfterMs: number;
   pollIntervalMs: number;
+  sse: boolean;
+  streamIdleTimeoutMs: number;
   ackBatchMs: number;
   ackIntervalMs: number;
   gapGraceMs: number;
@@ -80,11 +97,24 @@ export interface ResolvedClientOptions {
 /**
  * `idle` before `connect()`; `connecting` until the first connect; `connected`;
  * `degraded` while connected but the server reports degraded mode; `reconnecting` while
- * the socket is down; `polling` when it has been down longer than `pollAfterMs`;
- * `closed` after `close()`.
+ * the socket is down; once it has been down longer than `pollAfterMs`, `streaming` while
+ * Server-Sent Events carry at least one thread, else `polling`; `closed` after `close()`.
  */
 export type ClientStatus =
-  'idle' | 'connecting' | 'connected' | 'degraded' | 'reconnecting' | 'polling' | 'closed';
+  | 'idle'
+  | 'connecting'
+  | 'connected'
+  | 'degraded'
+  | 'reconnecting'
+  | 'streaming'
+  | 'polling'
+  | 'closed';
+
+/**
+ * What carries events: the socket.io transport in use, or the fallback's (`sse`: at least
+ * one thread over Server-Sent Events; `polling`: REST history reads only).
+ */
+export type ClientTransport = 'websocket' | 'webtransport' | 'long-polling' | 'sse' | 'polling';
 
 export interface JoinOptions {
   /** Last seq the application already has (as returned by `cursor()`); replay starts after it. */
@@ -117,12 +147,14 @@ export interface UserEvent {
 export type EventHandler = (event: ThreadEvent) => void;
 export type ResetHandler = (reset: ThreadResetEvent) => void;
 export type StatusHandler = (status: ClientStatus) => void;
+export type TransportHandler = (transport: ClientTransport | null) => void;
 export type ErrorHandler = (error: ThreadRelayClientError) => void;
 export type UserEventHandler = (event: UserEvent) => void;
 
 const DEFAULTS = {
   pollAfterMs: 3000,
   pollIntervalMs: 1000,
+  streamIdleTimeoutMs: 45_000,
   ackBatchMs: 50,
   ackIntervalMs: 250,
   gapGraceMs: 200,
@@ -156,6 +188,12 @@ export function resolveClientOptions(options: ThreadRelayClientOptions): Resolve
     socketOptions: options.socketOptions ?? {},
     pollAfterMs: positive('pollAfterMs', options.pollAfterMs, DEFAULTS.pollAfterMs),
     pollIntervalMs: positive('pollIntervalMs', options.pollIntervalMs, DEFAULTS.pollIntervalMs),
+    sse: flag('sse', options.sse, true),
+    streamIdleTimeoutMs: positive(
+      'streamIdleTimeoutMs',
+      options.streamIdleTimeoutMs,
+      DEFAULTS.streamIdleTimeoutMs,
+    ),
     ackBatchMs: positive('ackBatchMs', options.ackBatchMs, DEFAULTS.ackBatchMs, true),
     ackIntervalMs: positive('ackIntervalMs', options.ackIntervalMs, DEFAULTS.ackIntervalMs, true),
     gapGraceMs: positive('gapGraceMs', options.gapGraceMs, DEFAULTS.gapGraceMs, true),
@@ -187,6 +225,12 @@ function positive(
   if (!Number.isFinite(value) || value < 0 || (value === 0 && !zeroOk)) {
     invalid(name, `must be a ${zeroOk ? 'non-negative' : 'positive'} number, got ${value}`);
   }
+  return value;
+}
+
+function flag(name: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') invalid(name, `must be true or false, got ${String(value)}`);
   return value;
 }
 

@@ -6,6 +6,7 @@ export { ThreadRelayClientError, isRetryable } from './client-error.js';
 export type { ClientErrorCode, ClientErrorOptions } from './client-error.js';
 export type {
   ClientStatus,
+  ClientTransport,
   ErrorHandler,
   EventHandler,
   JoinOptions,
@@ -15,6 +16,7 @@ export type {
   ThreadRelayClientOptions,
   ThreadResetEvent,
   TokenSource,
+  TransportHandler,
   UserEvent,
   UserEventHandler,
 } from './client.options.js';

@@ -44,6 +44,11 @@ export class RelayRestApi {
     return result;
   }
 
+  /** The thread's Server-Sent Events route. */
+  eventsUrl(threadId: string): string {
+    return `${this.baseUrl}/threads/${encodeURIComponent(threadId)}/events`;
+  }
+
   private threadUrl(threadId: string): string {
     return `${this.baseUrl}/threads/${encodeURIComponent(threadId)}/messages`;
   }
@@ -78,12 +83,8 @@ export class RelayRestApi {
           retryable: true,
         });
       }
-      const parsed = await readJson(response);
-      if (!response.ok) {
-        const retryAfter = retryAfterHeaderMs(response.headers.get('retry-after'));
-        throw httpError(method, url, response.status, parsed, threadId, retryAfter);
-      }
-      return parsed;
+      if (!response.ok) throw (await responseError(method, url, response, threadId)).error;
+      return await readJson(response);
     } finally {
       clearTimeout(timer);
     }
@@ -99,6 +100,25 @@ async function readJson(response: Response): Promise<unknown> {
   }
 }
 
+/**
+ * The error a refused request stands for; `fromRelay` says whether the relay itself
+ * answered (its error body) or something in between did (a proxy's page, a foreign 404).
+ */
+export async function responseError(
+  method: string,
+  url: string,
+  response: Response,
+  threadId: string,
+): Promise<{ error: ThreadRelayClientError; fromRelay: boolean }> {
+  const body = await readJson(response);
+  const retryAfter = retryAfterHeaderMs(response.headers.get('retry-after'));
+  const embedded = isRecord(body) ? (isErrorBody(body.error) ? body.error : body) : undefined;
+  return {
+    error: httpError(method, url, response.status, embedded, threadId, retryAfter),
+    fromRelay: isErrorBody(embedded),
+  };
+}
+
 /** `Retry-After` in delay-seconds, as milliseconds; an HTTP date or garbage is ignored. */
 function retryAfterHeaderMs(header: string | null): number | undefined {
   if (header === null || !/^\s*\d+\s*$/.test(header)) return undefined;
@@ -110,11 +130,10 @@ function httpError(
   method: string,
   url: string,
   status: number,
-  body: unknown,
+  embedded: unknown,
   threadId: string,
   retryAfterHeader: number | undefined,
 ): ThreadRelayClientError {
-  const embedded = isRecord(body) ? (isErrorBody(body.error) ? body.error : body) : undefined;
   if (isErrorBody(embedded)) {
     return new ThreadRelayClientError(embedded.code, `${method} ${url}: ${embedded.message}`, {
       status,

@@ -12,6 +12,7 @@ import { newClientMessageId } from './client-message-id.js';
 import {
   resolveClientOptions,
   type ClientStatus,
+  type ClientTransport,
   type ErrorHandler,
   type EventHandler,
   type JoinOptions,
@@ -20,15 +21,17 @@ import {
   type SendOptions,
   type StatusHandler,
   type ThreadRelayClientOptions,
+  type TransportHandler,
   type ThreadResetEvent,
   type UserEvent,
   type UserEventHandler,
 } from './client.options.js';
 import { Deferred } from './deferred.js';
 import { JoinPacer } from './join-pacer.js';
+import type { JoinedThread } from './joined-thread.js';
 import { Listeners } from './listeners.js';
 import { RelayRestApi } from './relay-rest-api.js';
-import { PollLoop } from './poll-loop.js';
+import { FallbackTransport } from './fallback-transport.js';
 import { sendWithRetry } from './send-with-retry.js';
 import { SessionRenewal } from './session-renewal.js';
 import { isErrorBody, retryAfterOf, socketRequest } from './socket-request.js';
@@ -47,17 +50,6 @@ import {
   toAuthRefreshResult,
   toUserMessageResult,
 } from './wire-guards.js';
-
-interface JoinedThread {
-  readonly threadId: string;
-  readonly stream: ThreadStream;
-  readonly joined: Deferred<JoinResult>;
-  /** Number of the connection on which the server confirmed the join; 0 when none. */
-  joinedOn: number;
-  /** Number of the connection a join request is outstanding on; 0 when none. */
-  joiningOn: number;
-  joinAttempts: number;
-}
 
 /** Final acks on close wait at most this long, so a dead server cannot stall `close()`. */
 const CLOSE_FLUSH_MS = 1000;
@@ -82,20 +74,20 @@ export class ThreadRelayClient {
   private readonly eventListeners = new Listeners<ThreadEvent>();
   private readonly resetListeners = new Listeners<ThreadResetEvent>();
   private readonly statusListeners = new Listeners<ClientStatus>();
+  private readonly transportListeners = new Listeners<ClientTransport | null>();
   private readonly errorListeners = new Listeners<ThreadRelayClientError>();
   private readonly userEventListeners = new Listeners<UserEvent>();
   private readonly statusWaiters = new Set<() => void>();
   private socketRef: Socket | null = null;
   private statusValue: ClientStatus = 'idle';
+  private transportValue: ClientTransport | null = null;
   private serverDegraded = false;
   /** Counts successful connects, so answers from an earlier connection are recognised. */
   private connection = 0;
   private reconnectAttempts = 0;
   private ready: Deferred<void> | null = null;
-  private cancelPollFallback: (() => void) | undefined;
-  /** No history read for polling before this (epoch ms): the server refused one with a rate. */
-  private pollHeldUntil = 0;
-  private readonly poller: PollLoop;
+  private cancelFallback: (() => void) | undefined;
+  private readonly fallback: FallbackTransport;
   private readonly joinPacer: JoinPacer;
   private readonly renewal: SessionRenewal;
   private closed = false;
@@ -116,7 +108,25 @@ export class ThreadRelayClient {
       this.timers,
       (threadId, seq, confirm) => this.sendAck(threadId, seq, confirm),
     );
-    this.poller = new PollLoop(this.timers, this.options.pollIntervalMs, () => this.pollAll());
+    this.fallback = new FallbackTransport(
+      {
+        rest: this.rest,
+        token: this.resolveToken,
+        fetch: this.options.fetch,
+        timers: this.timers,
+        sse: this.options.sse,
+        pollIntervalMs: this.options.pollIntervalMs,
+        requestTimeoutMs: this.options.requestTimeoutMs,
+        streamIdleTimeoutMs: this.options.streamIdleTimeoutMs,
+      },
+      {
+        threads: () => this.threads.values(),
+        isCurrent: (thread) => this.threads.get(thread.threadId) === thread,
+        drop: (thread, error) => this.drop(thread, error),
+        reportError: (error) => this.reportError(error),
+        changed: () => this.fallbackChanged(),
+      },
+    );
     this.joinPacer = new JoinPacer(this.options.maxConcurrentJoins, this.timers);
     this.renewal = new SessionRenewal(this.timers, this.options.renewBeforeMs, {
       renew: () => this.refreshCredential(),
@@ -134,25 +144,34 @@ export class ThreadRelayClient {
     return this.statusValue;
   }
 
+  /**
+   * What carries events now: `websocket` (or `long-polling`, `webtransport`) when the
+   * socket is up, `sse` or `polling` while it is not, `null` before a connection.
+   */
+  get transport(): ClientTransport | null {
+    return this.transportValue;
+  }
+
   /** The underlying socket.io socket, `null` before `connect()`; for diagnostics and tests. */
   get socket(): Socket | null {
     return this.socketRef;
   }
 
   /**
-   * Opens the connection. Resolves once connected, or once polling took over because the
-   * socket could not connect within `pollAfterMs`. Rejects when the server refuses the
+   * Opens the connection. Resolves once connected, or once the fallback (Server-Sent
+   * Events, else REST polling) took over because the socket could not connect within
+   * `pollAfterMs`. Rejects when the server refuses the
    * token (code `UNAUTHORIZED`); the client keeps retrying in the background (a token
    * function may produce a better token) until `close()`.
    */
   connect(): Promise<void> {
     if (this.closed) return Promise.reject(closedError());
-    if (this.socketRef?.connected || this.poller.running) return Promise.resolve();
+    if (this.socketRef?.connected || this.fallback.active) return Promise.resolve();
     this.ready ??= new Deferred<void>();
     if (!this.socketRef) {
       this.socketRef = this.createSocket();
       this.setStatus('connecting');
-      this.armPollFallback();
+      this.armFallback();
       this.socketRef.connect();
     }
     return this.ready.promise;
@@ -188,8 +207,7 @@ export class ThreadRelayClient {
     const epoch = options.epoch === '' ? undefined : options.epoch;
     const thread = this.track(threadId, { lastSeq, epoch });
     if (this.socketRef?.connected) this.joinOnSocket(thread);
-    // While polling is held, the loop reads the new thread as soon as the hold is over.
-    else if (this.poller.running && this.pollHeldUntil <= Date.now()) void this.pollThread(thread);
+    else this.fallback.add(thread);
     return thread.joined.promise;
   }
 
@@ -237,7 +255,7 @@ export class ThreadRelayClient {
         if (socket?.connected) {
           return () => this.sendOverSocket(socket, threadId, text, clientMessageId, remainingMs);
         }
-        if (this.poller.running) {
+        if (this.fallback.active) {
           return () => this.rest.postMessage(threadId, text, clientMessageId);
         }
         return null;
@@ -273,6 +291,11 @@ export class ThreadRelayClient {
     return this.statusListeners.add(handler);
   }
 
+  /** Every change of `transport`, including socket.io's upgrade from long-polling. */
+  onTransport(handler: TransportHandler): () => void {
+    return this.transportListeners.add(handler);
+  }
+
   /** Errors that have no caller to reject: background joins, history reads, handler throws. */
   onError(handler: ErrorHandler): () => void {
     return this.errorListeners.add(handler);
@@ -292,7 +315,7 @@ export class ThreadRelayClient {
     }
     if (this.closed) return;
     this.closed = true;
-    this.poller.stop();
+    this.fallback.stop();
     this.renewal.stop();
     this.joinPacer.reset();
     this.timers.clear();
@@ -302,10 +325,12 @@ export class ThreadRelayClient {
     this.ready = null;
     this.socketRef?.close();
     this.setStatus('closed');
+    this.setTransport(null);
     for (const listeners of [
       this.eventListeners,
       this.resetListeners,
       this.statusListeners,
+      this.transportListeners,
       this.errorListeners,
       this.userEventListeners,
     ]) {
@@ -377,10 +402,16 @@ export class ThreadRelayClient {
     this.connection += 1;
     this.reconnectAttempts = 0;
     this.serverDegraded = false;
-    this.cancelPollFallback?.();
-    this.cancelPollFallback = undefined;
-    this.poller.stop();
+    this.cancelFallback?.();
+    this.cancelFallback = undefined;
+    this.fallback.stop();
     this.setStatus('connected');
+    const socket = this.socketRef;
+    this.setTransport(socketTransport(socket));
+    // socket.io starts on long-polling unless told otherwise and upgrades when it can.
+    socket?.io.engine?.once('upgrade', () => {
+      if (socket === this.socketRef && socket.connected) this.setTransport(socketTransport(socket));
+    });
     this.ready?.resolve();
     this.ready = null;
     this.joinPacer.reset();
@@ -395,8 +426,11 @@ export class ThreadRelayClient {
       thread.joinedOn = 0;
       thread.joiningOn = 0;
     }
-    if (!this.poller.running) this.setStatus('reconnecting');
-    this.armPollFallback();
+    if (!this.fallback.active) {
+      this.setStatus('reconnecting');
+      this.setTransport(null);
+    }
+    this.armFallback();
     // socket.io reconnects by itself after every other reason; this one is left to us.
     if (reason === 'io server disconnect') this.reconnectLater();
   }
@@ -404,13 +438,13 @@ export class ThreadRelayClient {
   private handleConnectError(error: Error): void {
     if (this.closed) return;
     if (this.socketRef?.active) {
-      // A transport failure: socket.io retries by itself, polling covers the meantime.
-      this.armPollFallback();
+      // A transport failure: socket.io retries by itself, the fallback covers the meantime.
+      this.armFallback();
       return;
     }
     // Refused by the server's handshake check; socket.io does not retry those.
-    this.cancelPollFallback?.();
-    this.cancelPollFallback = undefined;
+    this.cancelFallback?.();
+    this.cancelFallback = undefined;
     const code =
       error.message === 'unauthorized'
         ? 'UNAUTHORIZED'
@@ -469,7 +503,7 @@ export class ThreadRelayClient {
     if (this.socketRef?.connected) this.setStatus(this.serverDegraded ? 'degraded' : 'connected');
     // Pub/sub keeps nothing: what other instances published while this one's Redis was away
     // never reached the socket. It is in the log, so read past each cursor once.
-    if (wasDegraded && !this.serverDegraded) void this.pollAll();
+    if (wasDegraded && !this.serverDegraded) void this.fallback.readAll();
   }
 
   private handleUserEvent(payload: unknown): void {
@@ -588,6 +622,7 @@ export class ThreadRelayClient {
   private drop(thread: JoinedThread, reason: ThreadRelayClientError): void {
     if (this.threads.get(thread.threadId) === thread) this.threads.delete(thread.threadId);
     thread.stream.dispose();
+    this.fallback.remove(thread);
     this.acks.forget(thread.threadId);
     thread.joined.reject(reason);
   }
@@ -729,58 +764,23 @@ export class ThreadRelayClient {
     }
   }
 
-  private armPollFallback(): void {
-    if (this.poller.running || this.cancelPollFallback || this.closed) return;
-    this.cancelPollFallback = this.timers.after(this.options.pollAfterMs, () => {
-      this.cancelPollFallback = undefined;
-      if (!this.closed && !this.socketRef?.connected) this.startPolling();
+  private armFallback(): void {
+    if (this.fallback.active || this.cancelFallback || this.closed) return;
+    this.cancelFallback = this.timers.after(this.options.pollAfterMs, () => {
+      this.cancelFallback = undefined;
+      if (this.closed || this.socketRef?.connected || this.fallback.active) return;
+      this.fallback.start();
+      this.fallbackChanged();
+      this.ready?.resolve();
+      this.ready = null;
     });
   }
 
-  private startPolling(): void {
-    if (this.poller.running) return;
-    // Started before the status is announced: a send() woken by it must find the REST route.
-    this.poller.start();
-    this.setStatus('polling');
-    this.ready?.resolve();
-    this.ready = null;
-  }
-
-  /**
-   * One polling round; resolves with how long the next one must wait beyond the interval
-   * (ms): the server's `retryAfterMs` when it refused a read for a rate. The limit is the
-   * user's, not the thread's, so every thread waits.
-   */
-  private async pollAll(): Promise<number> {
-    const held = this.pollHeldUntil - Date.now();
-    if (held > 0) return held;
-    await Promise.all([...this.threads.values()].map((thread) => this.pollThread(thread)));
-    return Math.max(0, this.pollHeldUntil - Date.now());
-  }
-
-  /** One history read for a thread; never rejects (failures go to `onError`). */
-  private async pollThread(thread: JoinedThread): Promise<void> {
-    const { threadId } = thread;
-    try {
-      const result = await thread.stream.sync();
-      if (this.threads.get(threadId) === thread) {
-        thread.joined.resolve({
-          threadId,
-          epoch: result.epoch,
-          headSeq: result.headSeq,
-          replayed: result.delivered,
-        });
-      }
-    } catch (error) {
-      if (this.threads.get(threadId) !== thread) return;
-      const failure = toClientError(error, 'NETWORK', `polling ${threadId}`, threadId);
-      this.reportError(failure);
-      if (failure.retryAfterMs !== undefined) {
-        this.pollHeldUntil = Math.max(this.pollHeldUntil, Date.now() + failure.retryAfterMs);
-      }
-      // A join the server refuses is dropped, as on the socket; a joined thread keeps trying.
-      if (!failure.retryable && !thread.joined.settled) this.drop(thread, failure);
-    }
+  private fallbackChanged(): void {
+    if (!this.fallback.active || this.closed) return;
+    const kind = this.fallback.kind;
+    this.setStatus(kind === 'sse' ? 'streaming' : 'polling');
+    this.setTransport(kind);
   }
 
   private waitForStatusChange(ms: number): Promise<void> {
@@ -794,6 +794,12 @@ export class ThreadRelayClient {
       const cancel = this.timers.after(ms, done);
       this.statusWaiters.add(done);
     });
+  }
+
+  private setTransport(next: ClientTransport | null): void {
+    if (this.transportValue === next) return;
+    this.transportValue = next;
+    this.transportListeners.emit(next, (error) => this.handlerFailed('onTransport', error));
   }
 
   private setStatus(next: ClientStatus): void {
@@ -829,6 +835,12 @@ export class ThreadRelayClient {
       }
     };
   }
+}
+
+function socketTransport(socket: Socket | null): ClientTransport | null {
+  const name = socket?.io.engine?.transport?.name;
+  if (name === 'websocket' || name === 'webtransport') return name;
+  return name === 'polling' ? 'long-polling' : null;
 }
 
 function closedError(): ThreadRelayClientError {

@@ -36,7 +36,7 @@ export interface SyncResult {
 }
 
 /** A reason to reset; `headSeq` 0 when unknown (an epoch change seen on an event). */
-type ResetHint = Pick<ThreadResetNotice, 'epoch' | 'headSeq' | 'reason'>;
+export type ResetHint = Pick<ThreadResetNotice, 'epoch' | 'headSeq' | 'reason'>;
 
 interface LogSnapshot {
   epoch: string;

@@ -66,6 +66,8 @@ export class ThreadEventStream {
   /** Starts after `cursor` (null: the whole log); live events may arrive from now on. */
   async start(cursor: SseCursor | null): Promise<void> {
     if (this.ended) return;
+    // At once, so a client can tell a working stream from a proxy that buffers it.
+    this.write(': open\n\n');
     this.heartbeat = setInterval(() => this.write(': keep-alive\n\n'), this.limits.heartbeatMs);
     this.heartbeat.unref();
     this.catchingUp = true;

@@ -56,13 +56,14 @@ describe('user message -> agent -> response, two reference servers on one Redis'
     await redis?.dispose();
   });
 
-  async function open(url: string, userId: string): Promise<AppView> {
+  async function open(url: string, userId: string, sse = true): Promise<AppView> {
     const view: AppView = {
       client: new ThreadRelayClient({
         url,
         token: () => signUserToken(userId, TEST_JWT_SECRET),
         pollAfterMs: 300,
         pollIntervalMs: 100,
+        sse,
         socketOptions: { transports: ['websocket'], reconnectionDelay: 100 },
       }),
       events: [],
@@ -113,7 +114,8 @@ describe('user message -> agent -> response, two reference servers on one Redis'
 
   it('over REST polling when websockets are refused: a new thread, the message and the whole run, and a socket tab agrees', async () => {
     const threadId = 'bo-chat';
-    const poller = await open(blocked.url, 'bo');
+    // SSE off: this is the last resort's own test (the SDK fallback suite covers SSE).
+    const poller = await open(blocked.url, 'bo', false);
     expect(poller.client.status).toBe('polling');
     expect(blocked.refused).toBeGreaterThan(0);
     // The thread does not exist yet: a read registers nothing, so the polling client's join

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { LocalSockets } from '../../src/sockets/local-sockets.js';
+import { SseStreams } from '../../src/sse/sse-streams.service.js';
 import {
   buildWebPage,
   startReferenceServer,
@@ -120,30 +121,59 @@ describe('web page (headless Chromium)', () => {
     expect(pageErrors).toEqual([]);
   });
 
-  it('keeps delivering through REST polling after the socket is cut and cannot come back', async () => {
+  /** Sends a message from the page and waits for the agent's whole answer to it. */
+  async function chat(text: string, runs: number): Promise<number[]> {
+    await page.locator('#message-input').fill(text);
+    await page.locator('#send-button').click();
+    await page
+      .locator('#messages .message.agent.done .text', { hasText: text })
+      .waitFor({ timeout: WAIT_MS });
+    await page
+      .locator('#event-rows tr[data-type="agent_completed"]')
+      .nth(runs - 1)
+      .waitFor({ timeout: WAIT_MS });
+    return page
+      .locator('#event-rows tr')
+      .evaluateAll((trs) => trs.map((tr) => Number((tr as HTMLElement).dataset.seq)));
+  }
+
+  it('shows the transport, and keeps delivering over Server-Sent Events once websockets are refused', async () => {
+    await expect(page.locator('#transport').getAttribute('data-transport')).resolves.toBe(
+      'websocket',
+    );
     const before = await page.locator('#event-rows tr').count();
     // Refuse every socket.io transport from now on, then cut the live connection.
     await page.routeWebSocket(/socket\.io/, (ws) => ws.close());
     await page.route(/\/socket\.io\//, (route) => route.abort());
     server.app.get(LocalSockets).namespace?.local.disconnectSockets(true);
-    await page.locator('#status[data-status="polling"]').waitFor({ timeout: WAIT_MS });
+    await page.locator('#transport[data-transport="sse"]').waitFor({ timeout: WAIT_MS });
+    await expect(page.locator('#status').getAttribute('data-status')).resolves.toBe('streaming');
 
-    await page.locator('#message-input').fill('sent while polling');
-    await page.locator('#send-button').click();
-    const answer = page.locator('#messages .message.agent.done .text', {
-      hasText: 'sent while polling',
-    });
-    await answer.waitFor({ timeout: WAIT_MS });
-    await page
-      .locator('#event-rows tr[data-type="agent_completed"]')
-      .nth(1)
-      .waitFor({ timeout: WAIT_MS });
-    const seqs = await page
-      .locator('#event-rows tr')
-      .evaluateAll((trs) => trs.map((tr) => Number((tr as HTMLElement).dataset.seq)));
+    const seqs = await chat('sent over sse', 2);
     expect(seqs.length).toBeGreaterThan(before);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
-    await page.screenshot({ path: `${ARTIFACTS}/web-page-polling.png`, fullPage: true });
+    await page.screenshot({ path: `${ARTIFACTS}/web-page-sse.png`, fullPage: true });
     expect(pageErrors.filter((e) => !/socket\.io|WebSocket|ERR_FAILED/i.test(e))).toEqual([]);
+  });
+
+  it('falls back to REST polling when a proxy refuses the event stream too', async () => {
+    const before = await page.locator('#event-rows tr').count();
+    // A proxy's own refusal page for event streams from now on; then the open stream ends,
+    // as when its instance shuts down, and the page's reconnect meets the refusal.
+    await page.route(/\/threads\/[^/]+\/events/, (route) =>
+      route.fulfill({ status: 403, contentType: 'text/html', body: '<h1>Blocked</h1>' }),
+    );
+    server.app.get(SseStreams).onModuleDestroy();
+    await page.locator('#transport[data-transport="polling"]').waitFor({ timeout: WAIT_MS });
+    await expect(page.locator('#status').getAttribute('data-status')).resolves.toBe('polling');
+
+    const seqs = await chat('sent while polling', 3);
+    expect(seqs.length).toBeGreaterThan(before);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    await expect(page.locator('#transport').getAttribute('data-transport')).resolves.toBe(
+      'polling',
+    );
+    await page.screenshot({ path: `${ARTIFACTS}/web-page-polling.png`, fullPage: true });
+    expect(pageErrors.filter((e) => !/socket\.io|WebSocket|ERR_FAILED|403/i.test(e))).toEqual([]);
   });
 });

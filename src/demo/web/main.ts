@@ -3,7 +3,12 @@
  * simulated agent and watch its events stream in. Built on the client SDK only; bundled
  * by `scripts/build-web.mjs` into `dist/web/app.js`.
  */
-import { ThreadRelayClient, type ClientStatus, type ThreadEvent } from '../../client/index.js';
+import {
+  ThreadRelayClient,
+  type ClientStatus,
+  type ClientTransport,
+  type ThreadEvent,
+} from '../../client/index.js';
 import { ChatView } from './chat-view.js';
 import { DevTokenSource, isValidId, lastUser, newThreadId, ThreadList } from './dev-session.js';
 
@@ -14,8 +19,18 @@ const STATUS_LABELS: Record<ClientStatus, string> = {
   connected: 'realtime',
   degraded: 'degraded',
   reconnecting: 'reconnecting',
+  streaming: 'streaming',
   polling: 'polling',
   closed: 'offline',
+};
+
+/** What the transport badge says: the SDK's order is websocket, then SSE, then polling. */
+const TRANSPORT_LABELS: Record<ClientTransport, string> = {
+  websocket: 'WebSocket',
+  webtransport: 'WebTransport',
+  'long-polling': 'socket.io long-polling',
+  sse: 'Server-Sent Events',
+  polling: 'REST polling',
 };
 
 function byId<T extends HTMLElement>(id: string, type: new () => T): T {
@@ -26,6 +41,7 @@ function byId<T extends HTMLElement>(id: string, type: new () => T): T {
 
 const ui = {
   status: byId('status', HTMLSpanElement),
+  transport: byId('transport', HTMLSpanElement),
   who: byId('who', HTMLSpanElement),
   signOut: byId('sign-out', HTMLButtonElement),
   error: byId('error', HTMLParagraphElement),
@@ -72,6 +88,11 @@ function setStatus(status: ClientStatus): void {
   ui.status.dataset.status = label;
 }
 
+function setTransport(transport: ClientTransport | null): void {
+  ui.transport.textContent = transport === null ? 'no transport' : TRANSPORT_LABELS[transport];
+  ui.transport.dataset.transport = transport ?? 'none';
+}
+
 function setComposerEnabled(enabled: boolean): void {
   ui.messageInput.disabled = !enabled;
   ui.sendButton.disabled = !enabled;
@@ -84,6 +105,7 @@ async function signIn(userId: string): Promise<void> {
   const client = new ThreadRelayClient({ url: window.location.origin, token: tokens.token });
   const current: Session = { userId, client, threads: new ThreadList(userId), current: null };
   client.onStatus(setStatus);
+  client.onTransport(setTransport);
   client.onEvent((event: ThreadEvent) => {
     if (session === current && event.threadId === current.current) view.show(event);
   });
@@ -117,6 +139,7 @@ async function signOut(): Promise<void> {
   setComposerEnabled(false);
   await ending?.client.close();
   setStatus('idle');
+  setTransport(null);
 }
 
 async function openThread(threadId: string): Promise<void> {
