@@ -14,6 +14,8 @@ const MAX_FRAME_CHARS = 8 * 1024 * 1024;
 /** Failed opens in a row (network, a proxy's 5xx) after which SSE counts as not getting through. */
 const MAX_FAILED_OPENS = 3;
 const MAX_BACKOFF_MS = 10_000;
+/** A stream that stayed open this long was a working one, events or not. */
+const HEALTHY_MS = 30_000;
 
 export interface SseFollowerConfig {
   url: string;
@@ -59,6 +61,7 @@ export class SseFollower {
   private controller: AbortController | undefined;
   private failedOpens = 0;
   private attempt = 0;
+  private wake: (() => void) | undefined;
 
   constructor(
     private readonly threadId: string,
@@ -73,6 +76,7 @@ export class SseFollower {
   stop(): void {
     this.stopped = true;
     this.controller?.abort();
+    this.wake?.();
   }
 
   private async run(): Promise<void> {
@@ -91,12 +95,29 @@ export class SseFollower {
       // Jittered: the streams an instance drops when it dies must not all come back at once.
       const delay = wait ?? backoff(this.attempt, 250, MAX_BACKOFF_MS) * (0.5 + Math.random() / 2);
       this.attempt += 1;
-      await this.config.timers.sleep(delay);
+      await this.sleep(delay);
     }
+  }
+
+  /** A backoff wait that `stop()` cuts short. */
+  private sleep(ms: number): Promise<void> {
+    const stopped = new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+    return Promise.race([this.config.timers.sleep(ms), stopped]);
   }
 
   /** One stream, from open to end. */
   private async once(): Promise<Outcome> {
+    let headers: Record<string, string>;
+    try {
+      headers = await this.headers();
+    } catch (error) {
+      if (this.stopped) return { kind: 'final' };
+      // The token function failed: that says nothing about whether SSE gets through.
+      this.hooks.error(toClientError(error, 'TOKEN_FAILED', 'token', this.threadId));
+      return { kind: 'retry' };
+    }
     const controller = new AbortController();
     this.controller = controller;
     const { url } = this.config;
@@ -108,7 +129,7 @@ export class SseFollower {
     try {
       const response = await this.config.fetch(url, {
         method: 'GET',
-        headers: await this.headers(),
+        headers,
         signal: controller.signal,
       });
       if (!response.ok) return await this.refusal(response);
@@ -198,6 +219,7 @@ export class SseFollower {
     const reader = body.getReader();
     const decoder = new TextDecoder();
     const parser = new SseFrameParser(MAX_FRAME_CHARS);
+    const startedAt = Date.now();
     let first = true;
     let closing: Outcome | undefined;
     // The relay writes a comment at once: a proxy that buffers the stream holds it back.
@@ -208,15 +230,16 @@ export class SseFollower {
         if (done || this.stopped) break;
         if (first) {
           first = false;
-          // A stream that opened was a working one: its end starts the backoff anew.
           this.failedOpens = 0;
-          this.attempt = 0;
           this.hooks.opened();
         }
         arm(this.config.idleTimeoutMs);
         for (const frame of parser.push(decoder.decode(value, { stream: true }))) {
-          closing ??= this.frame(frame.event, frame.data);
+          closing = this.frame(frame.event, frame.data);
+          // Nothing after the relay's closing notice belongs to this stream.
+          if (closing) break;
         }
+        if (closing) break;
       }
     } catch (error) {
       if (this.stopped) return { kind: 'final' };
@@ -239,6 +262,7 @@ export class SseFollower {
       controller.abort();
     }
     if (this.stopped) return { kind: 'final' };
+    if (Date.now() - startedAt >= HEALTHY_MS) this.attempt = 0;
     if (first)
       return {
         kind: 'failed_open',
@@ -259,8 +283,14 @@ export class SseFollower {
       return undefined;
     }
     if (event === 'thread.event') {
-      if (isThreadEvent(body) && body.threadId === this.threadId) this.hooks.event(body);
-      else this.malformed(event);
+      if (isThreadEvent(body) && body.threadId === this.threadId) {
+        // A stream that delivers works: its end starts the backoff anew. One that only
+        // opens and closes (a server failing after its first bytes) keeps backing off.
+        this.attempt = 0;
+        this.hooks.event(body);
+      } else {
+        this.malformed(event);
+      }
     } else if (event === 'thread.reset') {
       if (isRecord(body) && typeof body.epoch === 'string') this.hooks.reset(this.resetHint(body));
       else this.malformed(event);

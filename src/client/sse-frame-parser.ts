@@ -15,7 +15,9 @@ export interface SseFrame {
  * broken or hostile server cannot make the client buffer without bound.
  */
 export class SseFrameParser {
-  private buffer = '';
+  /** The unfinished line, in pieces: joined only once its end arrives, so pushes stay linear. */
+  private parts: string[] = [];
+  private partChars = 0;
   /** The previous chunk ended with CR: an LF opening the next one belongs to it. */
   private pendingCr = false;
   private event = '';
@@ -26,27 +28,36 @@ export class SseFrameParser {
   constructor(private readonly maxChars: number) {}
 
   push(chunk: string): SseFrame[] {
+    // An empty chunk must not forget a CR that ended the previous one.
+    if (chunk === '') return [];
     let text = chunk;
     if (this.pendingCr && text.startsWith('\n')) text = text.slice(1);
     this.pendingCr = false;
-    this.buffer += text;
     const frames: SseFrame[] = [];
-    let start = 0;
-    for (;;) {
-      const end = lineEnd(this.buffer, start);
-      if (end === -1) break;
-      const line = this.buffer.slice(start, end);
-      let next = end + 1;
-      if (this.buffer[end] === '\r') {
-        if (end + 1 === this.buffer.length) this.pendingCr = true;
-        else if (this.buffer[end + 1] === '\n') next = end + 2;
+    if (lineEnd(text, 0) === -1) {
+      this.parts.push(text);
+      this.partChars += text.length;
+    } else {
+      const buffer = this.parts.join('') + text;
+      let start = 0;
+      for (;;) {
+        const end = lineEnd(buffer, start);
+        if (end === -1) break;
+        const line = buffer.slice(start, end);
+        let next = end + 1;
+        if (buffer[end] === '\r') {
+          if (end + 1 === buffer.length) this.pendingCr = true;
+          else if (buffer[end + 1] === '\n') next = end + 2;
+        }
+        start = next;
+        const frame = this.line(line);
+        if (frame) frames.push(frame);
       }
-      start = next;
-      const frame = this.line(line);
-      if (frame) frames.push(frame);
+      const rest = buffer.slice(start);
+      this.parts = rest === '' ? [] : [rest];
+      this.partChars = rest.length;
     }
-    this.buffer = this.buffer.slice(start);
-    if (this.buffer.length + this.dataChars > this.maxChars) {
+    if (this.partChars + this.dataChars > this.maxChars) {
       throw new RangeError(`an event-stream frame is over ${this.maxChars} characters`);
     }
     return frames;
