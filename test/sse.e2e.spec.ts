@@ -1,5 +1,15 @@
+import { verifyEvents } from '@ag-ui/client';
+import { EventSchemas } from '@ag-ui/core/schemas';
+import {
+  parseJsonEventStream,
+  readUIMessageStream,
+  uiMessageChunkSchema,
+  type UIMessage,
+  type UIMessageChunk,
+} from 'ai';
 import net from 'node:net';
-import { signUserToken } from '../src/index.js';
+import { from, lastValueFrom, toArray, type Observable } from 'rxjs';
+import { MESSAGE_LOG, type MessageLog, signUserToken } from '../src/index.js';
 import { SseStreams } from '../src/sse/sse-streams.service.js';
 import { openSse, type SseConnection } from './support/sse-client.js';
 import { startRelayApp, TEST_JWT_SECRET, waitUntil, type RelayApp } from './support/relay-app.js';
@@ -195,5 +205,350 @@ describe('Server-Sent Events', () => {
     await waitUntil(() => streams.size === before, 'the slow stream to be cut');
     socket.resume();
     await closed;
+  });
+});
+
+/**
+ * The rendered formats when the stream starts again: a log replaced under a running stream
+ * (`log_replaced`), and a resume from a cursor the log was trimmed past (`cursor_unavailable`).
+ * Read by the AG-UI and AI SDK packages' own verifier, schemas and reader.
+ */
+describe('Server-Sent Events, rendered formats across a reset', () => {
+  let relay: RelayApp;
+  const open: SseConnection[] = [];
+  const aborts: AbortController[] = [];
+
+  beforeAll(async () => {
+    // Five events kept per thread: a longer log is trimmed from its start.
+    relay = await startRelayApp({ history: { maxPerThread: 5 } });
+  });
+  afterEach(() => {
+    for (const connection of open.splice(0)) connection.close();
+    for (const abort of aborts.splice(0)) abort.abort();
+  });
+  afterAll(async () => {
+    await relay.close();
+  });
+
+  type Events = ReadonlyArray<readonly [type: string, payload: Record<string, unknown>]>;
+  interface AgUiEvent {
+    type: string;
+    [field: string]: unknown;
+  }
+
+  /** A run the old log leaves open: its text message too. */
+  const OPEN_RUN: Events = [
+    ['agent_started', { runId: 'old-run' }],
+    ['assistant_message', { delta: 'Half an ', final: false }],
+  ];
+  /** What the log that replaces it holds. */
+  const NEW_LOG: Events = [
+    ['user_message', { text: 'again' }],
+    ['agent_started', { runId: 'new-run' }],
+    ['assistant_message', { delta: 'Fresh ', final: false }],
+    ['assistant_message', { delta: 'start.', final: false }],
+    ['assistant_message', { text: 'Fresh start.', final: true }],
+    ['agent_completed', { status: 'ok' }],
+  ];
+  /** Seven events: seqs 1..2 are trimmed away, 3..7 kept. */
+  const TRIMMED_LOG: Events = [
+    ['agent_started', { runId: 'long-run' }],
+    ['assistant_message', { delta: 'One ', final: false }],
+    ['assistant_message', { delta: 'two ', final: false }],
+    ['assistant_message', { delta: 'three.', final: false }],
+    ['assistant_message', { text: 'One two three.', final: true }],
+    ['agent_completed', { status: 'ok' }],
+    ['user_message', { text: 'next' }],
+  ];
+
+  async function thread(threadId: string, events: Events): Promise<string> {
+    await relay.registry.registerThread(threadId, 'alice');
+    return send(threadId, events);
+  }
+
+  async function send(threadId: string, events: Events): Promise<string> {
+    let epoch = '';
+    for (const [type, payload] of events) {
+      epoch = (await relay.delivery.sendToThread(threadId, type, payload)).epoch;
+    }
+    return epoch;
+  }
+
+  /** The log expires (dropped here): the next event starts a new one, a new epoch, at seq 1. */
+  async function replaceLog(threadId: string, events: Events): Promise<string> {
+    await relay.app.get<MessageLog>(MESSAGE_LOG).drop(threadId);
+    return send(threadId, events);
+  }
+
+  async function stream(path: string, headers: Record<string, string> = {}) {
+    const connection = await openSse(`${relay.url}${path}`, {
+      authorization: `Bearer ${await relay.token('alice')}`,
+      ...headers,
+    });
+    open.push(connection);
+    return connection;
+  }
+
+  /** Each event against AG-UI's schemas, and the whole stream through its verifier. */
+  async function expectValidAgUi(events: AgUiEvent[]): Promise<void> {
+    for (const event of events) {
+      const parsed = EventSchemas.safeParse(event);
+      expect({ event, issues: parsed.success ? [] : parsed.error.issues }).toEqual({
+        event,
+        issues: [],
+      });
+    }
+    // @ag-ui/client brings its own copy of rxjs: its operator is applied as a plain function.
+    const verify = verifyEvents(undefined) as unknown as (
+      source: Observable<AgUiEvent>,
+    ) => Observable<AgUiEvent>;
+    await lastValueFrom(verify(from(events)).pipe(toArray()));
+  }
+
+  /**
+   * Reads a `?format=ai-sdk` stream the way an AI SDK client does: the `ai` package's SSE
+   * parser and chunk schema, then its UI message reader, until `done(chunks)`. `chunks`
+   * fills as they come; `messages` answers every message built, each as last built.
+   */
+  function readAiSdk(
+    path: string,
+    done: (chunks: UIMessageChunk[]) => boolean,
+    headers: Record<string, string> = {},
+  ): { chunks: UIMessageChunk[]; messages: Promise<UIMessage[]> } {
+    const chunks: UIMessageChunk[] = [];
+    const abort = new AbortController();
+    aborts.push(abort);
+    // A stream that never gets there fails the test with what it got, not at jest's timeout.
+    const timer = setTimeout(() => abort.abort(), 10_000);
+    const messages = (async () => {
+      const response = await fetch(`${relay.url}${path}`, {
+        headers: { authorization: `Bearer ${await relay.token('alice')}`, ...headers },
+        signal: abort.signal,
+      });
+      expect(response.headers.get('x-vercel-ai-ui-message-stream')).toBe('v1');
+      const parsed = parseJsonEventStream({
+        stream: response.body!,
+        schema: uiMessageChunkSchema(),
+      }).pipeThrough(
+        new TransformStream<
+          { success: boolean; value?: UIMessageChunk; error?: unknown },
+          UIMessageChunk
+        >({
+          transform(result, controller) {
+            if (!result.success || !result.value) {
+              throw result.error instanceof Error ? result.error : new Error('bad chunk');
+            }
+            chunks.push(result.value);
+            controller.enqueue(result.value);
+            if (done(chunks)) {
+              controller.terminate();
+              abort.abort();
+            }
+          },
+        }),
+      );
+      const built = new Map<string, UIMessage>();
+      for await (const message of readUIMessageStream({ stream: parsed, terminateOnError: true })) {
+        built.set(message.id, message);
+      }
+      return [...built.values()];
+    })()
+      .catch((error: unknown) => {
+        throw new Error(
+          `the AI SDK reader stopped (${String(error)}); chunks: ${JSON.stringify(chunks)}`,
+        );
+      })
+      .finally(() => clearTimeout(timer));
+    return { chunks, messages };
+  }
+
+  const finishes = (chunks: UIMessageChunk[]) => chunks.filter((c) => c.type === 'finish').length;
+
+  it('events: a replaced log gets the same thread.reset frame as ever, before the new log', async () => {
+    const oldEpoch = await thread('reset-events', OPEN_RUN);
+    const c = await stream('/threads/reset-events/events');
+    await c.waitFor((f) => f.filter((x) => x.id).length === 2, 'the old log');
+    const newEpoch = await replaceLog('reset-events', NEW_LOG.slice(0, 1));
+    await c.waitFor((f) => f.filter((x) => x.id).length === 3, 'the new log');
+    const frames = c.frames.filter((f) => f.data !== undefined);
+    expect(frames.map((f) => [f.event, f.id])).toEqual([
+      ['thread.event', `${oldEpoch}:1`],
+      ['thread.event', `${oldEpoch}:2`],
+      ['thread.reset', undefined],
+      ['thread.event', `${newEpoch}:1`],
+    ]);
+    expect(frames[2]?.data).toBe(
+      JSON.stringify({ threadId: 'reset-events', reason: 'log_replaced', epoch: newEpoch }),
+    );
+  });
+
+  it('AG-UI: a replaced log ends the open run, sends CUSTOM thread.reset, then the new log', async () => {
+    const oldEpoch = await thread('reset-agui-replaced', OPEN_RUN);
+    const c = await stream('/threads/reset-agui-replaced/events?format=ag-ui');
+    await c.waitFor((f) => f.filter((x) => x.id).length === 2, 'the old log');
+    const newEpoch = await replaceLog('reset-agui-replaced', NEW_LOG);
+    expect(newEpoch).not.toBe(oldEpoch);
+    await c.waitFor((f) => f.filter((x) => x.id).length === 8, 'the new log');
+    const agui = c.data() as AgUiEvent[];
+    await expectValidAgUi(agui);
+
+    const at = agui.findIndex((e) => e.type === 'CUSTOM' && e.name === 'thread.reset');
+    expect(agui[at]?.value).toEqual({
+      threadId: 'reset-agui-replaced',
+      reason: 'log_replaced',
+      epoch: newEpoch,
+    });
+    // The old run's message is ended and the run with it; the notice has a run of its own.
+    expect(agui.slice(at - 3, at + 2)).toEqual([
+      { type: 'TEXT_MESSAGE_END', messageId: `reset-agui-replaced:${oldEpoch}:2` },
+      expect.objectContaining({ type: 'RUN_ERROR', code: 'thread_reset' }),
+      { type: 'RUN_STARTED', threadId: 'reset-agui-replaced', runId: `thread-reset-${newEpoch}-0` },
+      agui[at],
+      {
+        type: 'RUN_FINISHED',
+        threadId: 'reset-agui-replaced',
+        runId: `thread-reset-${newEpoch}-0`,
+      },
+    ]);
+    // Then the new log, whole: its user message, then its run.
+    const after = agui.slice(at + 2);
+    expect(after[0]).toEqual({
+      type: 'RUN_STARTED',
+      threadId: 'reset-agui-replaced',
+      runId: `thread-event-${newEpoch}-1`,
+    });
+    expect(after.filter((e) => e.type === 'RUN_STARTED').map((e) => e.runId)).toEqual([
+      `thread-event-${newEpoch}-1`,
+      'new-run',
+    ]);
+    expect(after.filter((e) => e.type === 'TEXT_MESSAGE_CONTENT').map((e) => e.delta)).toEqual([
+      'again',
+      'Fresh ',
+      'start.',
+    ]);
+    expect(after.at(-1)).toMatchObject({ type: 'RUN_FINISHED', runId: 'new-run' });
+    // The notice's frames carry no id: the client's cursor moves with the new log's events.
+    const resetFrame = c.frames.find((f) => f.data?.includes('"thread.reset"'));
+    expect(resetFrame && 'id' in resetFrame).toBe(false);
+    expect(c.frames.filter((f) => f.id).map((f) => f.id)).toEqual([
+      `${oldEpoch}:1`,
+      `${oldEpoch}:2`,
+      ...[1, 2, 3, 4, 5, 6].map((seq) => `${newEpoch}:${seq}`),
+    ]);
+  });
+
+  it('AG-UI: a resume from a trimmed cursor sends CUSTOM thread.reset, then the log kept', async () => {
+    const epoch = await thread('reset-agui-trimmed', TRIMMED_LOG);
+    const c = await stream('/threads/reset-agui-trimmed/events?format=ag-ui', {
+      'last-event-id': `${epoch}:1`,
+    });
+    await c.waitFor((f) => f.filter((x) => x.id).length === 5, 'the events kept');
+    const agui = c.data() as AgUiEvent[];
+    await expectValidAgUi(agui);
+    const notice = {
+      threadId: 'reset-agui-trimmed',
+      reason: 'cursor_unavailable',
+      epoch,
+      headSeq: 7,
+      firstSeq: 3,
+    };
+    expect(agui.slice(0, 3)).toEqual([
+      { type: 'RUN_STARTED', threadId: 'reset-agui-trimmed', runId: `thread-reset-${epoch}-3` },
+      { type: 'CUSTOM', name: 'thread.reset', value: notice },
+      { type: 'RUN_FINISHED', threadId: 'reset-agui-trimmed', runId: `thread-reset-${epoch}-3` },
+    ]);
+    expect(c.frames.filter((f) => f.id).map((f) => f.id)).toEqual(
+      [3, 4, 5, 6, 7].map((seq) => `${epoch}:${seq}`),
+    );
+    expect(agui.filter((e) => e.type === 'TEXT_MESSAGE_CONTENT').map((e) => e.delta)).toEqual([
+      'two ',
+      'three.',
+      'One two three.',
+      'next',
+    ]);
+  });
+
+  it('AI SDK: a replaced log finishes the open message, sends data-thread-reset, then the new log', async () => {
+    const oldEpoch = await thread('reset-ai-replaced', OPEN_RUN);
+    const path = '/threads/reset-ai-replaced/events?format=ai-sdk';
+    // Old message, notice, the new log's user message and run: four messages.
+    const { chunks, messages } = readAiSdk(path, (c) => finishes(c) === 4);
+    const raw = await stream(path);
+    await waitUntil(() => chunks.length === 3, 'the old log');
+    await raw.waitFor((f) => f.filter((x) => x.id).length === 2, 'the old log, raw');
+    const newEpoch = await replaceLog('reset-ai-replaced', NEW_LOG);
+    const built = await messages;
+
+    const notice = { threadId: 'reset-ai-replaced', reason: 'log_replaced', epoch: newEpoch };
+    const at = chunks.findIndex((c) => c.type === 'data-thread-reset');
+    expect(chunks.slice(at - 3, at + 2)).toEqual([
+      { type: 'text-end', id: `reset-ai-replaced:${oldEpoch}:2` },
+      { type: 'finish', finishReason: 'other' },
+      { type: 'start', messageId: `thread-reset-${newEpoch}-0` },
+      { type: 'data-thread-reset', data: notice },
+      { type: 'finish' },
+    ]);
+    expect(built).toEqual([
+      expect.objectContaining({
+        id: 'old-run',
+        parts: [expect.objectContaining({ type: 'text', text: 'Half an ', state: 'done' })],
+      }),
+      expect.objectContaining({
+        id: `thread-reset-${newEpoch}-0`,
+        parts: [{ type: 'data-thread-reset', data: notice }],
+      }),
+      expect.objectContaining({
+        id: `thread-event-${newEpoch}-1`,
+        parts: [{ type: 'data-user_message', data: { text: 'again' } }],
+      }),
+      expect.objectContaining({
+        id: 'new-run',
+        parts: [expect.objectContaining({ type: 'text', text: 'Fresh start.', state: 'done' })],
+      }),
+    ]);
+    // The notice's frames carry no id: the client's cursor moves with the new log's events.
+    await raw.waitFor((f) => f.filter((x) => x.id).length === 8, 'the new log, raw');
+    const resetFrame = raw.frames.find((f) => f.data?.includes('"data-thread-reset"'));
+    expect(resetFrame && 'id' in resetFrame).toBe(false);
+    expect(raw.frames.filter((f) => f.id).map((f) => f.id)).toEqual([
+      `${oldEpoch}:1`,
+      `${oldEpoch}:2`,
+      ...[1, 2, 3, 4, 5, 6].map((seq) => `${newEpoch}:${seq}`),
+    ]);
+  });
+
+  it('AI SDK: a resume from a trimmed cursor sends data-thread-reset, then the log kept', async () => {
+    const epoch = await thread('reset-ai-trimmed', TRIMMED_LOG);
+    // The notice, then one message for each of the five events kept.
+    const { chunks, messages } = readAiSdk(
+      '/threads/reset-ai-trimmed/events?format=ai-sdk',
+      (c) => finishes(c) === 6,
+      { 'last-event-id': `${epoch}:1` },
+    );
+    const built = await messages;
+    const notice = {
+      threadId: 'reset-ai-trimmed',
+      reason: 'cursor_unavailable',
+      epoch,
+      headSeq: 7,
+      firstSeq: 3,
+    };
+    expect(chunks.slice(0, 3)).toEqual([
+      { type: 'start', messageId: `thread-reset-${epoch}-3` },
+      { type: 'data-thread-reset', data: notice },
+      { type: 'finish' },
+    ]);
+    expect(built.map((m) => m.id)).toEqual([
+      `thread-reset-${epoch}-3`,
+      ...[3, 4, 5, 6, 7].map((seq) => `thread-event-${epoch}-${seq}`),
+    ]);
+    expect(built[0]?.parts).toEqual([{ type: 'data-thread-reset', data: notice }]);
+    expect(built.flatMap((m) => m.parts.map((p) => ('text' in p ? p.text : p.type)))).toEqual([
+      'data-thread-reset',
+      'two ',
+      'three.',
+      'One two three.',
+      'data-user_message',
+    ]);
   });
 });

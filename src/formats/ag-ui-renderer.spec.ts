@@ -3,6 +3,7 @@ import { EventSchemas } from '@ag-ui/core/schemas';
 import { from, lastValueFrom, toArray, type Observable } from 'rxjs';
 import type { JsonValue, ThreadEvent } from '../protocol.js';
 import { AgUiRenderer, type AgUiEvent } from './ag-ui-renderer.js';
+import type { StreamResetNotice } from './reset-notice.js';
 
 const THREAD = 'thread-1';
 const EPOCH = '0123456789abcdef';
@@ -215,5 +216,116 @@ describe('AgUiRenderer', () => {
     ]);
     expect(stream[1]).toEqual({ type: 'CUSTOM', name: 'progress', value: 42 });
     expect(stream[3]).toMatchObject({ runId: `run-${EPOCH}-2` });
+  });
+});
+
+describe('AgUiRenderer.reset', () => {
+  const NEW_EPOCH = 'fedcba9876543210';
+  const replaced: StreamResetNotice = {
+    threadId: THREAD,
+    reason: 'log_replaced',
+    epoch: NEW_EPOCH,
+  };
+  /** The new log: the same conversation, numbered from 1 again under its own epoch. */
+  const newLog = () => events(AGENT_RUN).map((e) => ({ ...e, epoch: NEW_EPOCH }));
+
+  it('ends the open message and run, then carries thread.reset in a run of its own', () => {
+    const renderer = new AgUiRenderer(THREAD);
+    renderAll(
+      events([
+        ['agent_started', { runId: 'r1' }],
+        ['assistant_message', { delta: 'Hel', final: false }],
+      ]),
+      renderer,
+    );
+    expect(renderer.reset(replaced)).toEqual([
+      { type: 'TEXT_MESSAGE_END', messageId: `${THREAD}:${EPOCH}:2` },
+      {
+        type: 'RUN_ERROR',
+        message:
+          "The thread's stream starts again (log_replaced): the rest of this run is not available.",
+        code: 'thread_reset',
+      },
+      { type: 'RUN_STARTED', threadId: THREAD, runId: `thread-reset-${NEW_EPOCH}-0` },
+      {
+        type: 'CUSTOM',
+        name: 'thread.reset',
+        value: { threadId: THREAD, reason: 'log_replaced', epoch: NEW_EPOCH },
+      },
+      { type: 'RUN_FINISHED', threadId: THREAD, runId: `thread-reset-${NEW_EPOCH}-0` },
+    ]);
+    // Nothing is open any more: a resume here reopens nothing.
+    expect(renderer.prelude()).toEqual([]);
+    // Between runs only the notice's own run, with what the notice has.
+    const trimmed = { ...replaced, reason: 'cursor_unavailable', headSeq: 9, firstSeq: 4 };
+    expect(renderer.reset(trimmed)).toEqual([
+      { type: 'RUN_STARTED', threadId: THREAD, runId: `thread-reset-${NEW_EPOCH}-4` },
+      { type: 'CUSTOM', name: 'thread.reset', value: trimmed },
+      { type: 'RUN_FINISHED', threadId: THREAD, runId: `thread-reset-${NEW_EPOCH}-4` },
+    ]);
+  });
+
+  it('keeps the stream valid for a strict AG-UI client across a new log, cut anywhere', async () => {
+    const all = events(AGENT_RUN);
+    for (let cut = 0; cut <= all.length; cut++) {
+      const renderer = new AgUiRenderer(THREAD);
+      const before = renderAll(all.slice(0, cut), renderer);
+      const open = renderer.prelude().length > 0;
+      const reset = renderer.reset(replaced);
+      // The stream restarts its renderer on the new log, as the SSE encoder does.
+      const after = renderAll(newLog());
+      await expectValidStream([...before, ...reset, ...after]);
+      expect(reset.some((e) => e.type === 'RUN_ERROR')).toBe(open);
+      expect(reset.filter((e) => e.type === 'CUSTOM')).toEqual([
+        { type: 'CUSTOM', name: 'thread.reset', value: replaced },
+      ]);
+      expect(after).toEqual(renderAll(newLog()));
+      if (open) {
+        // Without the reset, the new log's first run starts inside the old one: refused.
+        await expect(expectValidStream([...before, ...after])).rejects.toThrow(
+          /while a run is still active/,
+        );
+      }
+    }
+  });
+
+  it('goes on with the same log past a gap (a trim), cut anywhere', async () => {
+    const all = events(AGENT_RUN);
+    for (let cut = 0; cut < all.length; cut++) {
+      for (let resume = cut + 1; resume < all.length; resume++) {
+        const renderer = new AgUiRenderer(THREAD);
+        const before = renderAll(all.slice(0, cut), renderer);
+        const notice = {
+          threadId: THREAD,
+          reason: 'cursor_unavailable',
+          epoch: EPOCH,
+          headSeq: all.length,
+          firstSeq: resume + 1,
+        };
+        const reset = renderer.reset(notice);
+        const after = renderAll(all.slice(resume), renderer);
+        await expectValidStream([...before, ...reset, ...after]);
+      }
+    }
+  });
+
+  it('ends a run whatever a producer’s own AG-UI events left open in it', async () => {
+    const native = events([
+      ['ag-ui:RUN_STARTED', { threadId: THREAD, runId: 'native-run' }],
+      ['ag-ui:STEP_STARTED', { stepName: 'plan' }],
+      ['ag-ui:TOOL_CALL_START', { toolCallId: 'c1', toolCallName: 'search' }],
+      ['ag-ui:TEXT_MESSAGE_START', { messageId: 'm1', role: 'assistant' }],
+    ]);
+    const renderer = new AgUiRenderer(THREAD);
+    const before = renderAll(native, renderer);
+    const reset = renderer.reset(replaced);
+    await expectValidStream([...before, ...reset, ...renderAll(newLog())]);
+    // RUN_FINISHED in its place would be refused: the step and the tool call are still open.
+    const finished = reset.map((e) =>
+      e.type === 'RUN_ERROR' ? { type: 'RUN_FINISHED', threadId: THREAD, runId: 'native-run' } : e,
+    );
+    await expect(expectValidStream([...before, ...finished])).rejects.toThrow(
+      /Cannot send 'RUN_FINISHED' while/,
+    );
   });
 });

@@ -1,5 +1,6 @@
 import type { JsonValue, ThreadEvent } from '../protocol.js';
 import { asPayload, text } from './payload-fields.js';
+import { resetFields, resetId, THREAD_RESET, type StreamResetNotice } from './reset-notice.js';
 
 /** An AG-UI event as it goes on the wire: `type` and its fields (docs.ag-ui.com, events). */
 export interface AgUiEvent {
@@ -53,6 +54,11 @@ function json(value: JsonValue | undefined): string {
  * Resume: feed the events before the resume point to `render` (discarding the output),
  * then send `prelude()`: it reopens what a client starting there needs (the open run, the
  * open text message, tool calls still awaiting their result).
+ *
+ * Reset (the stream starts again on a new log, or past a gap): `reset(notice)` ends the run
+ * the client has open, with `RUN_ERROR { code: 'thread_reset' }` after the open text
+ * message is ended, then sends `CUSTOM { name: 'thread.reset', value: notice }` in a run of
+ * its own (run id `thread-reset-<epoch>-<firstSeq or 0>`); what follows starts afresh.
  */
 export class AgUiRenderer {
   private run: OpenRun | null = null;
@@ -83,6 +89,44 @@ export class AgUiRenderer {
     if (synthetic) out.push(this.startRun(`thread-event-${event.epoch}-${event.seq}`, true));
     out.push(...this.renderInRun(event));
     if (synthetic && this.run?.synthetic) out.push(...this.finishRun());
+    return out;
+  }
+
+  /**
+   * The stream starts again (a new log, or past events it can no longer send): what the
+   * client has open is closed, the notice follows, and rendering starts afresh.
+   *
+   * The open run ends with `RUN_ERROR`, not `RUN_FINISHED`. Neither of RUN_FINISHED's
+   * meanings is known here: without an outcome it says the run completed, and
+   * `outcome: cancelled` that whoever ran it stopped it; the stream only knows that the
+   * rest of the run will not reach this client. `RUN_ERROR` ("ends a run that failed")
+   * says the run ended without completing, and its `code` tells this apart from an agent's
+   * failure. It is also the one end @ag-ui/client's verifyEvents takes whatever is still
+   * open (a tool call, step or reasoning a producer opened with native `ag-ui:` events,
+   * which this renderer does not all follow), where RUN_FINISHED is refused while anything
+   * is; and after it, as after RUN_FINISHED, the verifier takes a new RUN_STARTED. The text
+   * message known to be open is ended first, as for `agent_error`, so the client keeps what
+   * it got of it as a finished message. After RUN_ERROR only RUN_STARTED may come, so the
+   * `CUSTOM` notice goes in a run of its own, as any event outside a run does.
+   */
+  reset(notice: StreamResetNotice): AgUiEvent[] {
+    const out: AgUiEvent[] = [];
+    if (this.run) {
+      out.push(...this.closeText(), {
+        type: 'RUN_ERROR',
+        message: `The thread's stream starts again (${notice.reason}): the rest of this run is not available.`,
+        code: 'thread_reset',
+      });
+    }
+    this.run = null;
+    this.textMessage = null;
+    this.pendingTools.length = 0;
+    const runId = resetId(notice);
+    out.push(
+      { type: 'RUN_STARTED', threadId: this.threadId, runId },
+      { type: 'CUSTOM', name: THREAD_RESET, value: resetFields(notice) },
+      { type: 'RUN_FINISHED', threadId: this.threadId, runId },
+    );
     return out;
   }
 

@@ -1,6 +1,7 @@
 import { readUIMessageStream, uiMessageChunkSchema, type UIMessage, type UIMessageChunk } from 'ai';
 import type { JsonValue, ThreadEvent } from '../protocol.js';
 import { AiSdkRenderer, type AiSdkChunk } from './ai-sdk-renderer.js';
+import type { StreamResetNotice } from './reset-notice.js';
 
 const THREAD = 'thread-1';
 const EPOCH = '0123456789abcdef';
@@ -37,9 +38,9 @@ function renderAll(list: ThreadEvent[], renderer = new AiSdkRenderer(THREAD)): A
 /**
  * Each chunk against the AI SDK's own chunk schema, then the stream through its own reader,
  * which refuses chunks out of place (a delta without its start, an output without its call).
- * Answers the last message it built.
+ * Answers every message it built, each as last built, in order.
  */
-async function read(chunks: AiSdkChunk[]): Promise<UIMessage | undefined> {
+async function readMessages(chunks: AiSdkChunk[]): Promise<UIMessage[]> {
   const schema = uiMessageChunkSchema();
   for (const chunk of chunks) {
     const checked = await schema.validate?.(chunk);
@@ -51,17 +52,22 @@ async function read(chunks: AiSdkChunk[]): Promise<UIMessage | undefined> {
       controller.close();
     },
   });
-  let last: UIMessage | undefined;
+  const built = new Map<string, UIMessage>();
   const errors: unknown[] = [];
-  for await (const built of readUIMessageStream({
+  for await (const message of readUIMessageStream({
     stream,
     terminateOnError: true,
     onError: (error) => errors.push(error),
   })) {
-    last = built;
+    built.set(message.id, message);
   }
   expect(errors).toEqual([]);
-  return last;
+  return [...built.values()];
+}
+
+/** The last message the AI SDK's reader built of `chunks`. */
+async function read(chunks: AiSdkChunk[]): Promise<UIMessage | undefined> {
+  return (await readMessages(chunks)).at(-1);
 }
 
 describe('AiSdkRenderer', () => {
@@ -166,5 +172,116 @@ describe('AiSdkRenderer', () => {
       'finish',
     ]);
     expect(chunks[6]).toEqual({ type: 'error', errorText: 'model overloaded' });
+  });
+});
+
+describe('AiSdkRenderer.reset', () => {
+  const NEW_EPOCH = 'fedcba9876543210';
+  const replaced: StreamResetNotice = {
+    threadId: THREAD,
+    reason: 'log_replaced',
+    epoch: NEW_EPOCH,
+  };
+  /** The new log: another run, numbered from 1 again under its own epoch. */
+  const newLog = () =>
+    events(AGENT_RUN).map((e) => ({
+      ...e,
+      epoch: NEW_EPOCH,
+      payload: { ...(e.payload as object), runId: 'run-b' },
+    }));
+  const resetMessage = (notice: StreamResetNotice) => ({
+    id: `thread-reset-${notice.epoch}-${notice.firstSeq ?? 0}`,
+    role: 'assistant',
+    parts: [{ type: 'data-thread-reset', data: notice }],
+  });
+
+  it('ends the open message, then carries data-thread-reset in a message of its own', () => {
+    const renderer = new AiSdkRenderer(THREAD);
+    renderAll(
+      events([
+        ['agent_started', { runId: 'r1' }],
+        ['ai-sdk:reasoning-start', { id: 'think' }],
+        ['assistant_message', { delta: 'Hel', final: false }],
+      ]),
+      renderer,
+    );
+    expect(renderer.reset(replaced)).toEqual([
+      { type: 'text-end', id: `${THREAD}:${EPOCH}:3` },
+      { type: 'reasoning-end', id: 'think' },
+      { type: 'finish', finishReason: 'other' },
+      { type: 'start', messageId: `thread-reset-${NEW_EPOCH}-0` },
+      {
+        type: 'data-thread-reset',
+        data: { threadId: THREAD, reason: 'log_replaced', epoch: NEW_EPOCH },
+      },
+      { type: 'finish' },
+    ]);
+    expect(renderer.prelude()).toEqual([]);
+    const trimmed = { ...replaced, reason: 'cursor_unavailable', headSeq: 9, firstSeq: 4 };
+    expect(renderer.reset(trimmed)).toEqual([
+      { type: 'start', messageId: `thread-reset-${NEW_EPOCH}-4` },
+      { type: 'data-thread-reset', data: trimmed },
+      { type: 'finish' },
+    ]);
+  });
+
+  it('gives the AI SDK reader the old message ended, the notice, then the new log, cut anywhere', async () => {
+    const all = events(AGENT_RUN);
+    const [whole] = await readMessages(renderAll(newLog()));
+    for (let cut = 0; cut <= all.length; cut++) {
+      const renderer = new AiSdkRenderer(THREAD);
+      const before = renderAll(all.slice(0, cut), renderer);
+      const open = renderer.prelude().length > 0;
+      const reset = renderer.reset(replaced);
+      // The stream restarts its renderer on the new log, as the SSE encoder does.
+      const after = renderAll(newLog());
+      const messages = await readMessages([...before, ...reset, ...after]);
+      expect({ cut, ended: reset.some((c) => c.finishReason === 'other') }).toEqual({
+        cut,
+        ended: open,
+      });
+      const old = messages.filter((m) => m.id === 'run-a');
+      expect(old).toHaveLength(cut > 0 ? 1 : 0);
+      // Nothing of the old message is left streaming.
+      const streaming = (old[0]?.parts ?? []).filter(
+        (p) => 'state' in p && p.state === 'streaming',
+      );
+      expect({ cut, streaming }).toEqual({ cut, streaming: [] });
+      expect(messages.slice(old.length)).toEqual([resetMessage(replaced), whole]);
+    }
+  });
+
+  it('goes on with the same log past a gap (a trim), cut anywhere', async () => {
+    const all = events(AGENT_RUN);
+    for (let cut = 0; cut < all.length; cut++) {
+      for (let resume = cut + 1; resume < all.length; resume++) {
+        const renderer = new AiSdkRenderer(THREAD);
+        const notice = {
+          threadId: THREAD,
+          reason: 'cursor_unavailable',
+          epoch: EPOCH,
+          headSeq: all.length,
+          firstSeq: resume + 1,
+        };
+        const before = renderAll(all.slice(0, cut), renderer);
+        const reset = renderer.reset(notice);
+        const messages = await readMessages([
+          ...before,
+          ...reset,
+          ...renderAll(all.slice(resume), renderer),
+        ]);
+        expect(messages).toContainEqual(resetMessage(notice));
+      }
+    }
+  });
+
+  it('does not end the message with an error chunk, which would end the reading too', async () => {
+    await expect(
+      read([
+        { type: 'start', messageId: 'm' },
+        { type: 'error', errorText: 'thread reset' },
+        { type: 'finish' },
+      ]),
+    ).rejects.toThrow('thread reset');
   });
 });

@@ -1,5 +1,6 @@
 import type { JsonValue, ThreadEvent } from '../protocol.js';
 import { asPayload, text } from './payload-fields.js';
+import { resetFields, resetId, type StreamResetNotice } from './reset-notice.js';
 
 /** A chunk of the AI SDK UI message stream (ai-sdk.dev, stream protocol), as sent on the wire. */
 export interface AiSdkChunk {
@@ -40,10 +41,17 @@ interface PendingToolCall {
  * before the resume point (discarding the output), then send `prelude()`, every chunk of
  * the message still open, so the client's reader rebuilds it whole before what follows. A
  * text part cannot be continued otherwise: `text-start` always opens a new part.
+ *
+ * Reset (the stream starts again on a new log, or past a gap): `reset(notice)` ends the
+ * open message (`text-end`/`reasoning-end` for open parts, `finish { finishReason: 'other' }`),
+ * then sends `data-thread-reset { data: notice }` in a message of its own (message id
+ * `thread-reset-<epoch>-<firstSeq or 0>`); what follows starts a fresh message.
  */
 export class AiSdkRenderer {
   private message: { messageId: string; synthetic: boolean } | null = null;
   private textPart: string | null = null;
+  /** Reasoning parts a producer's own chunks left open (the renderer's own close at once). */
+  private readonly reasoningParts = new Set<string>();
   private readonly pendingTools: PendingToolCall[] = [];
   /** The chunks of the open message so far: what a resumed client is sent first. */
   private current: AiSdkChunk[] = [];
@@ -51,17 +59,53 @@ export class AiSdkRenderer {
   constructor(private readonly threadId: string) {}
 
   render(event: ThreadEvent): AiSdkChunk[] {
-    const out = this.renderEvent(event);
+    return this.record(this.renderEvent(event));
+  }
+
+  /**
+   * The stream starts again (a new log, or past events it can no longer send): the open
+   * message is ended, the notice follows, and what comes next starts a fresh message.
+   *
+   * The open message ends with its open parts ended and `finish`, with `finishReason:
+   * 'other'` (it did not stop as a run's end would), not with `error`: an `error` chunk
+   * fails the reading itself (readUIMessageStream with `terminateOnError`, and useChat,
+   * which throws it and stops reading), while this stream goes on. The notice is a
+   * `data-thread-reset` part in a message of its own, as every event outside a run is: not
+   * `transient`, because a transient data chunk reaches only useChat's `onData` and never
+   * the messages readUIMessageStream builds, and outside any message it would be added to
+   * the one before.
+   */
+  reset(notice: StreamResetNotice): AiSdkChunk[] {
+    const out: AiSdkChunk[] = [];
+    if (this.message) {
+      out.push(...this.closeText());
+      for (const id of this.reasoningParts) out.push({ type: 'reasoning-end', id });
+      out.push({ type: 'finish', finishReason: 'other' });
+    }
+    this.message = null;
+    this.textPart = null;
+    this.reasoningParts.clear();
+    this.pendingTools.length = 0;
+    out.push(
+      { type: 'start', messageId: resetId(notice) },
+      { type: 'data-thread-reset', data: resetFields(notice) },
+      { type: 'finish' },
+    );
+    return this.record(out);
+  }
+
+  prelude(): AiSdkChunk[] {
+    return this.message ? [...this.current] : [];
+  }
+
+  /** Keeps the chunks of the open message, for the prelude. */
+  private record(out: AiSdkChunk[]): AiSdkChunk[] {
     for (const chunk of out) {
       if (chunk.type === 'start') this.current = [];
       this.current.push(chunk);
       if (chunk.type === 'finish' || chunk.type === 'abort') this.current = [];
     }
     return out;
-  }
-
-  prelude(): AiSdkChunk[] {
-    return this.message ? [...this.current] : [];
   }
 
   private renderEvent(event: ThreadEvent): AiSdkChunk[] {
@@ -190,9 +234,16 @@ export class AiSdkRenderer {
     else if (chunk.type === 'finish' || chunk.type === 'abort') {
       this.message = null;
       this.textPart = null;
+      this.reasoningParts.clear();
       this.pendingTools.length = 0;
+    } else if (chunk.type === 'finish-step') {
+      // The AI SDK's reader forgets the step's open parts: an end for one would be refused.
+      this.textPart = null;
+      this.reasoningParts.clear();
     } else if (chunk.type === 'text-start') this.textPart = field('id');
     else if (chunk.type === 'text-end') this.textPart = null;
+    else if (chunk.type === 'reasoning-start') this.reasoningParts.add(field('id'));
+    else if (chunk.type === 'reasoning-end') this.reasoningParts.delete(field('id'));
   }
 }
 

@@ -1,5 +1,6 @@
 import { AgUiRenderer } from '../formats/ag-ui-renderer.js';
 import { AiSdkRenderer } from '../formats/ai-sdk-renderer.js';
+import type { StreamResetNotice } from '../formats/reset-notice.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import type { ThreadEvent } from '../protocol.js';
 
@@ -22,8 +23,12 @@ export interface SseEncoder {
   frames(event: ThreadEvent, id: string): string;
   /** Frames a client starting after the events seen so far needs first (rendered formats). */
   prelude(): string;
-  /** A notice that the cursor could not be served; null when the format has no such event. */
-  reset(notice: object): string | null;
+  /**
+   * The stream starts again (a cursor it cannot serve, a gap, a new log): what the client
+   * has open is closed, then the notice, in the format's own terms. No frame carries an
+   * id: the client's cursor moves with the next event. Before `restart()` on a new log.
+   */
+  reset(notice: StreamResetNotice): string;
   /** The format's own state is dropped: the stream starts again on a new log. */
   restart(): void;
 }
@@ -44,21 +49,25 @@ class EventsEncoder implements SseEncoder {
     return '';
   }
 
-  reset(notice: object): string {
+  reset(notice: StreamResetNotice): string {
     return frame(notice, undefined, 'thread.reset');
   }
 
   restart(): void {}
 }
 
+interface Renderer {
+  render(event: ThreadEvent): object[];
+  prelude(): object[];
+  reset(notice: StreamResetNotice): object[];
+}
+
 /** AG-UI or AI SDK chunks, each a `data:` frame, as those clients read them. */
 class RenderedEncoder implements SseEncoder {
   readonly stateful = true;
-  private renderer: { render(e: ThreadEvent): object[]; prelude(): object[] };
+  private renderer: Renderer;
 
-  constructor(
-    private readonly create: () => { render(e: ThreadEvent): object[]; prelude(): object[] },
-  ) {
+  constructor(private readonly create: () => Renderer) {
     this.renderer = create();
   }
 
@@ -78,8 +87,12 @@ class RenderedEncoder implements SseEncoder {
       .join('');
   }
 
-  reset(): null {
-    return null;
+  /** The renderer's own reset: AG-UI `CUSTOM` `thread.reset`, AI SDK `data-thread-reset`. */
+  reset(notice: StreamResetNotice): string {
+    return this.renderer
+      .reset(notice)
+      .map((chunk) => frame(chunk))
+      .join('');
   }
 
   restart(): void {

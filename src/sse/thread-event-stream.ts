@@ -112,9 +112,11 @@ export class ThreadEventStream {
     if (this.leftEpochs.has(event.epoch)) return;
     if (event.epoch !== this.epoch) {
       if (this.sentAny) {
-        // A new log under the thread: everything before is gone for the client too.
-        this.encoder.restart();
+        // A new log under the thread: everything before is gone for the client too. The
+        // reset first closes what the client has open of the old log, then the format's
+        // state starts over.
         this.writeReset('log_replaced', event.epoch);
+        this.encoder.restart();
         this.leave(event.epoch);
       } else {
         // The log did not exist when the stream started: this is its first event.
@@ -190,8 +192,8 @@ export class ThreadEventStream {
         const { page } = next;
         if (page.epoch !== this.epoch && page.headSeq > 0) {
           if (this.sentAny) {
-            this.encoder.restart();
             this.writeReset('log_replaced', page.epoch);
+            this.encoder.restart();
             this.leave(page.epoch);
           } else {
             this.epoch = page.epoch;
@@ -233,14 +235,15 @@ export class ThreadEventStream {
   }
 
   private writeReset(reason: string, epoch: string, headSeq?: number, firstSeq?: number): void {
-    const notice = this.encoder.reset({
-      threadId: this.threadId,
-      reason,
-      epoch,
-      headSeq,
-      firstSeq,
-    });
-    if (notice) this.write(notice);
+    this.write(
+      this.encoder.reset({
+        threadId: this.threadId,
+        reason,
+        epoch,
+        headSeq,
+        firstSeq,
+      }),
+    );
   }
 
   private write(text: string): void {
