@@ -262,6 +262,23 @@ describe.each([
     expect(f.seqs(kept)).toEqual(upTo(10));
   });
 
+  it('follows at most maxEventStreams threads over SSE and polls the others, every event once', async () => {
+    const threads = Array.from({ length: 5 }, (_, i) => `fb-many-${mode}-${i}`);
+    for (const threadId of threads) await relay.registry.registerThread(threadId, 'mia');
+    proxy.blockSocketIo = true;
+    const f = follower('mia', { maxEventStreams: 2 });
+    await f.client.connect();
+    await Promise.all(threads.map((threadId) => f.client.join(threadId)));
+    await waitUntil(() => f.count('events') === 2 && f.client.transport === 'sse', 'two streams');
+    await Promise.all(threads.map((threadId) => produce(relay, threadId, 1, 15)));
+    await waitUntil(
+      () => threads.every((threadId) => f.seqs(threadId).length >= 15),
+      'every thread, streamed or polled',
+    );
+    for (const threadId of threads) expect(f.seqs(threadId)).toEqual(upTo(15));
+    expect(f.count('events')).toBe(2);
+  });
+
   it('a thread of another user is refused on the fallback as on the socket', async () => {
     await relay.registry.registerThread(`fb-theirs-${mode}`, 'owner');
     proxy.blockSocketIo = true;

@@ -22,6 +22,35 @@ describe('resolveClientOptions', () => {
     },
   );
 
+  it('falls back to SSE for at most 4 threads, taking 45 s of silence for a dead stream, by default', () => {
+    expect(resolveClientOptions(base)).toMatchObject({
+      sse: true,
+      maxEventStreams: 4,
+      streamIdleTimeoutMs: 45_000,
+    });
+    expect(
+      resolveClientOptions({ ...base, sse: false, maxEventStreams: 1, streamIdleTimeoutMs: 500 }),
+    ).toMatchObject({ sse: false, maxEventStreams: 1, streamIdleTimeoutMs: 500 });
+  });
+
+  it.each([
+    ['sse', 'yes'],
+    ['sse', 1],
+    ['maxEventStreams', 0],
+    ['maxEventStreams', 2.5],
+    ['maxEventStreams', Number.POSITIVE_INFINITY],
+    ['streamIdleTimeoutMs', 0],
+    ['streamIdleTimeoutMs', -1],
+    ['streamIdleTimeoutMs', Number.NaN],
+  ])('refuses the fallback option %s %p, naming it', (name, value) => {
+    expect(() => resolveClientOptions({ ...base, [name]: value })).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_OPTION',
+        message: expect.stringContaining(name) as unknown,
+      }) as Error,
+    );
+  });
+
   it('renews 60 s before expiry and keeps 4 joins in flight by default', () => {
     expect(resolveClientOptions(base)).toMatchObject({
       renewBeforeMs: 60_000,

@@ -34,6 +34,12 @@ export interface ThreadRelayClientOptions {
    */
   sse?: boolean;
   /**
+   * Threads followed over Server-Sent Events at once (default 4); the others are polled.
+   * Each stream holds an HTTP connection, and browsers open about six per origin over
+   * HTTP/1.1: the rest must stay free for sends and history reads. Raise it behind HTTP/2.
+   */
+  maxEventStreams?: number;
+  /**
    * An event stream that brings nothing, not even the relay's heartbeat (`sse.heartbeatMs`,
    * 15 s by default), for this long is taken for dead and opened again (default 45000).
    */
@@ -82,6 +88,7 @@ export interface ResolvedClientOptions {
   pollAfterMs: number;
   pollIntervalMs: number;
   sse: boolean;
+  maxEventStreams: number;
   streamIdleTimeoutMs: number;
   ackBatchMs: number;
   ackIntervalMs: number;
@@ -155,6 +162,7 @@ const DEFAULTS = {
   pollAfterMs: 3000,
   pollIntervalMs: 1000,
   streamIdleTimeoutMs: 45_000,
+  maxEventStreams: 4,
   ackBatchMs: 50,
   ackIntervalMs: 250,
   gapGraceMs: 200,
@@ -189,6 +197,11 @@ export function resolveClientOptions(options: ThreadRelayClientOptions): Resolve
     pollAfterMs: positive('pollAfterMs', options.pollAfterMs, DEFAULTS.pollAfterMs),
     pollIntervalMs: positive('pollIntervalMs', options.pollIntervalMs, DEFAULTS.pollIntervalMs),
     sse: flag('sse', options.sse, true),
+    maxEventStreams: positiveInteger(
+      'maxEventStreams',
+      options.maxEventStreams,
+      DEFAULTS.maxEventStreams,
+    ),
     streamIdleTimeoutMs: positive(
       'streamIdleTimeoutMs',
       options.streamIdleTimeoutMs,

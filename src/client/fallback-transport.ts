@@ -15,6 +15,8 @@ export interface FallbackConfig {
   timers: TimerSet;
   /** Whether SSE is tried before REST polling. */
   sse: boolean;
+  /** Threads followed over SSE at once; the others are polled. */
+  maxEventStreams: number;
   pollIntervalMs: number;
   requestTimeoutMs: number;
   streamIdleTimeoutMs: number;
@@ -136,7 +138,9 @@ export class FallbackTransport {
   private follow(thread: JoinedThread): void {
     const { threadId, stream } = thread;
     if (!this.active || !this.config.sse || this.sseBlockedUntil > Date.now()) return;
-    if (this.followers.has(threadId)) return;
+    // A browser opens about six HTTP/1.1 connections per origin: streams past the cap would
+    // leave none for sends and history reads.
+    if (this.followers.has(threadId) || this.followers.size >= this.config.maxEventStreams) return;
     const follower = new SseFollower(
       threadId,
       {

@@ -115,6 +115,7 @@ export class ThreadRelayClient {
         fetch: this.options.fetch,
         timers: this.timers,
         sse: this.options.sse,
+        maxEventStreams: this.options.maxEventStreams,
         pollIntervalMs: this.options.pollIntervalMs,
         requestTimeoutMs: this.options.requestTimeoutMs,
         streamIdleTimeoutMs: this.options.streamIdleTimeoutMs,
