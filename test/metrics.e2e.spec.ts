@@ -1,6 +1,7 @@
 import type { Socket } from 'socket.io-client';
 import type { ThreadEvent } from '../src/index.js';
 import { parsePrometheus, sample, scrape } from './support/prometheus.js';
+import { openSse } from './support/sse-client.js';
 import {
   backendModes,
   connectSocket,
@@ -37,6 +38,7 @@ describe.each(backendModes('metrics'))('GET /metrics (%s)', (_mode, config) => {
       'relay_acks_total',
       'relay_connections',
       'relay_joined_threads',
+      'relay_sse_streams',
       'relay_append_duration_seconds_count',
       'relay_delivery_latency_seconds_count',
     ]) {
@@ -46,6 +48,7 @@ describe.each(backendModes('metrics'))('GET /metrics (%s)', (_mode, config) => {
       'relay_events_appended_total',
       'relay_resets_total',
       'relay_errors_total',
+      'relay_sse_streams_ended_total',
     ]) {
       expect(text).toContain(`# TYPE ${family} counter`);
     }
@@ -123,6 +126,30 @@ describe.each(backendModes('metrics'))('GET /metrics (%s)', (_mode, config) => {
       'the connection gauge back to 0',
     );
     expect(sample(await scrape(relay.url), 'relay_joined_threads')).toBe(0);
+  });
+
+  it('counts open Server-Sent Events streams, and the ended ones by reason', async () => {
+    const threadId = `metrics-sse-${Math.random().toString(36).slice(2)}`;
+    await relay.registry.registerThread(threadId, 'sam');
+    const ended = 'relay_sse_streams_ended_total{reason="client_closed"}';
+    const before = await scrape(relay.url);
+    const open = await Promise.all(
+      [1, 2].map(async () =>
+        openSse(`${relay.url}/threads/${threadId}/events`, {
+          authorization: `Bearer ${await relay.token('sam')}`,
+        }),
+      ),
+    );
+    await waitUntil(
+      async () => sample(await scrape(relay.url), 'relay_sse_streams') === 2,
+      'two open streams',
+    );
+    for (const stream of open) stream.close();
+    await waitUntil(
+      async () => sample(await scrape(relay.url), 'relay_sse_streams') === 0,
+      'no open stream',
+    );
+    expect(sample(await scrape(relay.url), ended) - sample(before, ended)).toBe(2);
   });
 });
 

@@ -72,7 +72,16 @@ export class RelayMetrics {
     registers: [this.registry],
   });
 
+  /** Server-Sent Events streams that ended, by why (a fixed set: see `StreamEnd`). */
+  readonly sseStreamsEnded = new Counter({
+    name: 'relay_sse_streams_ended_total',
+    help: 'Server-Sent Events streams that ended, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   private localState: () => LocalGatewayState = () => ({ connections: 0, joinedThreads: 0 });
+  private openSseStreams: () => number = () => 0;
 
   constructor() {
     // Gauges read the gateway's own bookkeeping when scraped, so they can never drift.
@@ -93,6 +102,20 @@ export class RelayMetrics {
         this.set(state().joinedThreads);
       },
     });
+    const sse = () => this.openSseStreams();
+    new Gauge({
+      name: 'relay_sse_streams',
+      help: 'Open Server-Sent Events streams on this instance',
+      registers: [this.registry],
+      collect() {
+        this.set(sse());
+      },
+    });
+  }
+
+  /** The SSE streams tell the gauge where to read; called once when they start. */
+  observeSseStreams(read: () => number): void {
+    this.openSseStreams = read;
   }
 
   /** The gateway tells the gauges where to read; called once when it attaches. */

@@ -5,6 +5,7 @@ import { CLUSTER_BUS, type ClusterBus } from '../cluster/cluster-bus.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { LiveThreadEvents } from '../delivery/live-thread-events.service.js';
 import { LimitExceededError } from '../errors/limit-exceeded.error.js';
+import { RelayMetrics } from '../observability/relay-metrics.service.js';
 import { UserReadBudget } from '../limits/user-read-budget.js';
 import { ThreadAccessChanges } from '../registry/thread-access-changes.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
@@ -54,11 +55,13 @@ export class SseStreams implements OnModuleDestroy {
     private readonly delivery: DeliveryService,
     private readonly registry: ThreadRegistryService,
     private readonly readBudget: UserReadBudget,
+    private readonly metrics: RelayMetrics,
     accessChanges: ThreadAccessChanges,
     @Inject(CLUSTER_BUS) bus: ClusterBus,
     @Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions,
   ) {
     this.log = RelayLogger.for('SseStreams', options);
+    metrics.observeSseStreams(() => this.open.size);
     this.stopListening = [
       accessChanges.on((change) => this.recheck((open) => open.threadId === change.threadId)),
       // Access changes published while the bus was away were lost: check every stream.
@@ -206,6 +209,7 @@ export class SseStreams implements OnModuleDestroy {
   }
 
   private ended(open: OpenStream, reason: StreamEnd): void {
+    this.metrics.sseStreamsEnded.inc({ reason });
     if (reason === 'client_closed') return;
     this.log.info({
       msg: 'sse stream ended',
