@@ -1,5 +1,3 @@
-import { verifyEvents } from '@ag-ui/client';
-import { EventSchemas } from '@ag-ui/core/schemas';
 import {
   parseJsonEventStream,
   readUIMessageStream,
@@ -7,7 +5,7 @@ import {
   type UIMessage,
   type UIMessageChunk,
 } from 'ai';
-import { from, lastValueFrom, toArray, type Observable } from 'rxjs';
+import { expectValidAgUi } from './support/ag-ui-validation.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import { startRelayApp, type RelayApp } from './support/relay-app.js';
 import { openSse, type SseConnection } from './support/sse-client.js';
@@ -105,11 +103,7 @@ describe('Server-Sent Events across instances', () => {
       'the end of the run',
     );
     const agui = resumed.data() as Array<{ type: string; [k: string]: unknown }>;
-    for (const event of agui) expect(EventSchemas.safeParse(event).success).toBe(true);
-    const verify = verifyEvents(undefined) as unknown as (
-      source: Observable<unknown>,
-    ) => Observable<unknown>;
-    await lastValueFrom(verify(from(agui)).pipe(toArray()));
+    await expectValidAgUi(agui);
     // The prelude reopened the run, the tool call awaiting its result and the open message.
     expect(agui.slice(0, 5).map((e) => e.type)).toEqual([
       'RUN_STARTED',

@@ -1,5 +1,3 @@
-import { verifyEvents } from '@ag-ui/client';
-import { EventSchemas } from '@ag-ui/core/schemas';
 import {
   parseJsonEventStream,
   readUIMessageStream,
@@ -8,9 +6,9 @@ import {
   type UIMessageChunk,
 } from 'ai';
 import net from 'node:net';
-import { from, lastValueFrom, toArray, type Observable } from 'rxjs';
 import { MESSAGE_LOG, type MessageLog, signUserToken } from '../src/index.js';
 import { SseStreams } from '../src/sse/sse-streams.service.js';
+import { expectValidAgUi } from './support/ag-ui-validation.js';
 import { openSse, type SseConnection } from './support/sse-client.js';
 import { startRelayApp, TEST_JWT_SECRET, waitUntil, type RelayApp } from './support/relay-app.js';
 
@@ -287,22 +285,6 @@ describe('Server-Sent Events, rendered formats across a reset', () => {
     });
     open.push(connection);
     return connection;
-  }
-
-  /** Each event against AG-UI's schemas, and the whole stream through its verifier. */
-  async function expectValidAgUi(events: AgUiEvent[]): Promise<void> {
-    for (const event of events) {
-      const parsed = EventSchemas.safeParse(event);
-      expect({ event, issues: parsed.success ? [] : parsed.error.issues }).toEqual({
-        event,
-        issues: [],
-      });
-    }
-    // @ag-ui/client brings its own copy of rxjs: its operator is applied as a plain function.
-    const verify = verifyEvents(undefined) as unknown as (
-      source: Observable<AgUiEvent>,
-    ) => Observable<AgUiEvent>;
-    await lastValueFrom(verify(from(events)).pipe(toArray()));
   }
 
   /**

@@ -1,6 +1,4 @@
-import { verifyEvents } from '@ag-ui/client';
-import { EventSchemas } from '@ag-ui/core/schemas';
-import { from, lastValueFrom, toArray, type Observable } from 'rxjs';
+import { expectValidAgUi } from '../../test/support/ag-ui-validation.js';
 import type { JsonValue, ThreadEvent } from '../protocol.js';
 import { AgUiRenderer, type AgUiEvent } from './ag-ui-renderer.js';
 import type { StreamResetNotice } from './reset-notice.js';
@@ -41,22 +39,6 @@ const AGENT_RUN: Array<[string, JsonValue]> = [
   ['agent_completed', { runId: 'run-b', status: 'error', error: 'model overloaded' }],
 ];
 
-/** Each event against the official schema, and the whole stream through AG-UI's verifier. */
-async function expectValidStream(stream: AgUiEvent[]): Promise<void> {
-  for (const event of stream) {
-    const parsed = EventSchemas.safeParse(event);
-    expect({ event, issues: parsed.success ? [] : parsed.error.issues }).toEqual({
-      event,
-      issues: [],
-    });
-  }
-  // @ag-ui/client brings its own copy of rxjs: its operator is applied as a plain function.
-  const verify = verifyEvents(undefined) as unknown as (
-    source: Observable<AgUiEvent>,
-  ) => Observable<AgUiEvent>;
-  await lastValueFrom(verify(from(stream)).pipe(toArray()));
-}
-
 function renderAll(list: ThreadEvent[], renderer = new AgUiRenderer(THREAD)): AgUiEvent[] {
   return list.flatMap((event) => renderer.render(event));
 }
@@ -65,17 +47,17 @@ describe('AgUiRenderer', () => {
   it('is checked by a verifier that does refuse a broken stream', async () => {
     const run = { type: 'RUN_STARTED', threadId: THREAD, runId: 'r' };
     await expect(
-      expectValidStream([{ type: 'TEXT_MESSAGE_CONTENT', messageId: 'm', delta: 'a' }]),
+      expectValidAgUi([{ type: 'TEXT_MESSAGE_CONTENT', messageId: 'm', delta: 'a' }]),
     ).rejects.toThrow(/First event must be 'RUN_STARTED'/);
     await expect(
-      expectValidStream([run, { type: 'TEXT_MESSAGE_CONTENT', messageId: 'm', delta: 'a' }]),
+      expectValidAgUi([run, { type: 'TEXT_MESSAGE_CONTENT', messageId: 'm', delta: 'a' }]),
     ).rejects.toThrow(/No active text message/);
-    await expect(expectValidStream([run, { type: 'TOOL_CALL_START' }])).rejects.toThrow();
+    await expect(expectValidAgUi([run, { type: 'TOOL_CALL_START' }])).rejects.toThrow();
   });
 
   it('renders two agent runs and the user messages around them as a valid AG-UI stream', async () => {
     const stream = renderAll(events(AGENT_RUN));
-    await expectValidStream(stream);
+    await expectValidAgUi(stream);
     expect(stream.map((e) => e.type)).toEqual([
       // The user message comes outside a run: a run of its own carries it.
       'RUN_STARTED',
@@ -135,7 +117,7 @@ describe('AgUiRenderer', () => {
       const before = renderAll(all.slice(0, cut), renderer);
       const prelude = renderer.prelude();
       const after = renderAll(all.slice(cut), renderer);
-      await expectValidStream([...prelude, ...after]);
+      await expectValidAgUi([...prelude, ...after]);
       // After the prelude the client gets exactly what an unbroken stream had, same ids.
       expect(after).toEqual(whole.slice(before.length));
     }
@@ -169,7 +151,7 @@ describe('AgUiRenderer', () => {
     }));
     const renderer = new AgUiRenderer(THREAD);
     const stream = [...renderAll(old, renderer), ...renderAll(replaced, renderer)];
-    await expectValidStream(stream);
+    await expectValidAgUi(stream);
     const ids = stream.filter((e) => e.type === 'TEXT_MESSAGE_START').map((e) => e.messageId);
     expect(new Set(ids).size).toBe(2);
   });
@@ -183,12 +165,12 @@ describe('AgUiRenderer', () => {
       ['ag-ui:RUN_FINISHED', { threadId: THREAD, runId: 'native-run' }],
     ]);
     const stream = renderAll(native);
-    await expectValidStream(stream);
+    await expectValidAgUi(stream);
     expect(stream[2]).toEqual({ type: 'TEXT_MESSAGE_CONTENT', messageId: 'm1', delta: 'Hi' });
     const renderer = new AgUiRenderer(THREAD);
     renderAll(native.slice(0, 3), renderer);
     const resumed = [...renderer.prelude(), ...renderAll(native.slice(3), renderer)];
-    await expectValidStream(resumed);
+    await expectValidAgUi(resumed);
   });
 
   it('wraps a lone event outside any run, and finishes a run a new one interrupts', async () => {
@@ -201,7 +183,7 @@ describe('AgUiRenderer', () => {
         ['agent_error', { message: 'boom' }],
       ]),
     );
-    await expectValidStream(stream);
+    await expectValidAgUi(stream);
     expect(stream.map((e) => e.type)).toEqual([
       'RUN_STARTED',
       'CUSTOM',
@@ -274,7 +256,7 @@ describe('AgUiRenderer.reset', () => {
       const reset = renderer.reset(replaced);
       // The stream restarts its renderer on the new log, as the SSE encoder does.
       const after = renderAll(newLog());
-      await expectValidStream([...before, ...reset, ...after]);
+      await expectValidAgUi([...before, ...reset, ...after]);
       expect(reset.some((e) => e.type === 'RUN_ERROR')).toBe(open);
       expect(reset.filter((e) => e.type === 'CUSTOM')).toEqual([
         { type: 'CUSTOM', name: 'thread.reset', value: replaced },
@@ -282,7 +264,7 @@ describe('AgUiRenderer.reset', () => {
       expect(after).toEqual(renderAll(newLog()));
       if (open) {
         // Without the reset, the new log's first run starts inside the old one: refused.
-        await expect(expectValidStream([...before, ...after])).rejects.toThrow(
+        await expect(expectValidAgUi([...before, ...after])).rejects.toThrow(
           /while a run is still active/,
         );
       }
@@ -304,7 +286,7 @@ describe('AgUiRenderer.reset', () => {
         };
         const reset = renderer.reset(notice);
         const after = renderAll(all.slice(resume), renderer);
-        await expectValidStream([...before, ...reset, ...after]);
+        await expectValidAgUi([...before, ...reset, ...after]);
       }
     }
   });
@@ -319,12 +301,12 @@ describe('AgUiRenderer.reset', () => {
     const renderer = new AgUiRenderer(THREAD);
     const before = renderAll(native, renderer);
     const reset = renderer.reset(replaced);
-    await expectValidStream([...before, ...reset, ...renderAll(newLog())]);
+    await expectValidAgUi([...before, ...reset, ...renderAll(newLog())]);
     // RUN_FINISHED in its place would be refused: the step and the tool call are still open.
     const finished = reset.map((e) =>
       e.type === 'RUN_ERROR' ? { type: 'RUN_FINISHED', threadId: THREAD, runId: 'native-run' } : e,
     );
-    await expect(expectValidStream([...before, ...finished])).rejects.toThrow(
+    await expect(expectValidAgUi([...before, ...finished])).rejects.toThrow(
       /Cannot send 'RUN_FINISHED' while/,
     );
   });
