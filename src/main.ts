@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './demo/app.module.js';
 import { ConfigError, readServerConfig } from './demo/server-config.js';
+import { startBanner } from './demo/start-banner.js';
 import { RelayIoAdapter } from './gateway/relay-io.adapter.js';
 
 async function main(): Promise<void> {
@@ -29,21 +30,8 @@ async function main(): Promise<void> {
   app.enableShutdownHooks();
   await app.listen(config.port);
 
-  const mode = config.redisClusterNodes
-    ? `redis cluster (seeds ${config.redisClusterNodes.map(({ host, port }) => `${host}:${port}`).join(', ')})`
-    : config.redisUrl
-      ? `redis (${new URL(config.redisUrl).host})`
-      : 'in-memory (one process)';
-  console.log(`thread-relay reference server on http://localhost:${config.port}/`);
-  console.log(`  mode: ${mode}`);
-  const pageBuilt = existsSync(join(webRoot, 'index.html'));
-  console.log(`  web page: ${pageBuilt ? webRoot : 'not built (run npm run build)'}`);
-  console.log(
-    `  debug routes: ${config.adminToken ? 'on (RELAY_ADMIN_TOKEN set)' : 'off (set RELAY_ADMIN_TOKEN to enable)'}`,
-  );
-  console.log(
-    `  producer API: ${config.producerKeys ? `on (${config.producerKeys.length} key(s) in RELAY_PRODUCER_KEYS)` : 'off (set RELAY_PRODUCER_KEYS to enable /v1)'}`,
-  );
+  const built = existsSync(join(webRoot, 'index.html'));
+  for (const line of startBanner(config, { webRoot, built })) console.log(line);
   if (config.jwtSecretIsDefault) {
     console.warn(
       '  WARNING: RELAY_JWT_SECRET is not set; using the built-in dev secret. Never do this in production.',

@@ -305,6 +305,14 @@ export function resolveRelayOptions(
   if (adminToken !== undefined && (typeof adminToken !== 'string' || adminToken.length < 16)) {
     throw new InvalidOptionError('debug.adminToken', 'must be a string of at least 16 characters');
   }
+  const allowLoopbackWithoutToken =
+    debug.allowLoopbackWithoutToken === undefined ? false : debug.allowLoopbackWithoutToken;
+  if (typeof allowLoopbackWithoutToken !== 'boolean') {
+    throw new InvalidOptionError(
+      'debug.allowLoopbackWithoutToken',
+      `must be a boolean, got ${describe(allowLoopbackWithoutToken)}`,
+    );
+  }
   if (input.logger !== undefined && (typeof input.logger !== 'object' || input.logger === null)) {
     throw new InvalidOptionError('logger', 'must be a Nest LoggerService');
   }
@@ -512,7 +520,7 @@ export function resolveRelayOptions(
       replicaAcks,
     },
     liveness: { heartbeatMs, ttlMs },
-    debug: { adminToken: adminToken ?? null },
+    debug: { adminToken: adminToken ?? null, allowLoopbackWithoutToken },
     producer: {
       apiKeys: resolveProducerKeys(producer.apiKeys, adminToken),
       maxBodyBytes: producerMaxBodyBytes,

@@ -161,8 +161,22 @@ export interface ThreadRelayModuleOptions {
     ttlMs?: number;
   };
   debug?: {
-    /** Enables `/debug/websocket/*`; absent = those routes answer 404. */
+    /**
+     * Enables `/debug/websocket/*` for requests sending `Authorization: Bearer <adminToken>`
+     * (at least 16 characters); absent = those routes answer 404 (unless loopback access
+     * below lets local clients in).
+     */
     adminToken?: string;
+    /**
+     * Serves the debug routes without a token to clients on this machine (default false),
+     * for development servers: the TCP peer is 127.0.0.0/8 or ::1 (never a forwarding
+     * header), and the request sends no `Authorization` header, no forwarding header
+     * (a local proxy relays someone else), a localhost or loopback Host, and is no
+     * browser request from another site or origin. Every other request still needs
+     * `adminToken` (404 without one configured). Never turn it on where a local proxy or
+     * tunnel forwards remote clients to the port without such headers.
+     */
+    allowLoopbackWithoutToken?: boolean;
   };
   /** The HTTP producer API (`/v1/*`), for producers in other processes and languages. */
   producer?: {
@@ -225,7 +239,7 @@ export interface ResolvedRelayOptions {
   };
   delivery: { maxEventBytes: number; unavailableTimeoutMs: number; replicaAcks: number };
   liveness: { heartbeatMs: number; ttlMs: number };
-  debug: { adminToken: string | null };
+  debug: { adminToken: string | null; allowLoopbackWithoutToken: boolean };
   /** `apiKeys` empty: the producer API is off. */
   producer: { apiKeys: string[]; maxBodyBytes: number };
   onUserMessage: UserMessageHandler | undefined;

@@ -142,6 +142,30 @@ describe('debug routes across two instances sharing Redis', () => {
     }
   });
 
+  it('asks loopback clients for the token unless the module allows them without (debug.allowLoopbackWithoutToken)', async () => {
+    const url = (relay: RelayApp) => `${relay.url}/debug/websocket/connections`;
+    // The default: a.url is 127.0.0.1, and still 401 without the token.
+    expect((await fetch(url(a))).status).toBe(401);
+    const local = await startRelayApp({
+      redis: testRedisUrl(),
+      keyPrefix: prefix,
+      debug: { adminToken: TEST_ADMIN_TOKEN, allowLoopbackWithoutToken: true },
+    });
+    try {
+      expect((await fetch(url(local))).status).toBe(200);
+      expect((await fetch(url(local), { headers: admin })).status).toBe(200);
+      expect(
+        (await fetch(url(local), { headers: { authorization: 'Bearer wrong-token' } })).status,
+      ).toBe(401);
+      // A local proxy relaying someone else.
+      expect(
+        (await fetch(url(local), { headers: { 'x-forwarded-for': '203.0.113.7' } })).status,
+      ).toBe(401);
+    } finally {
+      await local.close();
+    }
+  });
+
   it('shows both instances’ connections, threads and mappings from either instance', async () => {
     const threadId = 'debug-thread';
     await a.registry.registerThread(threadId, 'alice');

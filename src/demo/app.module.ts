@@ -31,7 +31,10 @@ export class AppModule {
           authenticate: jwtAuthenticator({ secret: config.jwtSecret }),
           redis: config.redisClusterNodes ? { cluster: config.redisClusterNodes } : config.redisUrl,
           history: { ttlSeconds: config.historyTtlSeconds, maxPerThread: config.historyMax },
-          debug: { adminToken: config.adminToken },
+          debug: {
+            adminToken: config.adminToken,
+            allowLoopbackWithoutToken: config.debugLoopbackWithoutToken,
+          },
           producer: { apiKeys: config.producerKeys },
         }),
       ],

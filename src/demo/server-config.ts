@@ -7,6 +7,12 @@ export interface ServerConfig {
   jwtSecret: string;
   jwtSecretIsDefault: boolean;
   adminToken: string | undefined;
+  /**
+   * Debug routes open to clients on this machine without a token: on in development
+   * (NODE_ENV other than `production`), off in production, where every client needs
+   * RELAY_ADMIN_TOKEN.
+   */
+  debugLoopbackWithoutToken: boolean;
   /** RELAY_PRODUCER_KEYS, comma separated; unset = the `/v1` producer routes answer 404. */
   producerKeys: string[] | undefined;
   historyTtlSeconds: number | undefined;
@@ -112,6 +118,7 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     jwtSecret: secret || DEV_JWT_SECRET,
     jwtSecretIsDefault: !secret,
     adminToken,
+    debugLoopbackWithoutToken: !production,
     producerKeys: keys,
     historyTtlSeconds: positiveInt(env, 'RELAY_HISTORY_TTL_SECONDS'),
     historyMax: positiveInt(env, 'RELAY_HISTORY_MAX'),

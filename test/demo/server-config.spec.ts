@@ -23,6 +23,7 @@ describe('readServerConfig', () => {
       jwtSecret: DEV_JWT_SECRET,
       jwtSecretIsDefault: true,
       adminToken: undefined,
+      debugLoopbackWithoutToken: true,
       historyTtlSeconds: undefined,
       historyMax: undefined,
       logLevel: 'info',
@@ -48,6 +49,7 @@ describe('readServerConfig', () => {
       jwtSecret: SECRET,
       jwtSecretIsDefault: false,
       adminToken: 'admin-token-0123456789',
+      debugLoopbackWithoutToken: false,
       historyTtlSeconds: 60,
       historyMax: 50,
       logLevel: 'debug',
@@ -119,6 +121,16 @@ describe('readServerConfig', () => {
 
   it('never puts a secret into its message', () => {
     expect(configError({ RELAY_JWT_SECRET: 'tiny-secret' }).message).not.toContain('tiny-secret');
+  });
+
+  it('opens the debug routes to loopback clients without a token in development only', () => {
+    expect(readServerConfig({}).debugLoopbackWithoutToken).toBe(true);
+    expect(readServerConfig({ NODE_ENV: 'development' }).debugLoopbackWithoutToken).toBe(true);
+    expect(readServerConfig({ NODE_ENV: 'test' }).debugLoopbackWithoutToken).toBe(true);
+    expect(
+      readServerConfig({ NODE_ENV: 'production', RELAY_JWT_SECRET: SECRET })
+        .debugLoopbackWithoutToken,
+    ).toBe(false);
   });
 
   it('accepts the dev secret outside production only', () => {

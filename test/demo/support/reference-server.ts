@@ -14,8 +14,17 @@ import { RelayIoAdapter } from '../../../src/gateway/relay-io.adapter.js';
 
 export interface ReferenceServer {
   app: INestApplication;
+  /** `http://127.0.0.1:<port>`. */
   url: string;
+  port: number;
+  /** The listening socket's address: `127.0.0.1`, or `::` / `0.0.0.0` for every interface. */
+  boundTo: string;
   close(): Promise<void>;
+}
+
+export interface ReferenceServerListen {
+  /** Address to listen on (default 127.0.0.1); `null`: every interface, as `src/main.ts` does. */
+  host?: string | null;
 }
 
 /**
@@ -25,6 +34,7 @@ export interface ReferenceServer {
 export async function startReferenceServer(
   env: NodeJS.ProcessEnv = {},
   webRoot?: string,
+  listen: ReferenceServerListen = {},
 ): Promise<ReferenceServer> {
   const config = readServerConfig({ LOG_LEVEL: 'silent', ...env });
   const app = await NestFactory.create(AppModule.forConfig(config, { webRoot }), {
@@ -33,10 +43,18 @@ export async function startReferenceServer(
   });
   app.useWebSocketAdapter(new RelayIoAdapter(app));
   app.get(AgentSimulatorService).timing = { stepMs: 5, chunkMs: 2 };
-  await app.listen(0, '127.0.0.1');
+  const host = listen.host === undefined ? '127.0.0.1' : listen.host;
+  if (host === null) await app.listen(0);
+  else await app.listen(0, host);
   const address = (app.getHttpServer() as Server).address();
   if (address === null || typeof address === 'string') throw new Error('server has no port');
-  return { app, url: `http://127.0.0.1:${address.port}`, close: () => app.close() };
+  return {
+    app,
+    url: `http://127.0.0.1:${address.port}`,
+    port: address.port,
+    boundTo: address.address,
+    close: () => app.close(),
+  };
 }
 
 const run = promisify(execFile);
