@@ -14,6 +14,7 @@ import {
   type TestRelayOptions,
 } from './support/relay-app.js';
 import { TcpProxy } from './support/tcp-proxy.js';
+import { SseStreams } from '../src/sse/sse-streams.service.js';
 
 const BATCH = 40;
 
@@ -241,16 +242,15 @@ describe.each([
     await relay.registry.registerThread(revoked, 'rita');
     await produce(relay, kept, 1, 1);
     await produce(relay, revoked, 1, 1);
+    const streams = relay.app.get(SseStreams);
+    await waitUntil(() => streams.size === 0, 'the earlier tests’ streams to end');
     proxy.blockSocketIo = true;
     const f = follower('rita');
     await f.client.connect();
     await Promise.all([f.client.join(kept), f.client.join(revoked)]);
-    await waitUntil(
-      () =>
-        f.requests.filter((r) => r.url.endsWith('/events')).length >= 2 &&
-        f.client.transport === 'sse',
-      'both streams',
-    );
+    // Both streams admitted and open on the relay: a revocation before that would only be
+    // a thread that is not there (404, polled as empty), not a stream to take away.
+    await waitUntil(() => streams.size === 2 && f.client.transport === 'sse', 'both streams');
     await relay.registry.unregisterThread(revoked);
     await waitUntil(
       () => f.errors.some((e) => e.code === 'THREAD_LEFT' && e.threadId === revoked),

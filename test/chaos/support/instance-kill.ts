@@ -26,11 +26,12 @@ import type { ChaosBackend } from './backends.js';
 
 const LIVENESS = { heartbeatMs: 200, ttlMs: 1000 };
 /**
- * ttl + one heartbeat is the documented bound; four more beats of slack because the sweep
- * runs on survivors that are busy taking over the dead instance's clients and producers
- * (measured 0.9-1.6 s on a 2-core machine at load average 9).
+ * ttl + one heartbeat is the documented bound; nine more beats of slack because the sweep
+ * runs on survivors that are busy taking over the dead instance's clients and producers,
+ * and on a Redis Cluster walks the index buckets over several masters (measured 0.9-1.8 s
+ * on a 2-core machine at load average 9, 2.4 s once on a cluster in the full suite).
  */
-const SWEEP_BOUND_MS = LIVENESS.ttlMs + 5 * LIVENESS.heartbeatMs;
+const SWEEP_BOUND_MS = LIVENESS.ttlMs + 10 * LIVENESS.heartbeatMs;
 const INSTANCES = 3;
 const KILLED = 1;
 const USERS = 10;
