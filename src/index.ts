@@ -19,6 +19,7 @@ export {
   type UserMessageHandler,
 } from './thread-relay.options.js';
 export { resolveRelayOptions } from './thread-relay.options-resolver.js';
+export type { RelayRoutes } from './http/relay-routes.js';
 
 export { ThreadRegistryService, type Resolution } from './registry/thread-registry.service.js';
 export { REGISTRY_STORE, type RegistryStore } from './registry/registry-store.interface.js';

@@ -1,4 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { relayRouteParts, resolveRelayRoutes, type RelayRoutes } from './http/relay-routes.js';
 import type { ThreadRelayModuleOptions } from './thread-relay.options.js';
 
 export const {
@@ -8,8 +9,17 @@ export const {
   ASYNC_OPTIONS_TYPE: THREAD_RELAY_ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<ThreadRelayModuleOptions>()
   .setClassMethodName('forRoot')
-  .setExtras({ isGlobal: true }, (definition, extras) => ({
-    ...definition,
-    global: extras.isGlobal,
-  }))
+  .setExtras<{ isGlobal: boolean; routes: RelayRoutes }>(
+    { isGlobal: true, routes: {} },
+    (definition, extras) => {
+      const parts = relayRouteParts(definition.module, resolveRelayRoutes(extras.routes));
+      return {
+        ...definition,
+        global: extras.isGlobal,
+        controllers: [...(definition.controllers ?? []), ...(parts.controllers ?? [])],
+        providers: [...(definition.providers ?? []), ...(parts.providers ?? [])],
+        imports: [...(definition.imports ?? []), ...(parts.imports ?? [])],
+      };
+    },
+  )
   .build();

@@ -3,11 +3,7 @@ import { ThreadRelayProducerModule } from './producer/thread-relay-producer.modu
 import type { ThreadRelayProducerOptions } from './producer/producer-options.js';
 import { AdminTokenGuard } from './http/admin-token.guard.js';
 import { BodyParserErrors } from './http/body-parser-errors.js';
-import { ProducerController } from './http/producer/producer.controller.js';
 import { producerProviders } from './http/producer/producer.providers.js';
-import { DebugController } from './http/debug.controller.js';
-import { HealthController } from './http/health.controller.js';
-import { HistoryController } from './http/history.controller.js';
 import { HttpUserAuthService } from './http/http-user-auth.service.js';
 import { UserRequestLimiter } from './http/user-request-limiter.js';
 import { UserReadBudget } from './limits/user-read-budget.js';
@@ -22,7 +18,6 @@ import { UserMessageService } from './delivery/user-message.service.js';
 import { RelayConnectionHandler } from './gateway/relay-connection.handler.js';
 import { RelayGateway } from './gateway/relay.gateway.js';
 import { ThreadMembership } from './gateway/thread-membership.js';
-import { MetricsController } from './observability/metrics.controller.js';
 import { RedisHealthService } from './observability/redis-health.service.js';
 import { RelayMetrics } from './observability/relay-metrics.service.js';
 import { InstanceLivenessService } from './registry/instance-liveness.service.js';
@@ -33,26 +28,18 @@ import { RELAY_OPTIONS } from './thread-relay.options.js';
 import { ThreadAccessChanges } from './registry/thread-access-changes.js';
 import { ThreadAdmissionService } from './registry/thread-admission.service.js';
 import { relayProviders } from './thread-relay.providers.js';
-import { SseController } from './sse/sse.controller.js';
 import { SseStreams } from './sse/sse-streams.service.js';
 import { StreamTickets } from './sse/stream-tickets.js';
 
 /**
- * ThreadRelayModule.forRoot({ authenticate, redis?, history?, gateway?, debug? })
+ * ThreadRelayModule.forRoot({ authenticate, redis?, history?, gateway?, debug?, routes? })
  * ThreadRelayModule.forRootAsync({ useFactory, inject, imports })
  * ThreadRelayModule.forProducer({ redis, keyPrefix? })   (workers: no gateway, no routes)
  *
  * Then, once per app: app.useWebSocketAdapter(new RelayIoAdapter(app)).
  */
+/** Controllers come from the `routes` extra (see `relayRouteParts`), all of them by default. */
 @Module({
-  controllers: [
-    HistoryController,
-    DebugController,
-    HealthController,
-    MetricsController,
-    ProducerController,
-    SseController,
-  ],
   providers: [
     BodyParserErrors,
     ...producerProviders,

@@ -1,15 +1,43 @@
-import { Controller, Get, Header, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Controller, Get, Header, Inject, Req, Res, UnauthorizedException } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { bearerToken } from '../http/http-user-auth.service.js';
+import { METRICS_ACCESS, type MetricsAccess } from './metrics-access.js';
 import { RelayMetrics } from './relay-metrics.service.js';
 
-/** `GET /metrics`: Prometheus text exposition of the module's own registry. */
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/**
+ * `GET /metrics`: Prometheus text exposition of the module's own registry. Open unless
+ * `routes.metrics.token` is set; then only `Authorization: Bearer <token>` reads it
+ * (digests compared, so the check takes the same time whatever the guess).
+ */
 @Controller()
 export class MetricsController {
-  constructor(private readonly metrics: RelayMetrics) {}
+  private readonly expected: Buffer | null;
+
+  constructor(
+    private readonly metrics: RelayMetrics,
+    @Inject(METRICS_ACCESS) access: MetricsAccess,
+  ) {
+    this.expected = access.token === null ? null : digest(access.token);
+  }
 
   @Get('metrics')
   @Header('Cache-Control', 'no-store')
-  async scrape(@Res({ passthrough: true }) response: Response): Promise<string> {
+  async scrape(
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<string> {
+    if (this.expected) {
+      const token = bearerToken(request);
+      if (!token || !timingSafeEqual(digest(token), this.expected)) {
+        response.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+        throw new UnauthorizedException('metrics token required');
+      }
+    }
     const body = await this.metrics.text();
     response.setHeader('Content-Type', this.metrics.contentType);
     return body;
