@@ -144,6 +144,13 @@ describe('the published packages', () => {
     expect(serverSide.filter((f) => f.startsWith('dist/'))).toEqual([]);
   });
 
+  it('the Nest CLI builds the reference server from nest-cli.json (npx nest build)', async () => {
+    await rm(join(dir, 'dist'), { recursive: true, force: true });
+    await run('npx', ['nest', 'build'], { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
+    const built = await readdir(join(dir, 'dist/src'));
+    expect(built).toEqual(expect.arrayContaining(['main.js', 'index.js', 'demo']));
+  }, 120_000);
+
   it('source maps carry their sources, so none points at a file the package does not ship', async () => {
     const maps = [
       ...(await mapsIn(join(dir, 'dist/src'))),
