@@ -1,11 +1,6 @@
-import {
-  parseJsonEventStream,
-  readUIMessageStream,
-  uiMessageChunkSchema,
-  type UIMessage,
-  type UIMessageChunk,
-} from 'ai';
+import { readUIMessageStream, type UIMessage } from 'ai';
 import { expectValidAgUi } from './support/ag-ui-validation.js';
+import { aiSdkChunks } from './support/ai-sdk-stream.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import { startRelayApp, type RelayApp } from './support/relay-app.js';
 import { openSse, type SseConnection } from './support/sse-client.js';
@@ -127,26 +122,11 @@ describe('Server-Sent Events across instances', () => {
       signal: abort.signal,
     });
     expect(response.headers.get('x-vercel-ai-ui-message-stream')).toBe('v1');
-    const chunks = parseJsonEventStream({
-      stream: response.body!,
-      schema: uiMessageChunkSchema(),
-    }).pipeThrough(
-      new TransformStream<
-        { success: boolean; value?: UIMessageChunk; error?: unknown },
-        UIMessageChunk
-      >({
-        transform(result, controller) {
-          if (!result.success || !result.value) {
-            throw result.error instanceof Error ? result.error : new Error('bad chunk');
-          }
-          controller.enqueue(result.value);
-          // The thread's stream goes on; this message is complete.
-          if (result.value.type === 'finish') {
-            controller.terminate();
-            abort.abort();
-          }
-        },
-      }),
+    // The thread's stream goes on; this message is complete at its finish.
+    const chunks = aiSdkChunks(
+      response.body!,
+      (chunk) => chunk.type === 'finish',
+      () => abort.abort(),
     );
     let message: UIMessage | undefined;
     for await (const built of readUIMessageStream({ stream: chunks, terminateOnError: true })) {

@@ -1,14 +1,9 @@
-import {
-  parseJsonEventStream,
-  readUIMessageStream,
-  uiMessageChunkSchema,
-  type UIMessage,
-  type UIMessageChunk,
-} from 'ai';
+import { readUIMessageStream, type UIMessage, type UIMessageChunk } from 'ai';
 import net from 'node:net';
 import { MESSAGE_LOG, type MessageLog, signUserToken } from '../src/index.js';
 import { SseStreams } from '../src/sse/sse-streams.service.js';
 import { expectValidAgUi } from './support/ag-ui-validation.js';
+import { aiSdkChunks } from './support/ai-sdk-stream.js';
 import { openSse, type SseConnection } from './support/sse-client.js';
 import { startRelayApp, TEST_JWT_SECRET, waitUntil, type RelayApp } from './support/relay-app.js';
 
@@ -308,26 +303,13 @@ describe('Server-Sent Events, rendered formats across a reset', () => {
         signal: abort.signal,
       });
       expect(response.headers.get('x-vercel-ai-ui-message-stream')).toBe('v1');
-      const parsed = parseJsonEventStream({
-        stream: response.body!,
-        schema: uiMessageChunkSchema(),
-      }).pipeThrough(
-        new TransformStream<
-          { success: boolean; value?: UIMessageChunk; error?: unknown },
-          UIMessageChunk
-        >({
-          transform(result, controller) {
-            if (!result.success || !result.value) {
-              throw result.error instanceof Error ? result.error : new Error('bad chunk');
-            }
-            chunks.push(result.value);
-            controller.enqueue(result.value);
-            if (done(chunks)) {
-              controller.terminate();
-              abort.abort();
-            }
-          },
-        }),
+      const parsed = aiSdkChunks(
+        response.body!,
+        (chunk) => {
+          chunks.push(chunk);
+          return done(chunks);
+        },
+        () => abort.abort(),
       );
       const built = new Map<string, UIMessage>();
       for await (const message of readUIMessageStream({ stream: parsed, terminateOnError: true })) {
