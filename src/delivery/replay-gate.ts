@@ -20,22 +20,27 @@ export interface Drained {
  * overtaking it.
  */
 export class ReplayGate {
-  private readonly held = new Map<number, ThreadEvent>();
+  /** By `epoch:seq`: a log replaced during a replay numbers from 1 again. */
+  private readonly held = new Map<string, ThreadEvent>();
   private overflowed = false;
 
   constructor(readonly threadId: string) {}
 
   push(event: ThreadEvent): void {
-    if (this.held.size >= MAX_HELD && !this.held.has(event.seq)) {
+    const key = `${event.epoch}:${event.seq}`;
+    if (this.held.size >= MAX_HELD && !this.held.has(key)) {
       this.held.clear();
       this.overflowed = true;
     }
-    this.held.set(event.seq, event);
+    this.held.set(key, event);
   }
 
-  /** Removes and returns held events after `afterSeq`, in seq order; older ones are dropped. */
-  drain(afterSeq: number): Drained {
-    const events = [...this.held.values()].filter((e) => e.seq > afterSeq);
+  /**
+   * Removes and returns the held events of `epoch` after `afterSeq`, in seq order; older
+   * ones, and those of any other log, are dropped.
+   */
+  drain(afterSeq: number, epoch: string): Drained {
+    const events = [...this.held.values()].filter((e) => e.epoch === epoch && e.seq > afterSeq);
     const overflowed = this.overflowed;
     this.held.clear();
     this.overflowed = false;

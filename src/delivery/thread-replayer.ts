@@ -128,12 +128,13 @@ async function replay(
   socket: Socket,
   threadId: string,
   from: number,
-  epoch: string,
+  startEpoch: string,
   gate: ReplayGate,
   deps: ReplayDeps,
 ): Promise<ReplayOutcome> {
   const { log, live, outbound, backpressure, wanted, budget } = deps;
   let cursor = from;
+  let epoch = startEpoch;
   let sent = 0;
   let stalled = false;
   const send = (event: ThreadEvent) => {
@@ -175,14 +176,21 @@ async function replay(
       }
       budget.settle(hold.reserved, slice.bytes ?? 0);
       if (slice.epoch !== epoch) {
-        // The log was dropped or expired while replaying: say so instead of mixing epochs.
+        // The log was dropped or expired while replaying: say so instead of mixing epochs,
+        // then go on in the new log after its head, as a join whose cursor is refused does
+        // (the client reloads up to that head). Returning here would leave the connection
+        // out of the room: joined, yet deaf to the thread.
         socket.emit(ServerEvents.reset, {
           threadId,
           epoch: slice.epoch,
           headSeq: slice.headSeq,
           reason: 'epoch_mismatch',
         } satisfies ThreadResetNotice);
-        return { sent, stalled };
+        epoch = slice.epoch;
+        cursor = slice.headSeq;
+        heldBack = false;
+        seamWaited = false;
+        continue replaying;
       }
       const pageStart = cursor;
       for (const event of slice.events) {
@@ -199,7 +207,7 @@ async function replay(
     }
     if (gone()) return { sent, stalled };
     for (;;) {
-      const held = gate.drain(cursor);
+      const held = gate.drain(cursor, epoch);
       if (held.overflowed) {
         // Live events were let go while the client was slow: they are in the log.
         for (const event of held.events) gate.push(event);
