@@ -51,6 +51,8 @@ export interface JoinResult {
   epoch: string;
   headSeq: number;
   replayed: number;
+  /** Set when the cursor cannot be served; `thread:reset` follows. */
+  reset?: ResetReason;
 }
 export interface LeaveRequest {
   threadId: string;
@@ -70,6 +72,8 @@ export interface UserMessageResult {
   seq: number;
   epoch: string;
   messageId: string;
+  /** The `clientMessageId` was seen before: this is the first send's result, nothing stored. */
+  duplicate?: boolean;
 }
 
 /** `auth:refresh`: a fresh credential for the live connection, before the current one expires. */

@@ -136,8 +136,12 @@ describe.each([
     await produce(relay, threadId, 6, BATCH);
     await waitUntil(() => f.seqs(threadId).length >= BATCH, `${BATCH} events over SSE`);
     expect(f.count('messages')).toBe(polls);
-    const sent = await c.send(threadId, 'posted while streaming');
-    expect(sent.seq).toBe(BATCH + 1);
+    const sent = await c.send(threadId, 'posted while streaming', { clientMessageId: 'cm-1' });
+    expect(sent).toMatchObject({ seq: BATCH + 1, duplicate: false });
+    // The same message again (a retry after a lost answer): its first result, nothing stored.
+    await expect(
+      c.send(threadId, 'posted while streaming', { clientMessageId: 'cm-1' }),
+    ).resolves.toMatchObject({ seq: BATCH + 1, duplicate: true });
     await waitUntil(() => f.seqs(threadId).length >= BATCH + 1, 'the user message back');
 
     // A network cut while the producer keeps going: the stream resumes after the cursor.

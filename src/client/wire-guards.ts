@@ -107,5 +107,6 @@ export function toUserMessageResult(value: unknown): UserMessageResult | null {
     seq: value.seq,
     epoch: typeof value.epoch === 'string' ? value.epoch : '',
     messageId: typeof value.messageId === 'string' ? value.messageId : '',
+    ...(typeof value.duplicate === 'boolean' ? { duplicate: value.duplicate } : {}),
   };
 }
