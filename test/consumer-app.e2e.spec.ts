@@ -134,6 +134,11 @@ describe('a NestJS app that installs the packed thread-relay', () => {
     for (const name of ['nestjs-pino', 'pino-http', 'pino', '@thread-relay/client']) {
       expect(names).not.toContain(name);
     }
+    // One socket.io: the server the host's @nestjs/platform-socket.io creates is the one
+    // the module's gateway and adapter work with.
+    for (const holder of ['thread-relay', '@nestjs/platform-socket.io']) {
+      expect(existsSync(join(app, 'node_modules', holder, 'node_modules/socket.io'))).toBe(false);
+    }
   });
 
   it.each([

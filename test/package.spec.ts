@@ -1,8 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cp, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './support/redis.global-setup.js';
+import { waitUntil } from './support/relay-app.js';
 
 const run = promisify(execFile);
 const ROOT = process.cwd();
@@ -149,6 +151,27 @@ describe('the published packages', () => {
     await run('npx', ['nest', 'build'], { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
     const built = await readdir(join(dir, 'dist/src'));
     expect(built).toEqual(expect.arrayContaining(['main.js', 'index.js', 'demo']));
+  }, 120_000);
+
+  it('npm run start:dev (nest start --watch) serves the reference server', async () => {
+    const port = await freePort();
+    const child = spawn('npm', ['run', 'start:dev'], {
+      cwd: dir,
+      env: { ...process.env, PORT: String(port), NODE_ENV: 'development' },
+      stdio: 'ignore',
+      detached: true,
+    });
+    try {
+      await waitUntil(
+        async () =>
+          (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.status === 200,
+        'the watched reference server to answer /health',
+        90_000,
+      );
+    } finally {
+      // The whole group: npm, nest's watcher and the server it started.
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    }
   }, 120_000);
 
   it('source maps carry their sources, so none points at a file the package does not ship', async () => {
