@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import type { Socket } from 'socket.io-client';
 import { expectCompleteRun, requirePython, runPythonProbe } from '../support/python-probe.js';
 import { OwnRedisServer } from '../support/redis.global-setup.js';
-import { connectSocket } from '../support/relay-app.js';
+import { connectSocket, waitUntil } from '../support/relay-app.js';
 import { startReferenceServer, type ReferenceServer } from './support/reference-server.js';
 
 /** Fails (never skips) without redis-cli: the runbook's third command is what is tested. */
@@ -51,10 +51,15 @@ describe('the incident runbook against the reference server (development mode, R
     });
     watcher = await connectSocket(local, ((await signIn.json()) as { token: string }).token);
 
-    // 1. curl -s localhost:8000/debug/websocket/connections | jq
-    const response = await fetch(`${local}/debug/websocket/connections`);
-    expect(response.status).toBe(200);
-    const listed = (await response.json()) as { connections: { userId: string }[] };
+    // 1. curl -s localhost:8000/debug/websocket/connections | jq (as `watch` does, until the
+    // connection's registration, written just after its handshake, shows)
+    let listed: { connections: { userId: string }[] } = { connections: [] };
+    await waitUntil(async () => {
+      const response = await fetch(`${local}/debug/websocket/connections`);
+      expect(response.status).toBe(200);
+      listed = (await response.json()) as typeof listed;
+      return listed.connections.length > 0;
+    }, 'the connection in the listing');
     expect(listed.connections.map((c) => c.userId)).toEqual(['on-call']);
 
     // 2. python scripts/test_websocket_delivery.py --user-id test --message "ping"
