@@ -16,6 +16,12 @@ const RESYNC_CONCURRENCY = 16;
 /** Events read from the log per page when a gap is filled (also bounded in bytes). */
 const FILL_PAGE = 200;
 const FILL_BYTES = 1024 * 1024;
+/**
+ * A gap read that fails (the log unreachable: a failover, a restart) is tried again after
+ * these waits before the line goes on past the gap: a Redis Cluster promotes a replica
+ * within a few seconds, and the events it holds would be lost to raw clients otherwise.
+ */
+const FILL_RETRY_MS = [100, 250, 500, 1000, 2000, 4000];
 
 interface Watchers {
   holders: Set<string>;
@@ -323,15 +329,26 @@ export class LiveThreadEvents implements OnModuleDestroy {
 
   /**
    * Reads the log after the line's head, a page at a time, sending in order, until nothing
-   * is missing. If the log cannot give the missing events (trimmed, or unreadable) the
-   * line goes on past the gap: the clients fill or reset from history, which is better
-   * than holding the stream. Stops while the thread is held (its release goes on).
+   * is missing. If the log no longer has the missing events (trimmed, replaced) the line
+   * goes on past the gap: the clients fill or reset from history, which is better than
+   * holding the stream. A read that fails is tried again for about 8 s first (see
+   * FILL_RETRY_MS). Stops while the thread is held (its release goes on).
    */
   private async fillFromLog(threadId: string, line: ThreadLine): Promise<void> {
+    let failures = 0;
     for (;;) {
       line.refill = false;
-      const progressed = await this.readPage(threadId, line);
+      const read = await this.readPage(threadId, line);
       if (this.lines.get(threadId) !== line || this.holds.has(threadId)) return;
+      const wait = read === 'failed' ? FILL_RETRY_MS[failures] : undefined;
+      if (wait !== undefined) {
+        failures += 1;
+        await new Promise((resolve) => setTimeout(resolve, wait).unref());
+        if (this.lines.get(threadId) !== line || this.holds.has(threadId)) return;
+        continue;
+      }
+      if (read !== 'failed') failures = 0;
+      const progressed = read === 'progressed';
       for (let event = line.takeNext(); event; event = line.takeNext()) {
         this.dispatch(event, line);
       }
@@ -346,26 +363,29 @@ export class LiveThreadEvents implements OnModuleDestroy {
     }
   }
 
-  /** One page of the log after the head, into the line; whether it had the next event. */
-  private async readPage(threadId: string, line: ThreadLine): Promise<boolean> {
+  /** One page of the log after the head, into the line: whether it had the next event. */
+  private async readPage(
+    threadId: string,
+    line: ThreadLine,
+  ): Promise<'progressed' | 'no_progress' | 'failed'> {
     try {
       const slice = await this.deadlines.within(
         this.messages.read(threadId, line.head, FILL_PAGE, FILL_BYTES),
         'live gap read',
       );
-      if (slice.epoch !== line.epoch) return false;
+      if (slice.epoch !== line.epoch) return 'no_progress';
       const from = line.head;
       for (const event of slice.events) line.wait(LiveEvent.of(event), false);
       const last = slice.events.at(-1)?.seq ?? from;
       if (last >= slice.headSeq) line.overflowed = false;
-      return slice.events.some((event) => event.seq === from + 1);
+      return slice.events.some((event) => event.seq === from + 1) ? 'progressed' : 'no_progress';
     } catch (error) {
       this.log.warn({
         msg: 'live gap not filled from the log',
         threadId,
         reason: errorText(error),
       });
-      return false;
+      return 'failed';
     }
   }
 
