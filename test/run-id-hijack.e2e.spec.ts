@@ -100,6 +100,16 @@ describe.each(instanceModes('hijack'))(
           ).status,
         ).toBe(400);
       }
+      // Nor as Server-Sent Events, nor through a stream ticket for EventSource.
+      for (const app of apps) {
+        const headers = { authorization: `Bearer ${await app.token('attacker')}` };
+        const path = `${app.url}/threads/${encodeURIComponent(runId)}`;
+        const events = await fetch(`${path}/events`, { headers });
+        expect({ events: events.status }).toEqual({ events: 400 });
+        expect(await events.json()).toMatchObject({ error: { code: 'BAD_REQUEST' } });
+        const ticket = await fetch(`${path}/stream-tickets`, { method: 'POST', headers });
+        expect({ ticket: ticket.status }).toEqual({ ticket: 400 });
+      }
       expect(await home().registry.getThread(runId)).toBeNull();
 
       // The agent streams its run from the other instance, which has never resolved the id.

@@ -200,3 +200,56 @@ describe('Server-Sent Events, a reader that stalls', () => {
     await closed;
   });
 });
+
+/** A user who opens streams and tickets in a loop: held to the per-user caps, nobody else is. */
+describe('Server-Sent Events, flooded', () => {
+  let relay: RelayApp;
+  const open: SseConnection[] = [];
+
+  beforeAll(async () => {
+    relay = await startRelayApp({
+      limits: { connectionsPerUser: 2, httpRequests: { perSecond: 1, burst: 6 } },
+    });
+    await relay.registry.registerThread('flood-mine', 'mallory');
+    await relay.registry.registerThread('flood-other', 'olga');
+  });
+  afterAll(async () => {
+    for (const connection of open.splice(0)) connection.close();
+    await relay.close();
+  });
+
+  async function stream(userId: string, threadId: string): Promise<SseConnection> {
+    const connection = await openSse(`${relay.url}/threads/${threadId}/events`, {
+      authorization: `Bearer ${await relay.token(userId)}`,
+    });
+    open.push(connection);
+    return connection;
+  }
+
+  it('caps open streams per user, then the request rate, and leaves other users alone', async () => {
+    const first = await stream('mallory', 'flood-mine');
+    const second = await stream('mallory', 'flood-mine');
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const third = await stream('mallory', 'flood-mine');
+    expect(third.status).toBe(429);
+    expect(third.body).toMatchObject({ ok: false, error: { code: 'LIMIT_EXCEEDED' } });
+
+    // Each refused attempt still costs a request: the bucket runs dry, tickets included.
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const ticket = await fetch(`${relay.url}/threads/flood-mine/stream-tickets`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await relay.token('mallory')}` },
+      });
+      statuses.push(ticket.status);
+    }
+    expect(statuses).toContain(429);
+    const limited = await stream('mallory', 'flood-mine');
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+
+    // Another user on the same instance is not held to mallory's caps.
+    const olga = await stream('olga', 'flood-other');
+    expect(olga.status).toBe(200);
+  });
+});
