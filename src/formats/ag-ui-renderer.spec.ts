@@ -1,4 +1,5 @@
 import { expectValidAgUi } from '../../test/support/ag-ui-validation.js';
+import { threadEvents } from '../../test/support/thread-events.js';
 import type { JsonValue, ThreadEvent } from '../protocol.js';
 import { AgUiRenderer, type AgUiEvent } from './ag-ui-renderer.js';
 import type { StreamResetNotice } from './reset-notice.js';
@@ -7,16 +8,7 @@ const THREAD = 'thread-1';
 const EPOCH = '0123456789abcdef';
 
 function events(list: Array<[type: string, payload: JsonValue]>, runId?: string): ThreadEvent[] {
-  return list.map(([type, payload], i) => ({
-    id: `e${i + 1}`,
-    threadId: THREAD,
-    seq: i + 1,
-    epoch: EPOCH,
-    type,
-    payload,
-    ...(runId ? { runId } : {}),
-    ts: 1_700_000_000_000 + i,
-  }));
+  return threadEvents(list, { threadId: THREAD, epoch: EPOCH, runId });
 }
 
 /** What the reference server's agent sends for one user message (src/demo/agent-simulator). */

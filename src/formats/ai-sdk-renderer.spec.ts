@@ -1,4 +1,5 @@
 import { readUIMessageStream, uiMessageChunkSchema, type UIMessage, type UIMessageChunk } from 'ai';
+import { threadEvents } from '../../test/support/thread-events.js';
 import type { JsonValue, ThreadEvent } from '../protocol.js';
 import { AiSdkRenderer, type AiSdkChunk } from './ai-sdk-renderer.js';
 import type { StreamResetNotice } from './reset-notice.js';
@@ -7,15 +8,7 @@ const THREAD = 'thread-1';
 const EPOCH = '0123456789abcdef';
 
 function events(list: Array<[type: string, payload: JsonValue]>): ThreadEvent[] {
-  return list.map(([type, payload], i) => ({
-    id: `e${i + 1}`,
-    threadId: THREAD,
-    seq: i + 1,
-    epoch: EPOCH,
-    type,
-    payload,
-    ts: 1_700_000_000_000 + i,
-  }));
+  return threadEvents(list, { threadId: THREAD, epoch: EPOCH });
 }
 
 /** One agent run as the reference server's agent sends it (src/demo/agent-simulator). */
