@@ -33,9 +33,8 @@ export type {
   RunClaim,
   RunRecord,
   ThreadLease,
-  ThreadMetadata,
-  ThreadRecord,
 } from './registry/registry.types.js';
+export type { ThreadMetadata, ThreadRecord } from './thread-record.js';
 export {
   assertValidId,
   isRunFormId,
@@ -44,7 +43,7 @@ export {
   MAX_ID_LENGTH,
   parseRunId,
   type ParsedRunId,
-} from './registry/thread-id.js';
+} from './ids.js';
 
 export { DeliveryService } from './delivery/delivery.service.js';
 export type {

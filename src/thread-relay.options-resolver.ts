@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionError } from './errors/invalid-option.error.js';
 import { isClusterClient } from './redis/redis-client.js';
-import { isValidId } from './registry/thread-id.js';
+import { isValidId } from './ids.js';
 import type { ResolvedRelayOptions, ThreadRelayModuleOptions } from './thread-relay.options.js';
 
 const MAX_INT = 2 ** 31 - 1;

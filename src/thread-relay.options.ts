@@ -1,6 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
-import type { ThreadRecord } from './registry/registry.types.js';
+import type { ThreadRecord } from './thread-record.js';
 
 /** What `authenticate` sees of a socket.io handshake or an HTTP request. */
 export interface AuthRequest {

@@ -1,4 +1,4 @@
-import { isValidId } from '../registry/thread-id.js';
+import { isValidId } from '../ids.js';
 import type { Authenticate, AuthRequest } from '../thread-relay.options.js';
 
 export interface Credential {

@@ -4,7 +4,7 @@ import { BadRequestError } from '../errors/bad-request.error.js';
 import { CLUSTER_BUS, type ClusterBus } from '../cluster/cluster-bus.js';
 import type { HistoryPage } from '../protocol.js';
 import { RelayMetrics } from '../observability/relay-metrics.service.js';
-import { assertValidId } from '../registry/thread-id.js';
+import { assertValidId } from '../ids.js';
 import { ThreadRegistryService, type Resolution } from '../registry/thread-registry.service.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';

@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { DeliveryService } from '../delivery/delivery.service.js';
-import { makeRunId } from '../registry/thread-id.js';
+import { makeRunId } from '../ids.js';
 import type { UserMessage } from '../thread-relay.options.js';
 
 /** Delays between steps; small enough for a demo, large enough to watch the stream. */

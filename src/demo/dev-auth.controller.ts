@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, NotFoundException, Post, UseFilters } from 
 import { signUserToken } from '../auth/sign-token.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { RelayErrorFilter } from '../http/relay-error.filter.js';
-import { isValidId } from '../registry/thread-id.js';
+import { isValidId } from '../ids.js';
 import { DEMO_CONFIG, type DemoConfig } from './demo.config.js';
 import { Inject } from '@nestjs/common';
 

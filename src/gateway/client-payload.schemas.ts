@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isValidId, MAX_ID_LENGTH } from '../registry/thread-id.js';
+import { isValidId, MAX_ID_LENGTH } from '../ids.js';
 
 /**
  * A coarse bound on `text` before it is measured: the real limit is in bytes of its JSON

@@ -11,7 +11,7 @@ import {
   producerModuleOptions,
   type ThreadRelayProducerOptions,
 } from '../producer/producer-options.js';
-import type { ThreadMetadata, ThreadRecord } from '../registry/registry.types.js';
+import type { ThreadMetadata, ThreadRecord } from '../thread-record.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 
 export type PublisherOptions = ThreadRelayProducerOptions;

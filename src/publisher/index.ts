@@ -16,4 +16,4 @@ export type {
   SendOptions,
   UserDeliveryReceipt,
 } from '../delivery/delivery.types.js';
-export type { ThreadMetadata, ThreadRecord } from '../registry/registry.types.js';
+export type { ThreadMetadata, ThreadRecord } from '../thread-record.js';

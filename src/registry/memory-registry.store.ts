@@ -8,8 +8,8 @@ import type {
   Page,
   RunClaim,
   ThreadLease,
-  ThreadRecord,
 } from './registry.types.js';
+import type { ThreadRecord } from '../thread-record.js';
 
 export interface MemoryRegistryStoreOptions {
   /** Clock for liveness and leases; tests inject a fake one instead of waiting. */

@@ -44,8 +44,8 @@ import type {
   Page,
   RunClaim,
   ThreadLease,
-  ThreadRecord,
 } from './registry.types.js';
+import type { ThreadRecord } from '../thread-record.js';
 
 export interface RedisRegistryStoreOptions {
   /** Cursors live this long after their last raise: as long as the log they count (default 1 day). */

@@ -6,8 +6,8 @@ import type {
   Page,
   RunClaim,
   ThreadLease,
-  ThreadRecord,
 } from './registry.types.js';
+import type { ThreadRecord } from '../thread-record.js';
 
 /**
  * Where the registry keeps threads, runs, connections, instances and delivered cursors.

@@ -1,17 +1,4 @@
-export type ThreadMetadata = Record<string, string | number | boolean | null>;
-
-export interface ThreadRecord {
-  threadId: string;
-  ownerId: string;
-  createdAt: number;
-  metadata: ThreadMetadata;
-  /**
-   * Registered by a user's join or write (`autoRegisterThreads`) rather than by the
-   * application: such a thread expires when unused (`history.autoThreadTtlSeconds`).
-   * Absent for threads the application registered, which live until it removes them.
-   */
-  autoRegistered?: boolean;
-}
+import type { ThreadRecord } from '../thread-record.js';
 
 export interface RunRecord {
   runId: string;

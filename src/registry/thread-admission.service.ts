@@ -6,7 +6,7 @@ import { quoteId } from '../errors/relay-error.js';
 import { ThreadNotFoundError } from '../errors/thread-not-found.error.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
 import type { ThreadAction } from '../thread-relay.options.js';
-import { assertValidId, isRunFormId } from './thread-id.js';
+import { assertValidId, isRunFormId } from '../ids.js';
 import { ThreadRegistryService } from './thread-registry.service.js';
 
 /**

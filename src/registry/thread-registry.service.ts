@@ -12,15 +12,9 @@ import {
   type ThreadAction,
 } from '../thread-relay.options.js';
 import { REGISTRY_STORE, type RegistryStore } from './registry-store.interface.js';
-import type {
-  ClaimResult,
-  ConnectionRecord,
-  IdLookup,
-  Page,
-  ThreadMetadata,
-  ThreadRecord,
-} from './registry.types.js';
-import { assertValidId, isRunFormId, parseRunId } from './thread-id.js';
+import type { ClaimResult, ConnectionRecord, IdLookup, Page } from './registry.types.js';
+import type { ThreadMetadata, ThreadRecord } from '../thread-record.js';
+import { assertValidId, isRunFormId, parseRunId } from '../ids.js';
 import { ThreadAccessChanges } from './thread-access-changes.js';
 import { TouchThrottle } from './touch-throttle.js';
 

@@ -6,8 +6,8 @@ import type {
   Page,
   RunClaim,
   ThreadLease,
-  ThreadRecord,
 } from '../../src/registry/registry.types.js';
+import type { ThreadRecord } from '../../src/thread-record.js';
 
 export interface RegistryStoreHarness {
   store: RegistryStore;

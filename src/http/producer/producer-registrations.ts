@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AvailabilityDeadlines } from '../../delivery/availability.js';
-import type { ThreadMetadata } from '../../registry/registry.types.js';
+import type { ThreadMetadata } from '../../thread-record.js';
 import { ThreadRegistryService } from '../../registry/thread-registry.service.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../../thread-relay.options.js';
 

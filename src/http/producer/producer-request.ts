@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { BadRequestError } from '../../errors/bad-request.error.js';
-import { assertValidId } from '../../registry/thread-id.js';
+import { assertValidId } from '../../ids.js';
 
 /** The key id the guard authenticated each request with; gone with the request. */
 const producers = new WeakMap<Request, string>();

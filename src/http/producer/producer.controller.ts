@@ -15,7 +15,7 @@ import {
 import type { Request, Response } from 'express';
 import { DeliveryService } from '../../delivery/delivery.service.js';
 import type { DeliveryReceipt } from '../../delivery/delivery.types.js';
-import { assertValidId } from '../../registry/thread-id.js';
+import { assertValidId } from '../../ids.js';
 import { RelayErrorFilter } from '../relay-error.filter.js';
 import { DeliveryWait, type DeliveryStatus } from './delivery-wait.js';
 import { parseInput } from './parse-input.js';

@@ -1,5 +1,5 @@
-import { InvalidIdError } from '../errors/invalid-id.error.js';
-import { assertValidId, isValidId, makeRunId, MAX_ID_LENGTH, parseRunId } from './thread-id.js';
+import { InvalidIdError } from '../src/errors/invalid-id.error.js';
+import { assertValidId, isValidId, makeRunId, MAX_ID_LENGTH, parseRunId } from '../src/ids.js';
 
 const PRODUCTION_RUN_ID = 'thread_13679e4dcc38403a_run_1756919162904_9adf1f09';
 const UUID = '3f2b8c1e-9d4a-4b6f-8e21-7c5d9a0b1f34';

@@ -1,4 +1,4 @@
-import { InvalidIdError } from '../errors/invalid-id.error.js';
+import { InvalidIdError } from './errors/invalid-id.error.js';
 
 /** Longest id accepted anywhere; longer input is refused before it reaches a store or a log line. */
 export const MAX_ID_LENGTH = 200;
