@@ -33,10 +33,10 @@ import {
   joinSchema,
   leaveSchema,
   userMessageSchema,
-} from './client-payload.schemas.js';
+} from '../payloads/client-payload.schemas.js';
 import { ConnectionSession } from './connection-session.js';
 import { handshakeAuth, type RelaySocketData } from './handshake-auth.js';
-import { parseClientPayload } from './parse-client-payload.js';
+import { parseClientPayload } from '../payloads/parse-client-payload.js';
 import { ThreadMembership } from './thread-membership.js';
 
 type AckFn = (answer: Ack) => void;
