@@ -19,7 +19,7 @@ export {
   type UserMessageHandler,
 } from './thread-relay.options.js';
 export { resolveRelayOptions } from './thread-relay.options-resolver.js';
-export type { RelayRoutes } from './http/relay-routes.js';
+export type { RelayRoutes } from './thread-relay.routes.js';
 
 export { ThreadRegistryService, type Resolution } from './registry/thread-registry.service.js';
 export { REGISTRY_STORE, type RegistryStore } from './registry/registry-store.interface.js';
@@ -57,7 +57,6 @@ export { RATE_LIMIT_STORE, type RateLimitStore } from './limits/rate-limit-store
 export { MemoryRateLimitStore } from './limits/memory-rate-limit.store.js';
 export type { BucketRate, TakeResult } from './limits/token-bucket.js';
 export {
-  checkCursor,
   MESSAGE_LOG,
   type AppendOptions,
   type AppendResult,
@@ -67,10 +66,11 @@ export {
   type NewEvent,
   type RetentionOptions,
 } from './delivery/message-log.interface.js';
+export { checkCursor } from './delivery/message-log.rules.js';
 export { MemoryMessageLog } from './delivery/memory-message-log.js';
 
 export { RelayMetrics, type LocalGatewayState } from './observability/relay-metrics.service.js';
-export { RedisHealthService, type DegradedReason } from './observability/redis-health.service.js';
+export { RedisHealthService, type DegradedReason } from './redis/redis-health.service.js';
 
 export { RelayIoAdapter } from './gateway/relay-io.adapter.js';
 export { RelayGateway } from './gateway/relay.gateway.js';

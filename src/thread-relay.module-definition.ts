@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import { relayRouteParts, resolveRelayRoutes, type RelayRoutes } from './http/relay-routes.js';
+import { relayRouteParts, resolveRelayRoutes, type RelayRoutes } from './thread-relay.routes.js';
 import type { ThreadRelayModuleOptions } from './thread-relay.options.js';
 
 export const {

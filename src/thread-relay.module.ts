@@ -18,7 +18,7 @@ import { UserMessageService } from './delivery/user-message.service.js';
 import { RelayConnectionHandler } from './gateway/relay-connection.handler.js';
 import { RelayGateway } from './gateway/relay.gateway.js';
 import { ThreadMembership } from './gateway/thread-membership.js';
-import { RedisHealthService } from './observability/redis-health.service.js';
+import { RedisHealthService } from './redis/redis-health.service.js';
 import { RelayMetrics } from './observability/relay-metrics.service.js';
 import { InstanceLivenessService } from './registry/instance-liveness.service.js';
 import { ThreadRegistryService } from './registry/thread-registry.service.js';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Socket } from 'socket.io-client';
-import { ClusterChannels } from '../src/cluster/cluster-channels.js';
-import { RedisMessageLog } from '../src/delivery/redis-message-log.js';
+import { ClusterChannels } from '../src/redis/cluster-channels.js';
+import { RedisMessageLog } from '../src/redis/redis-message-log.js';
 import { signUserToken, type ThreadEvent } from '../src/index.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import {

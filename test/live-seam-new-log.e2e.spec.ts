@@ -1,7 +1,7 @@
 import type { Socket } from 'socket.io-client';
 import type { ThreadEvent } from '../src/index.js';
 import { CLUSTER_BUS } from '../src/cluster/cluster-bus.js';
-import type { RedisClusterBus } from '../src/cluster/redis-cluster-bus.js';
+import type { RedisClusterBus } from '../src/redis/redis-cluster-bus.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
 

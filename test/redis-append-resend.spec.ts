@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import type { NewEvent } from '../src/delivery/message-log.interface.js';
-import { RedisMessageLogKeys } from '../src/delivery/redis-message-log.keys.js';
-import { RedisMessageLog } from '../src/delivery/redis-message-log.js';
+import { RedisMessageLogKeys } from '../src/redis/redis-message-log.keys.js';
+import { RedisMessageLog } from '../src/redis/redis-message-log.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 
 /**

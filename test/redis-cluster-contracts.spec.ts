@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
-import { RedisMessageLog } from '../src/delivery/redis-message-log.js';
+import { RedisMessageLog } from '../src/redis/redis-message-log.js';
 import { ReplicaAcks } from '../src/redis/replica-acks.js';
 import { RelayUnavailableError } from '../src/errors/relay-unavailable.error.js';
-import { RedisMessageLogKeys } from '../src/delivery/redis-message-log.keys.js';
-import { RedisRegistryStore } from '../src/registry/redis-registry.store.js';
+import { RedisMessageLogKeys } from '../src/redis/redis-message-log.keys.js';
+import { RedisRegistryStore } from '../src/redis/redis-registry.store.js';
 import { describeMessageLog } from './contracts/message-log.contract.js';
 import { describeRegistryStore } from './contracts/registry-store.contract.js';
 import { OwnRedisCluster } from './support/redis-cluster.js';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { NewEvent } from '../src/delivery/message-log.interface.js';
-import { RedisMessageLogKeys } from '../src/delivery/redis-message-log.keys.js';
-import { RedisMessageLog } from '../src/delivery/redis-message-log.js';
+import { RedisMessageLogKeys } from '../src/redis/redis-message-log.keys.js';
+import { RedisMessageLog } from '../src/redis/redis-message-log.js';
 import { ReplicaAcks } from '../src/redis/replica-acks.js';
 import { InvalidOptionError } from '../src/errors/invalid-option.error.js';
 import { RelayUnavailableError } from '../src/errors/relay-unavailable.error.js';

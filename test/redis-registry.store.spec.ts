@@ -1,12 +1,8 @@
 import { BadRequestError } from '../src/errors/bad-request.error.js';
 import { Redis } from 'ioredis';
 import { InvalidOptionError } from '../src/errors/invalid-option.error.js';
-import {
-  INDEX_BUCKETS,
-  indexBucketOf,
-  RedisRegistryKeys,
-} from '../src/registry/redis-registry.keys.js';
-import { RedisRegistryStore } from '../src/registry/redis-registry.store.js';
+import { INDEX_BUCKETS, indexBucketOf, RedisRegistryKeys } from '../src/redis/redis-keys.js';
+import { RedisRegistryStore } from '../src/redis/redis-registry.store.js';
 import { collectPages, describeRegistryStore } from './contracts/registry-store.contract.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import { OwnRedisServer } from './support/redis.global-setup.js';

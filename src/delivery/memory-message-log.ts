@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { assertReadWindow, newEpoch } from './message-log.rules.js';
 import type { ThreadEvent } from '../protocol.js';
 import { toThreadEvent } from '../events/thread-event.codec.js';
 import type {
@@ -32,31 +32,6 @@ interface ThreadLog {
 
 const MIN_SWEEP_MS = 1_000;
 const MAX_SWEEP_MS = 60_000;
-
-/** Random bytes for epochs, filled 512 epochs at a time: the Redis log draws one per append. */
-const EPOCH_BYTES = 8;
-const epochPool = Buffer.alloc(EPOCH_BYTES * 512);
-let epochOffset = epochPool.length;
-
-export function newEpoch(): string {
-  if (epochOffset + EPOCH_BYTES > epochPool.length) {
-    randomFillSync(epochPool);
-    epochOffset = 0;
-  }
-  const epoch = epochPool.toString('hex', epochOffset, epochOffset + EPOCH_BYTES);
-  epochOffset += EPOCH_BYTES;
-  return epoch;
-}
-
-/** Rejects what would make a slice ambiguous (NaN, Infinity, non-numbers) before any lookup. */
-export function assertReadWindow(afterSeq: number, limit: number): void {
-  if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) {
-    throw new RangeError(`afterSeq must be a non-negative safe integer, got ${String(afterSeq)}`);
-  }
-  if (!Number.isSafeInteger(limit) || limit < 0) {
-    throw new RangeError(`limit must be a non-negative safe integer, got ${String(limit)}`);
-  }
-}
 
 /**
  * The in-process log (no Redis). Expiry follows Centrifugo's `history_ttl`: a thread's

@@ -80,15 +80,3 @@ export interface MessageLog {
 }
 
 export const MESSAGE_LOG = Symbol('MESSAGE_LOG');
-
-/** The rule both logs share for `thread:reset`. */
-export function checkCursor(
-  state: LogState,
-  afterSeq: number,
-  epoch: string | undefined,
-): CursorCheck {
-  if (epoch !== undefined && epoch !== state.epoch) return { ok: false, reason: 'epoch_mismatch' };
-  if (afterSeq > state.headSeq) return { ok: false, reason: 'ahead_of_log' };
-  if (afterSeq < state.firstSeq - 1) return { ok: false, reason: 'trimmed' };
-  return { ok: true };
-}

@@ -8,7 +8,8 @@ import {
 } from '../protocol.js';
 import type { ResolvedRelayOptions } from '../thread-relay.options.js';
 import type { LiveThreadEvents } from './live-thread-events.service.js';
-import { checkCursor, type HistorySlice, type MessageLog } from './message-log.interface.js';
+import { type HistorySlice, type MessageLog } from './message-log.interface.js';
+import { checkCursor } from './message-log.rules.js';
 import type { ReplayGate } from './replay-gate.js';
 
 /** What the replay needs of the connection's write buffer (the gateway's OutboundBuffer). */

@@ -12,7 +12,7 @@ import { RateLimitedError } from '../errors/rate-limited.error.js';
 import { toErrorBody } from '../errors/to-error-body.js';
 import { TokenExpiredError } from '../errors/token-expired.error.js';
 import { UnauthorizedError } from '../errors/unauthorized.error.js';
-import { RedisHealthService } from '../observability/redis-health.service.js';
+import { RedisHealthService } from '../redis/redis-health.service.js';
 import { RelayMetrics } from '../observability/relay-metrics.service.js';
 import {
   ClientEvents,

@@ -1,6 +1,6 @@
 import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { RedisHealthService } from '../observability/redis-health.service.js';
+import { RedisHealthService } from '../redis/redis-health.service.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
 
 @Controller()

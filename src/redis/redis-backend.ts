@@ -1,10 +1,10 @@
-import { ClusterChannels } from '../cluster/cluster-channels.js';
-import { RedisClusterBus } from '../cluster/redis-cluster-bus.js';
-import { RedisMessageLog } from '../delivery/redis-message-log.js';
-import { RedisMessageLogKeys } from '../delivery/redis-message-log.keys.js';
-import { RedisRateLimitStore } from '../limits/redis-rate-limit.store.js';
-import { RedisRegistryKeys } from '../registry/redis-registry.keys.js';
-import { RedisRegistryStore } from '../registry/redis-registry.store.js';
+import { ClusterChannels } from './cluster-channels.js';
+import { RedisClusterBus } from './redis-cluster-bus.js';
+import { RedisMessageLog } from './redis-message-log.js';
+import { RedisMessageLogKeys } from './redis-message-log.keys.js';
+import { RedisRateLimitStore } from './redis-rate-limit.store.js';
+import { RedisRegistryKeys } from './redis-keys.js';
+import { RedisRegistryStore } from './redis-registry.store.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import type { ResolvedRelayOptions } from '../thread-relay.options.js';
 import { publishCommandOf } from './redis-client.js';

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import {
-  checkCursor,
   type MessageLog,
   type NewEvent,
   type RetentionOptions,
 } from '../../src/delivery/message-log.interface.js';
+import { checkCursor } from '../../src/delivery/message-log.rules.js';
 import type { JsonValue } from '../../src/protocol.js';
 
 export interface MessageLogHarness {

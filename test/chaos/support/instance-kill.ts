@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
-import { RedisRegistryKeys } from '../../../src/registry/redis-registry.keys.js';
-import { RedisRegistryStore } from '../../../src/registry/redis-registry.store.js';
+import { RedisRegistryKeys } from '../../../src/redis/redis-keys.js';
+import { RedisRegistryStore } from '../../../src/redis/redis-registry.store.js';
 import {
   debugConnections,
   debugThreads,

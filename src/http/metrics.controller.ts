@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Controller, Get, Header, Inject, Req, Res, UnauthorizedException } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { bearerToken } from '../http/http-user-auth.service.js';
+import { bearerToken } from './http-user-auth.service.js';
 import { METRICS_ACCESS, type MetricsAccess } from './metrics-access.js';
-import { RelayMetrics } from './relay-metrics.service.js';
+import { RelayMetrics } from '../observability/relay-metrics.service.js';
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();

@@ -1,4 +1,4 @@
-import { CursorRaiseBatch, type CursorRaise } from './cursor-raise-batch.js';
+import { CursorRaiseBatch, type CursorRaise } from '../../src/redis/cursor-raise-batch.js';
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 

@@ -1,13 +1,13 @@
 import type { DynamicModule, Provider, Type } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
-import { InvalidOptionError } from '../errors/invalid-option.error.js';
-import { DebugController } from './debug.controller.js';
-import { HealthController } from './health.controller.js';
-import { HistoryController } from './history.controller.js';
-import { MetricsController } from '../observability/metrics.controller.js';
-import { METRICS_ACCESS, type MetricsAccess } from '../observability/metrics-access.js';
-import { ProducerController } from './producer/producer.controller.js';
-import { SseController } from '../sse/sse.controller.js';
+import { InvalidOptionError } from './errors/invalid-option.error.js';
+import { DebugController } from './http/debug.controller.js';
+import { HealthController } from './http/health.controller.js';
+import { HistoryController } from './http/history.controller.js';
+import { MetricsController } from './http/metrics.controller.js';
+import { METRICS_ACCESS, type MetricsAccess } from './http/metrics-access.js';
+import { ProducerController } from './http/producer/producer.controller.js';
+import { SseController } from './sse/sse.controller.js';
 
 /**
  * Which of the module's HTTP routes the host app mounts, and under which path. Structural,

@@ -4,9 +4,9 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import type { RedisClient } from '../redis/redis-client.js';
+import type { RedisClient } from './redis-client.js';
 import { ServerEvents, type RelayStatusNotice } from '../protocol.js';
-import type { RedisBackend } from '../redis/redis-backend.js';
+import type { RedisBackend } from './redis-backend.js';
 import { LocalSockets } from '../sockets/local-sockets.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';

@@ -1,15 +1,15 @@
 import type { Cluster, Redis } from 'ioredis';
-import { isClusterClient, type RedisClient } from '../redis/redis-client.js';
+import { isClusterClient, type RedisClient } from './redis-client.js';
 import type { ThreadEvent } from '../protocol.js';
-import { BusListeners } from './bus-listeners.js';
-import { ChannelInterest } from './channel-interest.js';
+import { BusListeners } from '../cluster/bus-listeners.js';
+import { ChannelInterest } from '../cluster/channel-interest.js';
 import type {
   AccessChange,
   ClusterBus,
   ClusterBusListeners,
   DeliveredNotice,
   UserEvent,
-} from './cluster-bus.js';
+} from '../cluster/cluster-bus.js';
 import { ClusterChannels } from './cluster-channels.js';
 import {
   decodeDelivered,
@@ -17,7 +17,7 @@ import {
   decodeUserEvent,
   encodeAccessChange,
   encodeUserEvent,
-} from './live-messages.js';
+} from '../cluster/live-messages.js';
 
 /** Longest an SSUBSCRIBE may go unanswered before the watch that needs it fails. */
 const SUBSCRIBE_TIMEOUT_MS = 5_000;

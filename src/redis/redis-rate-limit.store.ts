@@ -1,8 +1,8 @@
-import type { RedisClient } from '../redis/redis-client.js';
-import { LuaScript } from '../registry/lua-script.js';
-import { asArray, asInteger } from '../registry/redis-replies.js';
-import type { RateLimitStore } from './rate-limit-store.interface.js';
-import type { BucketRate, TakeResult } from './token-bucket.js';
+import type { RedisClient } from './redis-client.js';
+import { LuaScript } from './lua-script.js';
+import { asArray, asInteger } from './redis-replies.js';
+import type { RateLimitStore } from '../limits/rate-limit-store.interface.js';
+import type { BucketRate, TakeResult } from '../limits/token-bucket.js';
 
 /**
  * KEYS: the bucket hash. ARGV: perSecond, burst. A token bucket on the Redis clock (TIME),

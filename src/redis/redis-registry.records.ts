@@ -1,6 +1,6 @@
 import { BadRequestError } from '../errors/bad-request.error.js';
-import { INDEX_BUCKETS } from './redis-registry.keys.js';
-import type { ConnectionRecord } from './registry.types.js';
+import { INDEX_BUCKETS } from './redis-keys.js';
+import type { ConnectionRecord } from '../registry/registry.types.js';
 import type { ThreadMetadata, ThreadRecord } from '../thread-record.js';
 
 /** Turns stored hashes into records, and listing cursors into HSCAN arguments. */

@@ -1,17 +1,17 @@
 import type { ChainableCommander } from 'ioredis';
-import type { RedisClient } from '../redis/redis-client.js';
-import { LuaScript } from '../registry/lua-script.js';
-import type { ReplicaAcks } from '../redis/replica-acks.js';
+import type { RedisClient } from './redis-client.js';
+import { LuaScript } from './lua-script.js';
+import type { ReplicaAcks } from './replica-acks.js';
 import { RelayUnavailableError } from '../errors/relay-unavailable.error.js';
 import type { ThreadEvent } from '../protocol.js';
-import { waitUntilReady } from '../redis/wait-until-ready.js';
+import { waitUntilReady } from './wait-until-ready.js';
 import {
   decodeEventBody,
   encodeEventBody,
   toThreadEvent,
   type EventBody,
 } from '../events/thread-event.codec.js';
-import { assertReadWindow, newEpoch } from './memory-message-log.js';
+import { assertReadWindow, newEpoch } from '../delivery/message-log.rules.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -20,7 +20,7 @@ import type {
   MessageLog,
   NewEvent,
   RetentionOptions,
-} from './message-log.interface.js';
+} from '../delivery/message-log.interface.js';
 import { RedisMessageLogKeys } from './redis-message-log.keys.js';
 
 /**

@@ -1,7 +1,7 @@
-import type { RedisClient } from '../redis/redis-client.js';
+import type { RedisClient } from './redis-client.js';
 import { toError } from '../errors/to-error.js';
 import { CursorRaiseBatch, type CursorRaise } from './cursor-raise-batch.js';
-import { INDEX_BUCKETS, RedisRegistryKeys } from './redis-registry.keys.js';
+import { INDEX_BUCKETS, RedisRegistryKeys } from './redis-keys.js';
 import {
   bucketCursor,
   scanCount,
@@ -35,7 +35,7 @@ import {
   exec,
   toPairs,
 } from './redis-replies.js';
-import type { RegistryStore } from './registry-store.interface.js';
+import type { RegistryStore } from '../registry/registry-store.interface.js';
 import type {
   ClaimResult,
   ConnectionLimits,
@@ -44,7 +44,7 @@ import type {
   Page,
   RunClaim,
   ThreadLease,
-} from './registry.types.js';
+} from '../registry/registry.types.js';
 import type { ThreadRecord } from '../thread-record.js';
 
 export interface RedisRegistryStoreOptions {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '../redis/redis-client.js';
+import type { RedisClient } from './redis-client.js';
 
 /**
  * A Lua script run with EVALSHA, falling back to EVAL once per connection that has not
