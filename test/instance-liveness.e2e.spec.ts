@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Socket } from 'socket.io-client';
-import { ClusterChannels } from '../src/redis/cluster-channels.js';
+import { RedisKeys } from '../src/redis/redis-keys.js';
 import { RedisMessageLog } from '../src/redis/redis-message-log.js';
 import { signUserToken, type ThreadEvent } from '../src/index.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
@@ -92,14 +92,14 @@ describe('an instance killed without cleanup', () => {
     kept.on('thread:event', (event: ThreadEvent) => seen.push(event));
     await survivor.delivery.sendToThread('lena-a', 'agent_started', {});
     await waitUntil(() => seen.length === 1, 'the live event on the survivor');
-    const channels = new ClusterChannels(prefix);
+    const keys = new RedisKeys(prefix);
     const childLog = new RedisMessageLog(
       logClient,
       { ttlSeconds: 600, maxPerThread: 100 },
       prefix,
       undefined,
       undefined,
-      { channelOf: (threadId) => channels.threadLive(threadId), command: 'PUBLISH' },
+      { channelOf: (threadId) => keys.threadLive(threadId), command: 'PUBLISH' },
     );
     const stranded = await childLog.append({
       id: randomUUID(),

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import type { NewEvent } from '../src/delivery/message-log.interface.js';
-import { RedisMessageLogKeys } from '../src/redis/redis-message-log.keys.js';
+import { RedisKeys } from '../src/redis/redis-keys.js';
 import { RedisMessageLog } from '../src/redis/redis-message-log.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 
@@ -110,7 +110,7 @@ describe('RedisMessageLog when the reply to an append is lost and ioredis resend
     // The reply really was lost: the answer came from the resend.
     expect(proxy.lost).toBe(lostBefore + 1);
 
-    const entries = await direct.xrange(new RedisMessageLogKeys(prefix).log(threadId), '-', '+');
+    const entries = await direct.xrange(new RedisKeys(prefix).threadLog(threadId), '-', '+');
     const ids = entries.map(([, fields]) => (JSON.parse(fields[1]!) as { id: string }).id);
     expect(ids.filter((id) => id === event.id)).toHaveLength(1);
     expect(entries).toHaveLength(2);

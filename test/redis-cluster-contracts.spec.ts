@@ -3,7 +3,7 @@ import { Cluster, Redis } from 'ioredis';
 import { RedisMessageLog } from '../src/redis/redis-message-log.js';
 import { ReplicaAcks } from '../src/redis/replica-acks.js';
 import { RelayUnavailableError } from '../src/errors/relay-unavailable.error.js';
-import { RedisMessageLogKeys } from '../src/redis/redis-message-log.keys.js';
+import { RedisKeys } from '../src/redis/redis-keys.js';
 import { RedisRegistryStore } from '../src/redis/redis-registry.store.js';
 import { describeMessageLog } from './contracts/message-log.contract.js';
 import { describeRegistryStore } from './contracts/registry-store.contract.js';
@@ -72,10 +72,10 @@ afterAll(async () => {
 describeRegistryStore('RedisRegistryStore on Redis Cluster', () => {
   const prefix = uniquePrefix('cluster-registry');
   const client = newClient();
-  const logKeys = new RedisMessageLogKeys(prefix);
+  const logKeys = new RedisKeys(prefix);
   return Promise.resolve({
     store: new RedisRegistryStore(client, prefix, {
-      threadDataKeys: (threadId) => logKeys.forThread(threadId),
+      threadDataKeys: (threadId) => logKeys.threadLogKeys(threadId),
     }),
     openPeer: () => Promise.resolve(new RedisRegistryStore(newClient(), prefix)),
     passTime: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),

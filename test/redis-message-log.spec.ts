@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { NewEvent } from '../src/delivery/message-log.interface.js';
-import { RedisMessageLogKeys } from '../src/redis/redis-message-log.keys.js';
+import { RedisKeys } from '../src/redis/redis-keys.js';
 import { RedisMessageLog } from '../src/redis/redis-message-log.js';
 import { ReplicaAcks } from '../src/redis/replica-acks.js';
 import { InvalidOptionError } from '../src/errors/invalid-option.error.js';
@@ -126,19 +126,23 @@ describe('RedisMessageLog on Redis', () => {
     const threadId = `tagged-${randomUUID()}`;
     await log.append(newEvent(threadId, 1), { idempotencyKey: 'k' });
 
-    const keys = new RedisMessageLogKeys(keyPrefix);
+    const keys = new RedisKeys(keyPrefix);
     const stored = await keysWithPrefix(shared, keyPrefix);
-    expect(stored).toEqual([keys.idem(threadId), keys.log(threadId), keys.meta(threadId)]);
+    expect(stored).toEqual([
+      keys.threadIdem(threadId),
+      keys.threadLog(threadId),
+      keys.threadMeta(threadId),
+    ]);
     for (const key of stored) {
       expect(key).toContain(`{${threadId}}`);
       const ttl = await shared.pttl(key);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(120_000);
     }
-    expect(await shared.type(keys.meta(threadId))).toBe('hash');
-    expect(await shared.type(keys.log(threadId))).toBe('stream');
-    expect(await shared.type(keys.idem(threadId))).toBe('hash');
-    expect(await shared.hget(keys.meta(threadId), 'head')).toBe('1');
+    expect(await shared.type(keys.threadMeta(threadId))).toBe('hash');
+    expect(await shared.type(keys.threadLog(threadId))).toBe('stream');
+    expect(await shared.type(keys.threadIdem(threadId))).toBe('hash');
+    expect(await shared.hget(keys.threadMeta(threadId), 'head')).toBe('1');
 
     await log.drop(threadId);
     expect(await keysWithPrefix(shared, keyPrefix)).toEqual([]);
@@ -149,7 +153,7 @@ describe('RedisMessageLog on Redis', () => {
     const log = new RedisMessageLog(shared, { ttlSeconds: 90, maxPerThread: 10 }, keyPrefix);
     const threadId = `ensured-${randomUUID()}`;
     await log.ensure(threadId);
-    const ttl = await shared.pttl(new RedisMessageLogKeys(keyPrefix).meta(threadId));
+    const ttl = await shared.pttl(new RedisKeys(keyPrefix).threadMeta(threadId));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(90_000);
     await log.drop(threadId);
@@ -158,10 +162,10 @@ describe('RedisMessageLog on Redis', () => {
   it('starts clean when the meta hash is gone but an old stream is left', async () => {
     const log = new RedisMessageLog(shared, { ttlSeconds: 600, maxPerThread: 10 }, prefix);
     const threadId = `orphan-${randomUUID()}`;
-    const keys = new RedisMessageLogKeys(prefix);
+    const keys = new RedisKeys(prefix);
     await log.append(newEvent(threadId, 1), { idempotencyKey: 'k' });
     await log.append(newEvent(threadId, 2));
-    await shared.del(keys.meta(threadId));
+    await shared.del(keys.threadMeta(threadId));
 
     const next = await log.append(newEvent(threadId, 3), { idempotencyKey: 'k' });
     expect(next.appended).toBe(true);

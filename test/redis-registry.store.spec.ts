@@ -1,7 +1,7 @@
 import { BadRequestError } from '../src/errors/bad-request.error.js';
 import { Redis } from 'ioredis';
 import { InvalidOptionError } from '../src/errors/invalid-option.error.js';
-import { INDEX_BUCKETS, indexBucketOf, RedisRegistryKeys } from '../src/redis/redis-keys.js';
+import { INDEX_BUCKETS, indexBucketOf, RedisKeys } from '../src/redis/redis-keys.js';
 import { RedisRegistryStore } from '../src/redis/redis-registry.store.js';
 import { collectPages, describeRegistryStore } from './contracts/registry-store.contract.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
@@ -313,7 +313,7 @@ describe('RedisRegistryStore scripts', () => {
   it('replaces a cursor stored before cursors had an epoch', async () => {
     const client = clients.create(server.url);
     const store = new RedisRegistryStore(client, 'legacy:');
-    const key = new RedisRegistryKeys('legacy:').threadDelivered('t-1');
+    const key = new RedisKeys('legacy:').threadDelivered('t-1');
     await client.hset(key, 'alice', '500');
     await expect(store.deliveredCursors('t-1', 'e1')).resolves.toEqual({});
     await expect(store.recordDelivered('t-1', 'alice', 3, 'e1')).resolves.toBe(3);
@@ -332,9 +332,9 @@ describe('RedisRegistryStore scripts', () => {
   });
 });
 
-describe('RedisRegistryKeys', () => {
+describe('RedisKeys', () => {
   it('names every key under the prefix, per-entity keys hash-tagged', () => {
-    const keys = new RedisRegistryKeys('app:');
+    const keys = new RedisKeys('app:');
     expect(keys.threadRegistry).toBe('app:thread_registry');
     expect(keys.threadLeases('t')).toBe(`app:thread_leases:{${indexBucketOf('t')}}`);
     expect(keys.threadLeasesBucket(15)).toBe('app:thread_leases:{15}');
@@ -368,6 +368,6 @@ describe('RedisRegistryKeys', () => {
   });
 
   it('defaults to no prefix, so redis-cli HGETALL thread_registry works as is', () => {
-    expect(new RedisRegistryKeys().threadRegistry).toBe('thread_registry');
+    expect(new RedisKeys().threadRegistry).toBe('thread_registry');
   });
 });

@@ -1,9 +1,7 @@
-import { ClusterChannels } from './cluster-channels.js';
 import { RedisClusterBus } from './redis-cluster-bus.js';
 import { RedisMessageLog } from './redis-message-log.js';
-import { RedisMessageLogKeys } from './redis-message-log.keys.js';
 import { RedisRateLimitStore } from './redis-rate-limit.store.js';
-import { RedisRegistryKeys } from './redis-keys.js';
+import { RedisKeys } from './redis-keys.js';
 import { RedisRegistryStore } from './redis-registry.store.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import type { ResolvedRelayOptions } from '../thread-relay.options.js';
@@ -37,9 +35,7 @@ export class RedisBackend {
         log.debug({ msg: 'redis client error', role, reason: error.message }),
       );
     }
-    const registryKeys = new RedisRegistryKeys(options.keyPrefix);
-    const logKeys = new RedisMessageLogKeys(options.keyPrefix);
-    const channels = new ClusterChannels(options.keyPrefix);
+    const keys = new RedisKeys(options.keyPrefix);
     // Plain channels on one Redis; sharded ones (the thread's slot) on Redis Cluster.
     const command = publishCommandOf(connections.commands);
     return new RedisBackend(
@@ -47,9 +43,9 @@ export class RedisBackend {
       new RedisRegistryStore(connections.commands, options.keyPrefix, {
         deliveredTtlSeconds: options.history.ttlSeconds,
         // A new thread never inherits the log of an earlier thread under its id.
-        threadDataKeys: (threadId) => logKeys.forThread(threadId),
+        threadDataKeys: (threadId) => keys.threadLogKeys(threadId),
         announceCursors: {
-          channelOf: (threadId) => channels.threadAcks(threadId),
+          channelOf: (threadId) => keys.threadAcks(threadId),
           command,
         },
       }),
@@ -59,9 +55,9 @@ export class RedisBackend {
         connections.commands,
         options.history,
         options.keyPrefix,
-        (threadId) => registryKeys.threadConns(threadId),
+        (threadId) => keys.threadConns(threadId),
         options.delivery.maxEventBytes,
-        { channelOf: (threadId) => channels.threadLive(threadId), command },
+        { channelOf: (threadId) => keys.threadLive(threadId), command },
         connections.confirmed
           ? new ReplicaAcks({
               replicas: options.delivery.replicaAcks,
@@ -72,7 +68,7 @@ export class RedisBackend {
           : null,
       ),
       new RedisRateLimitStore(connections.commands, options.keyPrefix),
-      new RedisClusterBus(connections.commands, connections.subscriber, channels, (kind, error) =>
+      new RedisClusterBus(connections.commands, connections.subscriber, keys, (kind, error) =>
         log.warn({ msg: 'cluster bus message dropped', kind, reason: errorText(error) }),
       ),
     );

@@ -10,7 +10,7 @@ import type {
   DeliveredNotice,
   UserEvent,
 } from '../cluster/cluster-bus.js';
-import { ClusterChannels } from './cluster-channels.js';
+import type { RedisKeys } from './redis-keys.js';
 import {
   decodeDelivered,
   decodeThreadMessage,
@@ -43,7 +43,7 @@ export class RedisClusterBus implements ClusterBus {
   constructor(
     private readonly publisher: RedisClient,
     readonly subscriber: RedisClient,
-    private readonly channels: ClusterChannels,
+    private readonly channels: RedisKeys,
     private readonly onError: (kind: keyof ClusterBusListeners | 'message', error: unknown) => void,
   ) {
     this.listeners = new BusListeners(onError);
@@ -151,7 +151,7 @@ export class RedisClusterBus implements ClusterBus {
   }
 
   private readonly onMessage = (channel: string, message: string): void => {
-    const target = this.channels.parse(channel);
+    const target = this.channels.parseChannel(channel);
     if (!target || !this.interest.has(channel)) return;
     try {
       if (target.kind === 'thread') {

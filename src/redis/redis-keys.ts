@@ -1,13 +1,17 @@
 import { InvalidOptionError } from '../errors/invalid-option.error.js';
 
 /**
- * Redis key layout of the registry (`<p>` is the configured key prefix, empty by default).
+ * The module's whole Redis namespace, keys and pub/sub channels (`<p>` is the configured
+ * key prefix, empty by default).
  *
  * | key                        | type   | content                                            | removed by |
  * | -------------------------- | ------ | -------------------------------------------------- | ---------- |
  * | `<p>thread:{T}`            | hash   | ownerId, createdAt (ms), metadata (JSON), `auto` while leased; the claim is decided here | `unregisterThread`; a leased thread's TTL |
  * | `<p>thread:{T}:runs`       | set    | run ids of thread T                                | its thread's removal or sweep |
  * | `<p>thread:{T}:conns`      | set    | connection ids joined to thread T                  | leave, disconnect, dead-instance sweep |
+ * | `<p>thread:{T}:meta`     | hash   | the message log's `epoch` (16 hex chars), `head` (last assigned seq), `maxb` (largest event), `ttlAt` (ms, last TTL renewal) | TTL `history.ttlSeconds` after the last append; its thread's removal |
+ * | `<p>thread:{T}:log`      | stream | one entry per event, id `<seq>-0`; field `e` = JSON `{ id, type, payload, runId?, ts }`, field `k` = its idempotency key: the caller's, else `#<event id>` | trimmed to `history.maxPerThread`; idem |
+ * | `<p>thread:{T}:idem`     | hash   | idempotency key -> seq of the event it created | trimmed with its entry; idem |
  * | `<p>thread:{T}:delivered`  | hash   | userId -> `<epoch>:<highest acknowledged seq>`      | TTL `history.ttlSeconds` after the last ack; its thread's removal |
  * | `<p>run:{R}`               | string | thread id of run R (the mapping is decided here)   | `unregisterRun`; its thread's removal or sweep |
  * | `<p>thread_registry`       | hash   | threadId -> owner userId (index for operators and listings) | its thread's removal; lease sweep |
@@ -23,27 +27,39 @@ import { InvalidOptionError } from '../errors/invalid-option.error.js';
  * | `<p>instance:{I}`          | string | liveness key, expires (PX) when heartbeats stop    | TTL |
  * | `<p>instance:{I}:conns`    | set    | connection ids held by instance I                  | leave, dead-instance sweep |
  *
+ * | channel               | messages                                            |
+ * | --------------------- | --------------------------------------------------- |
+ * | `<p>thread:{T}:live`  | the thread's appended events, and its access changes |
+ * | `<p>thread:{T}:acks`  | the thread's delivered-cursor notices               |
+ * | `<p>user:{U}:live`    | events for every connection of user U               |
+ *
  * `redis-cli HGETALL thread_registry` therefore lists every thread and its owner. The
  * indexes written on every connect, disconnect and auto-registration are split in 16
  * buckets (`B` = `0`..`15`, by a hash of the id), each its own hash tag, so on Redis Cluster
- * they spread over the masters instead of making one slot hot. The
- * per-id keys are the truth; the global hashes are indexes written after each decision.
- * A thread and a run under the same id share a slot (`{id}`), which is what lets one
- * script refuse an id that is already the other. Ids cannot contain braces (see
- * `thread-id.ts`), and neither may the prefix, or the tags would break.
+ * they spread over the masters instead of making one slot hot. The per-id keys are the
+ * truth; the global hashes are indexes written after each decision. A thread and a run
+ * under the same id share a slot (`{id}`), which is what lets one script refuse an id that
+ * is already the other.
+ *
+ * Every key and channel of a thread carries its hash tag `{T}`, so the scripts that touch
+ * a thread's keys stay in one Redis Cluster slot and publish on that slot's shard
+ * (`SPUBLISH`), and a subscriber listens to one node per thread. Ids cannot contain braces
+ * (see `ids.ts`), and neither may the prefix, or the tags would break.
+ *
+ * The message log's stream is trimmed to exactly `maxPerThread` entries (`XADD MAXLEN`),
+ * so the lowest stored seq is `head - XLEN + 1`; idempotency keys of trimmed entries are
+ * removed with them. Every event has a key (its own id when the caller gave none), so an
+ * append that ioredis resends after a lost reply finds its first run instead of storing
+ * the event twice. The log's three keys get the TTL again together, on an append at least
+ * a hundredth of it after the last renewal; `ensure()` gives a new meta hash the same TTL.
  */
-export class RedisRegistryKeys {
+export class RedisKeys {
   readonly threadRegistry: string;
   readonly sweepLock: string;
   readonly instances: string;
 
   constructor(readonly prefix = '') {
-    if (/[{}]/.test(prefix)) {
-      throw new InvalidOptionError(
-        'keyPrefix',
-        'must not contain "{" or "}": they would change the hash tags of per-thread keys',
-      );
-    }
+    assertKeyPrefix(prefix);
     this.threadRegistry = `${prefix}thread_registry`;
     this.sweepLock = `${prefix}thread_leases:sweep`;
     this.instances = `${prefix}instances`;
@@ -114,6 +130,51 @@ export class RedisRegistryKeys {
   instanceConns(instanceId: string): string {
     return `${this.instance(instanceId)}:conns`;
   }
+
+  threadMeta(threadId: string): string {
+    return `${this.thread(threadId)}:meta`;
+  }
+
+  threadLog(threadId: string): string {
+    return `${this.thread(threadId)}:log`;
+  }
+
+  threadIdem(threadId: string): string {
+    return `${this.thread(threadId)}:idem`;
+  }
+
+  /** A thread's message log keys, in the order its Lua scripts expect them as KEYS. */
+  threadLogKeys(threadId: string): [meta: string, log: string, idem: string] {
+    return [this.threadMeta(threadId), this.threadLog(threadId), this.threadIdem(threadId)];
+  }
+
+  threadLive(threadId: string): string {
+    return `${this.thread(threadId)}:live`;
+  }
+
+  threadAcks(threadId: string): string {
+    return `${this.thread(threadId)}:acks`;
+  }
+
+  userLive(userId: string): string {
+    return `${this.prefix}user:{${userId}}:live`;
+  }
+
+  /** What a channel of this layout is for, and whose; null for any other channel. */
+  parseChannel(channel: string): { kind: 'thread' | 'acks' | 'user'; id: string } | null {
+    if (!channel.startsWith(this.prefix)) return null;
+    const rest = channel.slice(this.prefix.length);
+    const open = rest.indexOf('{');
+    const close = rest.lastIndexOf('}');
+    if (open < 0 || close < open) return null;
+    const head = rest.slice(0, open);
+    const tail = rest.slice(close + 1);
+    const id = rest.slice(open + 1, close);
+    if (head === 'thread:' && tail === ':live') return { kind: 'thread', id };
+    if (head === 'thread:' && tail === ':acks') return { kind: 'acks', id };
+    if (head === 'user:' && tail === ':live') return { kind: 'user', id };
+    return null;
+  }
 }
 
 /** How many keys each bucketed global index is split into. */
@@ -127,4 +188,14 @@ export function indexBucketOf(id: string): number {
     hash = Math.imul(hash, 0x01000193);
   }
   return (hash >>> 0) % INDEX_BUCKETS;
+}
+
+/** The prefix is put before every key and channel; braces in it would become their hash tag. */
+export function assertKeyPrefix(prefix: string): void {
+  if (/[{}]/.test(prefix)) {
+    throw new InvalidOptionError(
+      'keyPrefix',
+      'must not contain "{" or "}": they would change the hash tags of per-thread keys',
+    );
+  }
 }

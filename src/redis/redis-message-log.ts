@@ -21,7 +21,8 @@ import type {
   NewEvent,
   RetentionOptions,
 } from '../delivery/message-log.interface.js';
-import { RedisMessageLogKeys } from './redis-message-log.keys.js';
+import { RedisKeys } from './redis-keys.js';
+import { asArray, asInteger, asString } from './redis-replies.js';
 
 /**
  * KEYS: meta, log, idem, counted set. ARGV: epoch for a new log, encoded event, idempotency
@@ -130,7 +131,7 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * The log shared by every instance. Each operation is one Lua script over the thread's
- * three keys (one hash slot; layout in `redis-message-log.keys.ts`), so the seq is
+ * three keys (one hash slot; layout in `redis-keys.ts`), so the seq is
  * assigned, stored and made idempotent atomically on the server, whichever instance asks.
  *
  * Concurrency: every call is a single EVALSHA and never waits on another, and ioredis
@@ -143,7 +144,7 @@ const READ_CHUNK_BYTES = 1024 * 1024;
  * `close()` leaves it open.
  */
 export class RedisMessageLog implements MessageLog {
-  private readonly keys: RedisMessageLogKeys;
+  private readonly keys: RedisKeys;
 
   /**
    * `countedSetOf`, when given, names a set of the thread (same hash tag) whose size every
@@ -160,7 +161,7 @@ export class RedisMessageLog implements MessageLog {
     /** Replicas that must hold each append before it resolves (`delivery.replicaAcks`). */
     private readonly replicaAcks: ReplicaAcks | null = null,
   ) {
-    this.keys = new RedisMessageLogKeys(keyPrefix);
+    this.keys = new RedisKeys(keyPrefix);
   }
 
   async append(input: NewEvent, options: AppendOptions = {}): Promise<AppendResult> {
@@ -175,11 +176,11 @@ export class RedisMessageLog implements MessageLog {
     // event id is fresh per call, so without a key of the caller's it is the key ('#'
     // cannot start a caller's key): the second run then finds the first instead of
     // storing the event again under the next seq.
-    const meta = this.keys.meta(threadId);
+    const meta = this.keys.threadMeta(threadId);
     const keys = [
       meta,
-      this.keys.log(threadId),
-      this.keys.idem(threadId),
+      this.keys.threadLog(threadId),
+      this.keys.threadIdem(threadId),
       // Without a set to count, the meta key stands in: it is in the slot and never read.
       this.countedSetOf?.(threadId) ?? meta,
     ];
@@ -237,7 +238,7 @@ export class RedisMessageLog implements MessageLog {
     maxBytes?: number,
   ): Promise<HistorySlice> {
     assertReadWindow(afterSeq, limit);
-    const [metaKey, logKey] = this.keys.forThread(threadId);
+    const [metaKey, logKey] = this.keys.threadLogKeys(threadId);
     const chunkFor = (largest: number) =>
       Math.max(1, Math.floor(Math.min(READ_CHUNK_BYTES, maxBytes ?? Infinity) / largest));
     const first = Math.min(limit, chunkFor(this.maxEventBytes));
@@ -291,7 +292,7 @@ export class RedisMessageLog implements MessageLog {
 
   async ensure(threadId: string): Promise<LogState> {
     const reply = asArray(
-      await ENSURE.run(this.client, this.keys.forThread(threadId), [
+      await ENSURE.run(this.client, this.keys.threadLogKeys(threadId), [
         newEpoch(),
         this.retention.ttlSeconds,
       ]),
@@ -301,7 +302,7 @@ export class RedisMessageLog implements MessageLog {
   }
 
   async drop(threadId: string): Promise<void> {
-    await this.client.del(...this.keys.forThread(threadId));
+    await this.client.del(...this.keys.threadLogKeys(threadId));
   }
 
   /** The client is the caller's (or the module's RedisConnections') to quit. */
@@ -356,22 +357,4 @@ function decodeBody(fields: Map<string, string>, seq: number, threadId: string):
     fields.get('e'),
     `Stored event ${seq} of thread ${JSON.stringify(threadId)}`,
   );
-}
-
-function asArray(value: unknown, what: string): unknown[] {
-  if (!Array.isArray(value)) throw new Error(`Unexpected Redis reply for ${what}`);
-  return value as unknown[];
-}
-
-function asString(value: unknown, what: string): string {
-  if (typeof value !== 'string') throw new Error(`Unexpected Redis reply for ${what}`);
-  return value;
-}
-
-function asInteger(value: unknown, what: string): number {
-  const number = typeof value === 'string' ? Number(value) : value;
-  if (typeof number !== 'number' || !Number.isSafeInteger(number)) {
-    throw new Error(`Unexpected Redis reply for ${what}`);
-  }
-  return number;
 }

@@ -1,7 +1,7 @@
 import type { RedisClient } from './redis-client.js';
 import { toError } from '../errors/to-error.js';
 import { CursorRaiseBatch, type CursorRaise } from './cursor-raise-batch.js';
-import { INDEX_BUCKETS, RedisRegistryKeys } from './redis-keys.js';
+import { INDEX_BUCKETS, RedisKeys } from './redis-keys.js';
 import {
   bucketCursor,
   scanCount,
@@ -68,7 +68,7 @@ export interface RedisRegistryStoreOptions {
  * removes each key: `redis-registry.keys.ts`.
  */
 export class RedisRegistryStore implements RegistryStore {
-  private readonly keys: RedisRegistryKeys;
+  private readonly keys: RedisKeys;
   private readonly deliveredTtlSeconds: number;
   private readonly threadDataKeys: (threadId: string) => string[];
   private readonly sweepBatch: number;
@@ -82,7 +82,7 @@ export class RedisRegistryStore implements RegistryStore {
     keyPrefix = '',
     options: RedisRegistryStoreOptions = {},
   ) {
-    this.keys = new RedisRegistryKeys(keyPrefix);
+    this.keys = new RedisKeys(keyPrefix);
     this.deliveredTtlSeconds = options.deliveredTtlSeconds ?? 86_400;
     this.threadDataKeys = options.threadDataKeys ?? (() => []);
     this.sweepBatch = options.sweepBatch ?? 200;

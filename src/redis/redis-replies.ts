@@ -11,13 +11,14 @@ export async function exec(pipeline: ChainableCommander): Promise<unknown[]> {
   });
 }
 
-export function asArray(value: unknown): unknown[] {
-  if (!Array.isArray(value)) throw new Error(`Unexpected Redis reply: ${typeof value}`);
+/** `what` names the reply in the error, for replies whose type alone would not say which. */
+export function asArray(value: unknown, what?: string): unknown[] {
+  if (!Array.isArray(value)) throw unexpected(value, what);
   return value as unknown[];
 }
 
-export function asString(value: unknown): string {
-  if (typeof value !== 'string') throw new Error(`Unexpected Redis reply: ${typeof value}`);
+export function asString(value: unknown, what?: string): string {
+  if (typeof value !== 'string') throw unexpected(value, what);
   return value;
 }
 
@@ -27,14 +28,12 @@ export function asNullableString(value: unknown): string | null {
 
 export function asStringArray(value: unknown): string[] {
   if (value === null || value === undefined) return [];
-  return asArray(value).map(asString);
+  return asArray(value).map((item) => asString(item));
 }
 
-export function asInteger(value: unknown): number {
+export function asInteger(value: unknown, what?: string): number {
   const number = typeof value === 'string' ? Number(value) : value;
-  if (typeof number !== 'number' || !Number.isSafeInteger(number)) {
-    throw new Error(`Unexpected Redis reply: ${typeof value}`);
-  }
+  if (typeof number !== 'number' || !Number.isSafeInteger(number)) throw unexpected(value, what);
   return number;
 }
 
@@ -49,9 +48,13 @@ export function toPairs(flat: string[]): [string, string][] {
 /** HGETALL arrives as an object through ioredis's reply transformer, even in a pipeline. */
 export function asHash(value: unknown): Record<string, string> {
   if (value === null || value === undefined) return {};
-  if (Array.isArray(value)) return Object.fromEntries(toPairs(value.map(asString)));
+  if (Array.isArray(value)) return Object.fromEntries(toPairs(value.map((item) => asString(item))));
   if (typeof value !== 'object') throw new Error(`Unexpected Redis reply: ${typeof value}`);
   const hash: Record<string, string> = {};
   for (const [key, field] of Object.entries(value)) hash[key] = asString(field);
   return hash;
+}
+
+function unexpected(value: unknown, what: string | undefined): Error {
+  return new Error(`Unexpected Redis reply${what ? ` for ${what}` : `: ${typeof value}`}`);
 }

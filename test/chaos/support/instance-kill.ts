@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { RedisRegistryKeys } from '../../../src/redis/redis-keys.js';
+import { RedisKeys } from '../../../src/redis/redis-keys.js';
 import { RedisRegistryStore } from '../../../src/redis/redis-registry.store.js';
 import {
   debugConnections,
@@ -217,10 +217,7 @@ export function instanceKillSuite(backend: ChaosBackend): void {
       );
       // When the dead instance's liveness key runs out: its last heartbeat + ttl (NaN if
       // already swept by the time this is read).
-      const lastBeat = await redis!.hget(
-        new RedisRegistryKeys(prefix).instances,
-        instanceId(KILLED),
-      );
+      const lastBeat = await redis!.hget(new RedisKeys(prefix).instances, instanceId(KILLED));
       const expiresMs = Number(lastBeat ?? NaN) + LIVENESS.ttlMs - killedAt;
       let sweepMs = -1;
       const swept = pollUntil(
