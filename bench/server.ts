@@ -119,7 +119,7 @@ async function startRelay(request: StartRequest): Promise<Target> {
   const { NestFactory } = await import('@nestjs/core');
   const relay = await import('../src/index.js');
   const { LocalSockets } = await import('../src/sockets/local-sockets.js');
-  const { CLUSTER_BUS } = await import('../src/cluster/cluster-bus.js');
+  const { CLUSTER_BUS } = await import('../src/thread-relay.constants.js');
   const redisOption = request.redisCluster ? { cluster: request.redisCluster } : request.redisUrl;
   const redis =
     request.mode === 'relay-redis' ? { redis: redisOption, keyPrefix: request.keyPrefix } : {};

@@ -6,7 +6,6 @@ export {
   THREAD_RELAY_OPTIONS_TYPE,
 } from './thread-relay.module-definition.js';
 export {
-  RELAY_OPTIONS,
   type Authenticate,
   type AuthenticatedUser,
   type AuthRequest,
@@ -18,11 +17,17 @@ export {
   type UserMessage,
   type UserMessageHandler,
 } from './thread-relay.options.js';
+export {
+  MESSAGE_LOG,
+  RATE_LIMIT_STORE,
+  REGISTRY_STORE,
+  RELAY_OPTIONS,
+} from './thread-relay.constants.js';
 export { resolveRelayOptions } from './thread-relay.options-resolver.js';
 export type { RelayRoutes } from './thread-relay.routes.js';
 
 export { ThreadRegistryService, type Resolution } from './registry/thread-registry.service.js';
-export { REGISTRY_STORE, type RegistryStore } from './registry/registry-store.interface.js';
+export type { RegistryStore } from './registry/registry-store.interface.js';
 export { MemoryRegistryStore } from './registry/memory-registry.store.js';
 export type {
   ClaimResult,
@@ -53,11 +58,10 @@ export type {
 } from './delivery/delivery.types.js';
 export { UserMessageService, userMessageKey } from './delivery/user-message.service.js';
 export { userMessageTextLimit } from './delivery/user-message-limits.js';
-export { RATE_LIMIT_STORE, type RateLimitStore } from './limits/rate-limit-store.interface.js';
+export type { RateLimitStore } from './limits/rate-limit-store.interface.js';
 export { MemoryRateLimitStore } from './limits/memory-rate-limit.store.js';
 export type { BucketRate, TakeResult } from './limits/token-bucket.js';
 export {
-  MESSAGE_LOG,
   type AppendOptions,
   type AppendResult,
   type HistorySlice,

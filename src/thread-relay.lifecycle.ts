@@ -4,10 +4,12 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { MESSAGE_LOG, type MessageLog } from './delivery/message-log.interface.js';
+import { type MessageLog } from './delivery/message-log.interface.js';
+import { MESSAGE_LOG } from './thread-relay.constants.js';
 import type { RedisBackend } from './redis/redis-backend.js';
 import { InstanceLivenessService } from './registry/instance-liveness.service.js';
-import { REGISTRY_STORE, type RegistryStore } from './registry/registry-store.interface.js';
+import { type RegistryStore } from './registry/registry-store.interface.js';
+import { REGISTRY_STORE } from './thread-relay.constants.js';
 import { RELAY_REDIS } from './thread-relay.constants.js';
 
 /**

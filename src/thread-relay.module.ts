@@ -24,7 +24,7 @@ import { InstanceLivenessService } from './registry/instance-liveness.service.js
 import { ThreadRegistryService } from './registry/thread-registry.service.js';
 import { ThreadRelayLifecycle } from './thread-relay.lifecycle.js';
 import { ThreadRelayConfigurableModule } from './thread-relay.module-definition.js';
-import { RELAY_OPTIONS } from './thread-relay.options.js';
+import { RELAY_OPTIONS } from './thread-relay.constants.js';
 import { ThreadAccessChanges } from './registry/thread-access-changes.js';
 import { ThreadAdmissionService } from './registry/thread-admission.service.js';
 import { relayProviders } from './thread-relay.providers.js';

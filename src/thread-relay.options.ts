@@ -245,5 +245,3 @@ export interface ResolvedRelayOptions {
   onUserMessage: UserMessageHandler | undefined;
   logger: LoggerService | undefined;
 }
-
-export const RELAY_OPTIONS = Symbol('RELAY_OPTIONS');

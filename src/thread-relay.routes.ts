@@ -5,7 +5,8 @@ import { DebugController } from './http/debug.controller.js';
 import { HealthController } from './http/health.controller.js';
 import { HistoryController } from './http/history.controller.js';
 import { MetricsController } from './http/metrics.controller.js';
-import { METRICS_ACCESS, type MetricsAccess } from './http/metrics-access.js';
+import { type MetricsAccess } from './http/metrics-access.js';
+import { METRICS_ACCESS } from './thread-relay.constants.js';
 import { ProducerController } from './http/producer/producer.controller.js';
 import { SseController } from './sse/sse.controller.js';
 

@@ -10,7 +10,8 @@ import {
   type AppendResult,
   type NewEvent,
 } from '../src/index.js';
-import { CLUSTER_BUS, type ClusterBus } from '../src/cluster/cluster-bus.js';
+import { type ClusterBus } from '../src/cluster/cluster-bus.js';
+import { CLUSTER_BUS } from '../src/thread-relay.constants.js';
 import type { ThreadEvent } from '../src/protocol.js';
 import { TEST_JWT_SECRET, waitUntil } from './support/relay-app.js';
 

@@ -1,6 +1,7 @@
 import type { Socket } from 'socket.io-client';
 import { MESSAGE_LOG, type MessageLog, type ThreadEvent } from '../src/index.js';
-import { CLUSTER_BUS, type ClusterBus } from '../src/cluster/cluster-bus.js';
+import { type ClusterBus } from '../src/cluster/cluster-bus.js';
+import { CLUSTER_BUS } from '../src/thread-relay.constants.js';
 import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
 
 /**

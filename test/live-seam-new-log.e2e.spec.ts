@@ -1,6 +1,6 @@
 import type { Socket } from 'socket.io-client';
 import type { ThreadEvent } from '../src/index.js';
-import { CLUSTER_BUS } from '../src/cluster/cluster-bus.js';
+import { CLUSTER_BUS } from '../src/thread-relay.constants.js';
 import type { RedisClusterBus } from '../src/redis/redis-cluster-bus.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';

@@ -73,5 +73,3 @@ export interface ClusterBus {
   readonly watchedChannels: number;
   close(): Promise<void>;
 }
-
-export const CLUSTER_BUS = Symbol('CLUSTER_BUS');

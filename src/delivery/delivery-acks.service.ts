@@ -1,14 +1,17 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { CLUSTER_BUS, type ClusterBus, type DeliveredNotice } from '../cluster/cluster-bus.js';
+import { type ClusterBus, type DeliveredNotice } from '../cluster/cluster-bus.js';
+import { CLUSTER_BUS } from '../thread-relay.constants.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { DeliveryTimeoutError } from '../errors/delivery-timeout.error.js';
 import { toError } from '../errors/to-error.js';
 import { RelayMetrics } from '../observability/relay-metrics.service.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { LiveThreadEvents } from './live-thread-events.service.js';
-import { MESSAGE_LOG, type MessageLog } from './message-log.interface.js';
+import { type MessageLog } from './message-log.interface.js';
+import { MESSAGE_LOG } from '../thread-relay.constants.js';
 
 /** An ack that named a log epoch the thread no longer has: nothing was recorded. */
 export interface StaleAck {

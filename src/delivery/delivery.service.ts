@@ -1,18 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { BadRequestError } from '../errors/bad-request.error.js';
-import { CLUSTER_BUS, type ClusterBus } from '../cluster/cluster-bus.js';
+import { type ClusterBus } from '../cluster/cluster-bus.js';
+import { CLUSTER_BUS } from '../thread-relay.constants.js';
 import type { HistoryPage } from '../protocol.js';
 import { RelayMetrics } from '../observability/relay-metrics.service.js';
 import { assertValidId } from '../ids.js';
 import { ThreadRegistryService, type Resolution } from '../registry/thread-registry.service.js';
 import { RelayLogger } from '../thread-relay.logger.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { AvailabilityDeadlines } from './availability.js';
 import type { DeliveryReceipt, SendOptions, UserDeliveryReceipt } from './delivery.types.js';
 import { assertEventType, normalisePayload } from './event-payload.js';
 import { DeliveryAcks } from './delivery-acks.service.js';
-import { MESSAGE_LOG, type MessageLog } from './message-log.interface.js';
+import { type MessageLog } from './message-log.interface.js';
+import { MESSAGE_LOG } from '../thread-relay.constants.js';
 
 /** Largest page `history()` returns; callers page with `afterSeq`. */
 export const MAX_HISTORY_PAGE = 1000;

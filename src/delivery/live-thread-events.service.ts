@@ -1,13 +1,16 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { CLUSTER_BUS, type ClusterBus } from '../cluster/cluster-bus.js';
+import { type ClusterBus } from '../cluster/cluster-bus.js';
+import { CLUSTER_BUS } from '../thread-relay.constants.js';
 import { LiveEvent } from '../cluster/live-event.js';
 import { PreEncodedJson } from '../sockets/pre-encoded-json.js';
 import { ServerEvents, type ThreadEvent } from '../protocol.js';
 import { LocalSockets } from '../sockets/local-sockets.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { AvailabilityDeadlines } from './availability.js';
-import { MESSAGE_LOG, type MessageLog } from './message-log.interface.js';
+import { type MessageLog } from './message-log.interface.js';
+import { MESSAGE_LOG } from '../thread-relay.constants.js';
 import { ReplayGate } from './replay-gate.js';
 import { ThreadLine } from './thread-line.js';
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { CLUSTER_BUS, type ClusterBus } from '../cluster/cluster-bus.js';
+import { type ClusterBus } from '../cluster/cluster-bus.js';
+import { CLUSTER_BUS } from '../thread-relay.constants.js';
 import { ServerEvents } from '../protocol.js';
 import { LocalSockets } from '../sockets/local-sockets.js';
 

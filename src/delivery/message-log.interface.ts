@@ -78,5 +78,3 @@ export interface MessageLog {
   drop(threadId: string): Promise<void>;
   close(): Promise<void>;
 }
-
-export const MESSAGE_LOG = Symbol('MESSAGE_LOG');

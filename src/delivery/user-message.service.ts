@@ -5,11 +5,11 @@ import { USER_MESSAGE_TYPE, type UserMessageResult } from '../protocol.js';
 import { ThreadAdmissionService } from '../registry/thread-admission.service.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import {
-  RELAY_OPTIONS,
   type ResolvedRelayOptions,
   type UserMessage,
   type UserMessageHandler,
 } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { DeliveryService } from './delivery.service.js';
 import { userMessageTextLimit } from './user-message-limits.js';
 import { UserMessageRateLimiter } from './user-message-rate-limiter.js';

@@ -26,7 +26,8 @@ import type { AccessChange } from '../registry/thread-access-changes.js';
 import { ThreadAccessChanges } from '../registry/thread-access-changes.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import {
   ackSchema,
   authRefreshSchema,

@@ -3,7 +3,8 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { IncomingMessage } from 'node:http';
 import type { Server, ServerOptions } from 'socket.io';
 import { encodePreEncodedJson } from '../sockets/pre-encoded-json.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 
 /** Marks servers made by `RelayIoAdapter`, so the gateway can refuse to run on a misconfigured one. */
 export const RELAY_SERVER_MARK = Symbol.for('thread-relay.server');

@@ -1,7 +1,8 @@
 import { Inject, type OnModuleDestroy } from '@nestjs/common';
 import { WebSocketGateway, type OnGatewayInit } from '@nestjs/websockets';
 import type { Server } from 'socket.io';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { RelayConnectionHandler } from './relay-connection.handler.js';
 import { RELAY_SERVER_MARK } from './relay-io.adapter.js';
 

@@ -1,10 +1,12 @@
 import { Body, Controller, Get, Inject, Post, Query, UseFilters, UseGuards } from '@nestjs/common';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import type { DeliveryReceipt } from '../delivery/delivery.types.js';
-import { MESSAGE_LOG, type MessageLog } from '../delivery/message-log.interface.js';
+import { type MessageLog } from '../delivery/message-log.interface.js';
+import { MESSAGE_LOG } from '../thread-relay.constants.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 import { RelayErrorFilter } from './relay-error.filter.js';
 

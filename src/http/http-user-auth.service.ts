@@ -3,7 +3,8 @@ import type { Request } from 'express';
 import { checkCredential, type Credential } from '../auth/credential.js';
 import { WarnLimiter } from '../observability/warn-limiter.js';
 import { RelayLogger } from '../thread-relay.logger.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { UnauthorizedError } from '../errors/unauthorized.error.js';
 
 export function bearerToken(request: Request): string | undefined {

@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Controller, Get, Header, Inject, Req, Res, UnauthorizedException } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { bearerToken } from './http-user-auth.service.js';
-import { METRICS_ACCESS, type MetricsAccess } from './metrics-access.js';
+import { type MetricsAccess } from './metrics-access.js';
+import { METRICS_ACCESS } from '../thread-relay.constants.js';
 import { RelayMetrics } from '../observability/relay-metrics.service.js';
 
 function digest(value: string): Buffer {

@@ -11,7 +11,8 @@ import { RelayError } from '../errors/relay-error.js';
 import { asUnavailableIfUnreachable } from '../errors/store-unreachable.js';
 import { toErrorBody } from '../errors/to-error-body.js';
 import { RelayLogger } from '../thread-relay.logger.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 
 const STATUS_BY_CODE: Record<string, number> = {
   BAD_REQUEST: 400,

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LocalRateLimiter } from '../limits/local-rate-limiter.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 
 /**
  * `limits.httpRequests`: a token bucket per user on this instance for the user routes, the

@@ -8,5 +8,3 @@ import type { BucketRate, TakeResult } from './token-bucket.js';
 export interface RateLimitStore {
   take(key: string, rate: BucketRate): Promise<TakeResult>;
 }
-
-export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');

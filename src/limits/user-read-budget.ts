@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { RateLimitedError } from '../errors/rate-limited.error.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { LocalBuckets } from './local-buckets.js';
 
 /**

@@ -7,7 +7,7 @@ import { ThreadAccessChanges } from '../registry/thread-access-changes.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { LocalSockets } from '../sockets/local-sockets.js';
 import { THREAD_RELAY_MODULE_OPTIONS } from '../thread-relay.module-definition.js';
-import { RELAY_OPTIONS } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { relayProviders } from '../thread-relay.providers.js';
 import { ProducerLifecycle } from './producer-lifecycle.js';
 import { producerModuleOptions, type ThreadRelayProducerOptions } from './producer-options.js';

@@ -9,7 +9,8 @@ import { ServerEvents, type RelayStatusNotice } from '../protocol.js';
 import type { RedisBackend } from './redis-backend.js';
 import { LocalSockets } from '../sockets/local-sockets.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { RELAY_REDIS } from '../thread-relay.constants.js';
 
 /** How often a ready connection is probed with PING (catches a Redis that hangs without closing). */

@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { RelayLogger } from '../thread-relay.logger.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
-import { REGISTRY_STORE, type RegistryStore } from './registry-store.interface.js';
+import { type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
+import { type RegistryStore } from './registry-store.interface.js';
+import { REGISTRY_STORE } from '../thread-relay.constants.js';
 import { ThreadRegistryService } from './thread-registry.service.js';
 
 /**

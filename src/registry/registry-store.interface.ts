@@ -87,5 +87,3 @@ export interface RegistryStore {
   /** Releases what the store created (not clients passed in by the user). */
   close(): Promise<void>;
 }
-
-export const REGISTRY_STORE = Symbol('REGISTRY_STORE');

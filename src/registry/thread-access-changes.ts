@@ -1,7 +1,9 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { CLUSTER_BUS, type AccessChange, type ClusterBus } from '../cluster/cluster-bus.js';
+import { type AccessChange, type ClusterBus } from '../cluster/cluster-bus.js';
+import { CLUSTER_BUS } from '../thread-relay.constants.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 
 export type { AccessChange, AccessChangeReason } from '../cluster/cluster-bus.js';
 

@@ -6,12 +6,10 @@ import { RunConflictError } from '../errors/run-conflict.error.js';
 import { ThreadNotFoundError } from '../errors/thread-not-found.error.js';
 import { ThreadOwnershipConflictError } from '../errors/thread-ownership-conflict.error.js';
 import { RelayLogger } from '../thread-relay.logger.js';
-import {
-  RELAY_OPTIONS,
-  type ResolvedRelayOptions,
-  type ThreadAction,
-} from '../thread-relay.options.js';
-import { REGISTRY_STORE, type RegistryStore } from './registry-store.interface.js';
+import { type ResolvedRelayOptions, type ThreadAction } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
+import { type RegistryStore } from './registry-store.interface.js';
+import { REGISTRY_STORE } from '../thread-relay.constants.js';
 import type { ClaimResult, ConnectionRecord, IdLookup, Page } from './registry.types.js';
 import type { ThreadMetadata, ThreadRecord } from '../thread-record.js';
 import { assertValidId, isRunFormId, parseRunId } from '../ids.js';

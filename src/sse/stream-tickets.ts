@@ -4,7 +4,8 @@ import { UnauthorizedError } from '../errors/unauthorized.error.js';
 import { LimitExceededError } from '../errors/limit-exceeded.error.js';
 import type { RedisBackend } from '../redis/redis-backend.js';
 import { RELAY_REDIS } from '../thread-relay.constants.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 
 /** How long a ticket may wait for its stream. */
 export const TICKET_TTL_MS = 60_000;

@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DeliveryService } from '../../delivery/delivery.service.js';
 import { DeliveryTimeoutError } from '../../errors/delivery-timeout.error.js';
 import { RelayUnavailableError } from '../../errors/relay-unavailable.error.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../../thread-relay.constants.js';
 import { ProducerRegistrations } from './producer-registrations.js';
 
 export interface DeliveryStatus {

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../../thread-relay.constants.js';
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();

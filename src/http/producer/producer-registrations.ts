@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AvailabilityDeadlines } from '../../delivery/availability.js';
 import type { ThreadMetadata } from '../../thread-record.js';
 import { ThreadRegistryService } from '../../registry/thread-registry.service.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../../thread-relay.constants.js';
 
 export interface ThreadRegistration {
   threadId: string;

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LocalRateLimiter } from '../../limits/local-rate-limiter.js';
-import { RELAY_OPTIONS, type ResolvedRelayOptions } from '../../thread-relay.options.js';
+import { type ResolvedRelayOptions } from '../../thread-relay.options.js';
+import { RELAY_OPTIONS } from '../../thread-relay.constants.js';
 
 /**
  * `limits.producerRequests`: a token bucket per producer key on this instance. In memory,
