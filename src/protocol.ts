@@ -32,8 +32,29 @@ export interface RelayStatusNotice {
   reason?: string;
 }
 
+/** Every code the relay answers with, on sockets, HTTP and SSE alike. */
+export type ErrorCode =
+  | 'BAD_REQUEST'
+  | 'INVALID_ID'
+  | 'INVALID_EVENT_TYPE'
+  | 'PAYLOAD_NOT_JSON'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNAUTHORIZED'
+  | 'TOKEN_EXPIRED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'THREAD_NOT_FOUND'
+  | 'THREAD_OWNERSHIP_CONFLICT'
+  | 'RUN_CONFLICT'
+  | 'RATE_LIMITED'
+  | 'LIMIT_EXCEEDED'
+  | 'RELAY_UNAVAILABLE'
+  | 'DELIVERY_TIMEOUT'
+  | 'INVALID_OPTION'
+  | 'INTERNAL';
+
 export interface ErrorBody {
-  code: string;
+  code: ErrorCode;
   message: string;
   /** With `RATE_LIMITED`: how long to wait before trying again. */
   retryAfterMs?: number;

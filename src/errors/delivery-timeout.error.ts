@@ -2,6 +2,7 @@ import { quoteId, RelayError } from './relay-error.js';
 
 export class DeliveryTimeoutError extends RelayError {
   readonly code = 'DELIVERY_TIMEOUT';
+  readonly status = 504;
 
   constructor(
     readonly threadId: string,

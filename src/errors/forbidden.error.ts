@@ -2,6 +2,7 @@ import { quoteId, RelayError } from './relay-error.js';
 
 export class ForbiddenError extends RelayError {
   readonly code = 'FORBIDDEN';
+  readonly status = 403;
 
   constructor(
     readonly userId: string,

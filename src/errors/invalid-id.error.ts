@@ -2,6 +2,7 @@ import { quoteId, RelayError } from './relay-error.js';
 
 export class InvalidIdError extends RelayError {
   readonly code = 'INVALID_ID';
+  readonly status = 400;
 
   constructor(
     readonly field: string,

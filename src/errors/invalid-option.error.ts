@@ -3,6 +3,7 @@ import { RelayError } from './relay-error.js';
 /** Raised at startup: the module refuses to boot with an option it cannot honour. */
 export class InvalidOptionError extends RelayError {
   readonly code = 'INVALID_OPTION';
+  readonly status = 500;
 
   constructor(
     readonly option: string,

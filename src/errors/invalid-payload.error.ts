@@ -8,4 +8,8 @@ export class InvalidPayloadError extends RelayError {
   ) {
     super(message);
   }
+
+  get status(): number {
+    return this.code === 'PAYLOAD_TOO_LARGE' ? 413 : 400;
+  }
 }

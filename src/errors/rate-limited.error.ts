@@ -3,6 +3,7 @@ import { RelayError } from './relay-error.js';
 /** Too many requests in a short time; nothing was done. Retry after `retryAfterMs`. */
 export class RateLimitedError extends RelayError {
   readonly code = 'RATE_LIMITED';
+  readonly status = 429;
 
   constructor(
     readonly limit: string,

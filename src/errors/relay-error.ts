@@ -1,16 +1,20 @@
+import type { ErrorCode } from '../protocol.js';
+
 /**
  * Base class of every error thread-relay raises on purpose. `code` is stable and is
- * what clients see in `{ ok: false, error: { code, message } }` and HTTP bodies.
+ * what clients see in `{ ok: false, error: { code, message } }` and HTTP bodies; `status`
+ * is the HTTP status the routes answer it with.
  */
 export abstract class RelayError extends Error {
-  abstract readonly code: string;
+  abstract readonly code: ErrorCode;
+  abstract readonly status: number;
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
   }
 
-  toJSON(): { code: string; message: string } {
+  toJSON(): { code: ErrorCode; message: string } {
     return { code: this.code, message: this.message };
   }
 }

@@ -2,6 +2,7 @@ import { quoteId, RelayError } from './relay-error.js';
 
 export class ThreadNotFoundError extends RelayError {
   readonly code = 'THREAD_NOT_FOUND';
+  readonly status = 404;
 
   constructor(
     readonly id: string,

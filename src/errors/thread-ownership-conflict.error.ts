@@ -2,6 +2,7 @@ import { quoteId, RelayError } from './relay-error.js';
 
 export class ThreadOwnershipConflictError extends RelayError {
   readonly code = 'THREAD_OWNERSHIP_CONFLICT';
+  readonly status = 409;
 
   constructor(
     readonly threadId: string,

@@ -9,7 +9,7 @@ import { UserMessageService } from '../delivery/user-message.service.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { LimitExceededError } from '../errors/limit-exceeded.error.js';
 import { RateLimitedError } from '../errors/rate-limited.error.js';
-import { toErrorBody } from '../errors/to-error-body.js';
+import { toErrorBody } from '../errors/error-answer.js';
 import { TokenExpiredError } from '../errors/token-expired.error.js';
 import { UnauthorizedError } from '../errors/unauthorized.error.js';
 import { RedisHealthService } from '../redis/redis-health.service.js';

@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import { toErrorBody } from '../errors/to-error-body.js';
+import { toErrorBody } from '../errors/error-answer.js';
 import type { HistoryPage, ThreadEvent } from '../protocol.js';
 import type { SseCursor } from './sse-cursor.js';
 import { formatSseId } from './sse-cursor.js';

@@ -3,7 +3,7 @@ import { DeliveryService } from '../../delivery/delivery.service.js';
 import type { DeliveryReceipt } from '../../delivery/delivery.types.js';
 import { RelayUnavailableError } from '../../errors/relay-unavailable.error.js';
 import { RelayError } from '../../errors/relay-error.js';
-import { toErrorBody } from '../../errors/to-error-body.js';
+import { toErrorBody } from '../../errors/error-answer.js';
 import type { ErrorBody } from '../../protocol.js';
 import { forEachLimited } from './for-each-limited.js';
 import { parseInput } from './parse-input.js';

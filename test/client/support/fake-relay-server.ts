@@ -15,6 +15,7 @@ import {
   type JsonValue,
   type ResetReason,
   type ThreadEvent,
+  type ErrorBody,
 } from '../../../src/protocol.js';
 import { Signal } from './signal.js';
 
@@ -314,7 +315,7 @@ export class FakeRelayServer {
           answerAsked: typeof ack === 'function',
         });
         if (this.refuseAcks) {
-          const error = {
+          const error: ErrorBody = {
             code: 'BAD_REQUEST',
             message: 'this connection has not joined the thread',
           };
@@ -348,7 +349,7 @@ export class FakeRelayServer {
     );
   }
 
-  private rateLimitedBody(what: string): { code: string; message: string; retryAfterMs: number } {
+  private rateLimitedBody(what: string): ErrorBody {
     return {
       code: 'RATE_LIMITED',
       message: `too many ${what}; retry in ${this.retryAfterMs} ms`,
