@@ -145,9 +145,7 @@ export class SocketConnection {
     this.reconnectAttempts = 0;
     // socket.io starts on long-polling unless told otherwise and upgrades when it can.
     socket.io.engine?.once('upgrade', () => {
-      if (socket === this.socketRef && socket.connected) {
-        this.hooks.transportChanged(this.transport);
-      }
+      if (socket.connected) this.hooks.transportChanged(this.transport);
     });
     this.hooks.connected();
   }
