@@ -1,14 +1,10 @@
-import type {
-  HistoryPage,
-  JoinResult,
-  ResetReason,
-  ThreadEvent,
-  ThreadResetNotice,
-} from '../protocol.js';
-import { retryDelay, ThreadRelayClientError, toClientError } from './client-error.js';
+import type { JoinResult, ResetReason, ThreadEvent, ThreadResetNotice } from '../protocol.js';
+import { retryDelay, type ThreadRelayClientError, toClientError } from './client-error.js';
 import type { ThreadResetEvent } from './client.options.js';
+import { GapWatch } from './gap-watch.js';
 import type { RelayRestApi } from './relay-rest-api.js';
 import { ThreadCursor } from './thread-cursor.js';
+import { ThreadLogReader, type LogSnapshot } from './thread-log-reader.js';
 import { backoff, type TimerSet } from './timer-set.js';
 
 /** What the stream hands back to the client. */
@@ -38,18 +34,7 @@ export interface SyncResult {
 /** A reason to reset; `headSeq` 0 when unknown (an epoch change seen on an event). */
 export type ResetHint = Pick<ThreadResetNotice, 'epoch' | 'headSeq' | 'reason'>;
 
-interface LogSnapshot {
-  epoch: string;
-  /** The log's head as last reported, possibly beyond `lastSeq` if it grew meanwhile. */
-  headSeq: number;
-  /** Where the reloaded history ends. */
-  lastSeq: number;
-  events: ThreadEvent[];
-}
-
 const MAX_BACKOFF_MS = 10_000;
-/** A log replaced again and again while it is being read is a server problem, not a race. */
-const MAX_RELOADS = 5;
 
 /**
  * One joined thread: feeds every source of events (socket, replay, history, polling)
@@ -58,11 +43,9 @@ const MAX_RELOADS = 5;
  */
 export class ThreadStream {
   readonly cursor: ThreadCursor;
+  private readonly log: ThreadLogReader;
+  private readonly gaps: GapWatch;
   private disposed = false;
-  private cancelGapCheck: (() => void) | undefined;
-  private gapAttempts = 0;
-  /** The last failed gap read's `retryAfterMs`: the next one waits at least that long. */
-  private gapRetryAfterMs = 0;
   private syncing: Promise<SyncResult> | undefined;
   private resetAgain: ResetHint | undefined;
 
@@ -73,6 +56,11 @@ export class ThreadStream {
     private readonly hooks: ThreadStreamHooks,
   ) {
     this.cursor = new ThreadCursor(threadId, start);
+    this.log = new ThreadLogReader(threadId, config.rest, config.pageSize);
+    this.gaps = new GapWatch(threadId, this.cursor, config.timers, config.gapGraceMs, {
+      read: () => this.sync(),
+      error: (error) => hooks.error(error),
+    });
   }
 
   ingest(events: readonly ThreadEvent[]): void {
@@ -89,7 +77,7 @@ export class ThreadStream {
       this.cursor.accept(event);
     }
     this.emit(ready);
-    this.checkGap();
+    this.gaps.check();
   }
 
   /** The server's answer to `thread:join`; its replay follows on the socket. */
@@ -103,7 +91,7 @@ export class ThreadStream {
     }
     this.emit(this.cursor.anchor(result.epoch, result.headSeq - result.replayed));
     this.cursor.noteHead(result.epoch, result.headSeq);
-    this.checkGap();
+    this.gaps.check();
   }
 
   notice(notice: ResetHint): void {
@@ -114,7 +102,7 @@ export class ThreadStream {
     }
     if (this.cursor.covers(notice)) {
       this.cursor.noteHead(notice.epoch, notice.headSeq);
-      this.checkGap();
+      this.gaps.check();
       return;
     }
     this.startReset(notice);
@@ -130,8 +118,7 @@ export class ThreadStream {
 
   dispose(): void {
     this.disposed = true;
-    this.cancelGapCheck?.();
-    this.cancelGapCheck = undefined;
+    this.gaps.stop();
   }
 
   private emit(events: readonly ThreadEvent[]): void {
@@ -145,53 +132,12 @@ export class ThreadStream {
     if (last > 0) this.hooks.delivered(last);
   }
 
-  /**
-   * Waits `gapGraceMs` for reordered events still in flight; reads history only when the
-   * cursor stood still that long. Failed or fruitless reads back off.
-   */
-  private checkGap(): void {
-    if (this.disposed || this.cancelGapCheck || !this.cursor.hasGap) return;
-    const seen = this.cursor.lastSeq;
-    const { gapGraceMs } = this.config;
-    const delay = Math.max(
-      backoff(this.gapAttempts, gapGraceMs, Math.max(gapGraceMs, MAX_BACKOFF_MS)),
-      this.gapRetryAfterMs,
-    );
-    this.gapRetryAfterMs = 0;
-    this.cancelGapCheck = this.config.timers.after(delay, () => {
-      this.cancelGapCheck = undefined;
-      if (this.disposed || !this.cursor.hasGap) return;
-      if (this.cursor.lastSeq > seen) {
-        this.gapAttempts = 0;
-        return this.checkGap();
-      }
-      void this.sync()
-        .then(
-          ({ delivered }) => {
-            this.gapAttempts = delivered > 0 ? 0 : this.gapAttempts + 1;
-          },
-          (error: unknown) => {
-            this.gapAttempts += 1;
-            const failure = toClientError(
-              error,
-              'NETWORK',
-              `gap in thread ${this.threadId}`,
-              this.threadId,
-            );
-            this.gapRetryAfterMs = failure.retryAfterMs ?? 0;
-            this.hooks.error(failure);
-          },
-        )
-        .finally(() => this.checkGap());
-    });
-  }
-
   private async pull(): Promise<SyncResult> {
     let delivered = 0;
     let headSeq = this.cursor.lastSeq;
     while (!this.disposed && !this.cursor.resetting) {
       const before = this.cursor.lastSeq;
-      const page = await this.readHistory(before);
+      const page = await this.log.page(before);
       if (this.disposed) break;
       headSeq = page.headSeq;
       const applied = this.applyPage(before, page.epoch, page.headSeq, page.messages);
@@ -237,7 +183,7 @@ export class ThreadStream {
       if (result.kind === 'delivered') ready.push(...result.events);
     }
     this.emit(ready);
-    this.checkGap();
+    this.gaps.check();
     return ready.length;
   }
 
@@ -248,8 +194,7 @@ export class ThreadStream {
       return;
     }
     this.cursor.beginReset();
-    this.cancelGapCheck?.();
-    this.cancelGapCheck = undefined;
+    this.gaps.cancel();
     void this.runReset(hint.reason);
   }
 
@@ -257,7 +202,7 @@ export class ThreadStream {
     for (let attempt = 0; !this.disposed; attempt += 1) {
       let snapshot: LogSnapshot;
       try {
-        snapshot = await this.loadLog();
+        snapshot = await this.log.reload();
       } catch (error) {
         if (this.disposed) return;
         this.hooks.error(
@@ -283,63 +228,9 @@ export class ThreadStream {
       } else if (again) {
         this.notice(again);
       } else {
-        this.checkGap();
+        this.gaps.check();
       }
       return;
     }
   }
-
-  /** The whole retained log, in one epoch. */
-  private async loadLog(): Promise<LogSnapshot> {
-    for (let reload = 0; reload < MAX_RELOADS; reload += 1) {
-      const first = await this.readHistory(0);
-      const events: ThreadEvent[] = [];
-      let page = first;
-      let after = 0;
-      for (;;) {
-        const before = after;
-        for (const message of page.messages) {
-          if (message.seq > after && message.epoch === first.epoch) {
-            events.push(message);
-            after = message.seq;
-          }
-        }
-        // A page may hold fewer than pageSize events (the server also ends pages by bytes):
-        // only the head, or a page that brought nothing new, ends the reload.
-        if (after >= first.headSeq || after === before) break;
-        page = await this.readHistory(after);
-        if (page.epoch !== first.epoch) break;
-      }
-      if (page.epoch !== first.epoch) continue;
-      const headSeq = Math.max(first.headSeq, page.headSeq);
-      return { epoch: first.epoch, headSeq, lastSeq: Math.max(first.headSeq, after), events };
-    }
-    throw new ThreadRelayClientError(
-      'BAD_RESPONSE',
-      `thread ${this.threadId}: the log kept changing epoch while being reloaded`,
-      { threadId: this.threadId, retryable: true },
-    );
-  }
-
-  /**
-   * One page of the log after `after`. Reads never register a thread, so one that nobody
-   * has joined over a socket or written to yet answers `THREAD_NOT_FOUND`: it has no log
-   * yet, which is an empty page; it gets one when a message is posted to it.
-   */
-  private async readHistory(after: number): Promise<HistoryPage> {
-    try {
-      return await this.config.rest.history(this.threadId, after, this.config.pageSize);
-    } catch (error) {
-      if (!isNoLogYet(error)) throw error;
-      return { threadId: this.threadId, epoch: '', headSeq: 0, messages: [] };
-    }
-  }
-}
-
-function isNoLogYet(error: unknown): boolean {
-  return (
-    error instanceof ThreadRelayClientError &&
-    error.code === 'THREAD_NOT_FOUND' &&
-    error.status === 404
-  );
 }
