@@ -30,29 +30,28 @@ import {
   type ExternalComparison,
   type ExternalResult,
 } from './external-producer.js';
+import { redis, startRedis, stopRedis } from './bench-redis.js';
+import { ROOT, stopAll, stopChildren } from './child-processes.js';
+import { closeRedisStats } from './cpu-sampling.js';
 import {
-  configureHarness,
-  connectGroup,
   describeStep,
   fmtLatency,
   nextStep,
   P99_LIMIT_MS,
-  redis,
-  ROOT,
   runStep,
-  searchMax,
-  shutdownHarness,
-  specs,
-  startClients,
-  startRedis,
-  startServers,
-  stopAll,
-  waitForConnections,
-  type SearchResult,
-  type Servers,
   type Stage,
   type StepResult,
-} from './harness.js';
+} from './measure-step.js';
+import { configureRun } from './run-settings.js';
+import { searchMax, type SearchResult } from './search-max.js';
+import {
+  connectGroup,
+  specs,
+  startClients,
+  startServers,
+  waitForConnections,
+  type Servers,
+} from './servers-and-clients.js';
 import type { RpcChild } from './rpc.js';
 import { round } from './stats.js';
 import {
@@ -73,7 +72,7 @@ const runId = new Date()
   .toISOString()
   .replace(/[-:.TZ]/g, '')
   .slice(0, 14);
-configureHarness({
+configureRun({
   runId,
   profile: cli.profile,
   allocProfile: cli.allocProfile,
@@ -655,6 +654,9 @@ try {
   await shutdown();
 }
 
-function shutdown(): Promise<void> {
-  return shutdownHarness();
+/** Stops every child still running and the private redis-server. */
+async function shutdown(): Promise<void> {
+  await stopChildren();
+  closeRedisStats();
+  stopRedis();
 }
