@@ -176,7 +176,7 @@ export async function connectClient(client: BenchClient): Promise<void> {
   } else {
     const answer = (await socket
       .timeout(30_000)
-      .emitWithAck('join', { threadId: client.spec.threadId })) as { ok: boolean };
+      .emitWithAck('thread:join', { threadId: client.spec.threadId })) as { ok: boolean };
     if (!answer.ok) throw new Error('join refused');
   }
 }
