@@ -8,21 +8,11 @@
  */
 import { Redis } from 'ioredis';
 import type { Config } from './cli.js';
-import {
-  closeRedisStats,
-  connectGroup,
-  describeStep,
-  runStep,
-  searchMax,
-  specs,
-  startClients,
-  startServers,
-  stopAll,
-  type RedisProcess,
-  type SearchResult,
-  type Stage,
-  type StepResult,
-} from './harness.js';
+import { stopAll } from './child-processes.js';
+import { closeRedisStats, type RedisProcess } from './cpu-sampling.js';
+import { describeStep, runStep, type Stage, type StepResult } from './measure-step.js';
+import { searchMax, type SearchResult } from './search-max.js';
+import { connectGroup, specs, startClients, startServers } from './servers-and-clients.js';
 import { round } from './stats.js';
 // The test suite's helper, not a copy: it needs only node and redis-server, and the bench's
 // tsconfig compiles it along (it follows imports out of bench/).

@@ -10,22 +10,16 @@
  *   instance, interest routing need not.
  */
 import type { Config } from './cli.js';
+import { redis } from './bench-redis.js';
+import { spawnChild, stopAll } from './child-processes.js';
+import { describeStep, fmtLatency, runStep, type Stage, type StepResult } from './measure-step.js';
+import { searchMax, type SearchResult } from './search-max.js';
 import {
-  describeStep,
-  fmtLatency,
-  redis,
-  runStep,
-  searchMax,
-  spawnChild,
+  connectGroup,
   startClients,
   startServers,
-  stopAll,
-  connectGroup,
   waitForConnections,
-  type SearchResult,
-  type Stage,
-  type StepResult,
-} from './harness.js';
+} from './servers-and-clients.js';
 import type { ProducerStart } from './producer.js';
 import { round } from './stats.js';
 import { isRelay, MODE_LABELS, type ClientSpec, type Mode, type Placement } from './common.js';

@@ -1,13 +1,14 @@
 /**
  * One server instance of the benchmark, forked by the orchestrator (`--expose-gc`).
- * Modes: `plain` / `plain-redis` (bare http + socket.io 4, optionally with the Redis
- * adapter) and `relay-memory` / `relay-redis` (a Nest app with ThreadRelayModule).
+ * Modes: `plain` / `plain-redis` (the socket.io baseline of bench/socketio-baseline.mjs,
+ * with the Redis adapter in `plain-redis`) and `relay-memory` / `relay-redis` (a Nest app
+ * with ThreadRelayModule).
  * The in-server producer runs in this process (bench/produce.ts): events are handed to
  * `io.to(room).emit` or to `DeliveryService.sendToThread`; bench/producer.ts is the
  * producer in a process of its own.
  */
 import 'reflect-metadata';
-import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -53,64 +54,32 @@ interface Target {
 
 let target: Target | null = null;
 
-async function listen(http: HttpServer): Promise<string> {
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-}
-
 async function startPlain(request: StartRequest): Promise<Target> {
-  const { Server } = await import('socket.io');
-  const http = createServer();
-  const io = new Server(http, { serveClient: false });
-  let closeRedis = async () => {};
-  let remoteBroadcasts = 0;
-  let redisStatus = (): string[] => [];
-  let settle = async () => {};
-  if (request.mode === 'plain-redis') {
-    const { Redis } = await import('ioredis');
-    const { createAdapter } = await import('@socket.io/redis-adapter');
-    const pub = new Redis(request.redisUrl);
-    const sub = pub.duplicate();
-    io.adapter(createAdapter(pub, sub, { key: `${request.keyPrefix}socket.io` }));
-    sub.on('messageBuffer', () => (remoteBroadcasts += 1));
-    sub.on('pmessageBuffer', () => (remoteBroadcasts += 1));
-    redisStatus = () => [pub.status, sub.status];
-    settle = async () => {
-      await pub.ping();
-    };
-    closeRedis = async () => {
-      await Promise.all([pub.quit(), sub.quit()]);
-    };
-  }
-  io.on('connection', (socket) => {
-    socket.on('join', (body: { threadId?: unknown }, ack?: (answer: object) => void) => {
-      if (typeof body?.threadId !== 'string') {
-        ack?.({ ok: false });
-        return;
-      }
-      void socket.join(`thread:${body.threadId}`);
-      ack?.({ ok: true, threadId: body.threadId });
-    });
+  const { startSocketIoBaseline } = await import('./socketio-baseline.mjs');
+  const baseline = await startSocketIoBaseline({
+    redisUrl: request.mode === 'plain-redis' ? request.redisUrl : undefined,
+    keyPrefix: request.keyPrefix,
   });
-  const url = await listen(http);
+  const adapterClients = baseline.redis;
+  let remoteBroadcasts = 0;
+  adapterClients?.sub.on('messageBuffer', () => (remoteBroadcasts += 1));
+  adapterClients?.sub.on('pmessageBuffer', () => (remoteBroadcasts += 1));
   const nextEvent = plainEvents();
   return {
-    url,
+    url: baseline.url,
     send(threadId, step, measured) {
-      io.to(`thread:${threadId}`).emit('thread:event', nextEvent(threadId, step, measured));
+      baseline.emitToThread(threadId, nextEvent(threadId, step, measured));
     },
-    connections: () => io.of('/').sockets.size,
-    settle: () => settle(),
+    connections: () => baseline.connections(),
+    settle: async () => {
+      await adapterClients?.pub.ping();
+    },
     diag: () => ({
-      adapter: io.of('/').adapter.constructor.name,
-      redisStatus: redisStatus(),
+      adapter: baseline.io.of('/').adapter.constructor.name,
+      redisStatus: adapterClients ? [adapterClients.pub.status, adapterClients.sub.status] : [],
       remoteMessages: remoteBroadcasts,
     }),
-    close: async () => {
-      io.disconnectSockets(true);
-      await io.close();
-      await closeRedis();
-    },
+    close: () => baseline.close(),
   };
 }
 

@@ -40,3 +40,7 @@ export function round(value: number, digits = 2): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
 }
+
+export function kib(bytes: number): number {
+  return round(bytes / 1024, 1);
+}
