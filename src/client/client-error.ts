@@ -1,5 +1,7 @@
+import type { ErrorCode } from '../protocol.js';
+
 /**
- * Codes the SDK itself produces. Server codes (`FORBIDDEN`, `BAD_REQUEST`,
+ * Codes the SDK itself produces. Server codes (`ErrorCode`: `FORBIDDEN`, `BAD_REQUEST`,
  * `THREAD_NOT_FOUND`, `RELAY_UNAVAILABLE`, ...) pass through unchanged.
  */
 export type ClientErrorCode =
@@ -56,7 +58,8 @@ export class ThreadRelayClientError extends Error {
   readonly retryAfterMs: number | undefined;
 
   constructor(
-    readonly code: ClientErrorCode | (string & {}),
+    // A newer server may answer with a code this SDK does not know yet; it passes through.
+    readonly code: ClientErrorCode | ErrorCode | (string & {}),
     message: string,
     options: ClientErrorOptions = {},
   ) {

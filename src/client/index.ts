@@ -27,6 +27,7 @@ export type {
   AuthRefreshRequest,
   AuthRefreshResult,
   ErrorBody,
+  ErrorCode,
   HistoryPage,
   JoinRequest,
   JoinResult,
