@@ -1,4 +1,3 @@
-import { BadRequestError } from '../errors/bad-request.error.js';
 import type { RegistryStore } from './registry-store.interface.js';
 import type {
   ClaimResult,
@@ -10,6 +9,8 @@ import type {
   ThreadLease,
 } from './registry.types.js';
 import type { ThreadRecord } from '../thread-record.js';
+import { MemoryConnections } from './memory-connections.js';
+import { addTo, done, page, removeFrom, settle } from './memory-indexes.js';
 
 export interface MemoryRegistryStoreOptions {
   /** Clock for liveness and leases; tests inject a fake one instead of waiting. */
@@ -19,13 +20,6 @@ export interface MemoryRegistryStoreOptions {
    * module drops the in-memory log of an earlier thread under the same id there.
    */
   onThreadCreated?: (threadId: string) => void;
-}
-
-interface StoredConnection {
-  /** Position in the listing order; see `page`. */
-  order: number;
-  record: Omit<ConnectionRecord, 'threads'>;
-  threads: Set<string>;
 }
 
 interface StoredThread {
@@ -52,18 +46,14 @@ export class MemoryRegistryStore implements RegistryStore {
   private readonly leased = new Set<string>();
   private readonly runs = new Map<string, string>();
   private readonly threadRuns = new Map<string, Set<string>>();
-  private readonly connections = new Map<string, StoredConnection>();
-  private readonly threadConns = new Map<string, Set<string>>();
-  private readonly userConns = new Map<string, Set<string>>();
-  private readonly instanceConns = new Map<string, Set<string>>();
-  /** instanceId -> time its heartbeat lapses. */
-  private readonly instances = new Map<string, number>();
   /** threadId -> userId -> delivered cursor and the log epoch it counts in. */
   private readonly delivered = new Map<string, Map<string, { epoch: string; seq: number }>>();
+  private readonly connections: MemoryConnections;
 
   constructor(options: MemoryRegistryStoreOptions = {}) {
     this.now = options.now ?? Date.now;
     this.onThreadCreated = options.onThreadCreated ?? (() => undefined);
+    this.connections = new MemoryConnections(this.now, () => this.nextOrder++);
   }
 
   claimThread(record: ThreadRecord, lease?: ThreadLease): Promise<ClaimResult> {
@@ -163,110 +153,59 @@ export class MemoryRegistryStore implements RegistryStore {
   }
 
   putConnection(record: ConnectionRecord, limits: ConnectionLimits = {}): Promise<boolean> {
-    const previous = this.connections.get(record.connectionId);
-    const held = this.userConns.get(record.userId)?.size ?? 0;
-    if (!previous && limits.maxPerUser !== undefined && held >= limits.maxPerUser) {
-      return done(false);
-    }
-    // A replaced record must not leave its old user, instance or threads pointing at it.
-    if (previous) this.unindex(record.connectionId, previous);
-    const { threads, ...rest } = record;
-    const stored: StoredConnection = {
-      order: previous?.order ?? this.nextOrder++,
-      record: { ...rest },
-      threads: new Set(threads),
-    };
-    this.connections.set(record.connectionId, stored);
-    addTo(this.userConns, record.userId, record.connectionId);
-    addTo(this.instanceConns, record.instanceId, record.connectionId);
-    for (const threadId of stored.threads) addTo(this.threadConns, threadId, record.connectionId);
-    return done(true);
+    return done(this.connections.put(record, limits));
   }
 
   getConnection(connectionId: string): Promise<ConnectionRecord | null> {
-    const stored = this.connections.get(connectionId);
-    return Promise.resolve(stored ? copyConnection(stored) : null);
+    return done(this.connections.get(connectionId));
   }
 
   touchConnection(connectionId: string, lastSeenAt: number, transport?: string): Promise<void> {
-    const stored = this.connections.get(connectionId);
-    if (stored) {
-      stored.record.lastSeenAt = lastSeenAt;
-      if (transport !== undefined) stored.record.transport = transport;
-    }
-    return Promise.resolve();
+    return done(this.connections.touch(connectionId, lastSeenAt, transport));
   }
 
   deleteConnection(connectionId: string): Promise<boolean> {
-    const stored = this.connections.get(connectionId);
-    if (!stored) return Promise.resolve(false);
-    this.unindex(connectionId, stored);
-    this.connections.delete(connectionId);
-    return Promise.resolve(true);
+    return done(this.connections.delete(connectionId));
   }
 
   addConnectionThread(connectionId: string, threadId: string): Promise<void> {
-    const stored = this.connections.get(connectionId);
-    // Joining after the connection was removed would leave a ghost in the thread index.
-    if (stored) {
-      stored.threads.add(threadId);
-      addTo(this.threadConns, threadId, connectionId);
-    }
-    return Promise.resolve();
+    return done(this.connections.addThread(connectionId, threadId));
   }
 
   removeConnectionThread(connectionId: string, threadId: string): Promise<void> {
-    this.connections.get(connectionId)?.threads.delete(threadId);
-    removeFrom(this.threadConns, threadId, connectionId);
-    return Promise.resolve();
+    return done(this.connections.removeThread(connectionId, threadId));
   }
 
   connectionsOfThread(threadId: string): Promise<string[]> {
-    return Promise.resolve([...(this.threadConns.get(threadId) ?? [])]);
+    return done(this.connections.ofThread(threadId));
   }
 
   countConnectionsOfThread(threadId: string): Promise<number> {
-    return Promise.resolve(this.threadConns.get(threadId)?.size ?? 0);
+    return done(this.connections.countOfThread(threadId));
   }
 
   connectionsOfUser(userId: string): Promise<string[]> {
-    return Promise.resolve([...(this.userConns.get(userId) ?? [])]);
+    return done(this.connections.ofUser(userId));
   }
 
   connectionsOfInstance(instanceId: string): Promise<string[]> {
-    return Promise.resolve([...(this.instanceConns.get(instanceId) ?? [])]);
+    return done(this.connections.ofInstance(instanceId));
   }
 
   listConnections(cursor: string | null, limit: number): Promise<Page<ConnectionRecord>> {
-    return settle(() => page(this.connections, cursor, limit, copyConnection));
+    return settle(() => this.connections.list(cursor, limit));
   }
 
   heartbeatInstance(instanceId: string, ttlMs: number): Promise<void> {
-    this.instances.set(instanceId, this.now() + ttlMs);
-    return Promise.resolve();
+    return done(this.connections.heartbeat(instanceId, ttlMs));
   }
 
   deadInstances(): Promise<string[]> {
-    const now = this.now();
-    const dead: string[] = [];
-    for (const [instanceId, lapsesAt] of this.instances) {
-      if (lapsesAt <= now) dead.push(instanceId);
-    }
-    return Promise.resolve(dead);
+    return done(this.connections.deadInstances());
   }
 
   removeInstance(instanceId: string): Promise<number> {
-    let removed = 0;
-    for (const connectionId of [...(this.instanceConns.get(instanceId) ?? [])]) {
-      const stored = this.connections.get(connectionId);
-      if (!stored) continue;
-      this.unindex(connectionId, stored);
-      this.connections.delete(connectionId);
-      removed += 1;
-    }
-    this.instanceConns.delete(instanceId);
-    this.instances.delete(instanceId);
-    return Promise.resolve(removed);
+    return done(this.connections.removeInstance(instanceId));
   }
 
   recordDelivered(threadId: string, userId: string, seq: number, epoch: string): Promise<number> {
@@ -343,75 +282,8 @@ export class MemoryRegistryStore implements RegistryStore {
     // A thread registered again later starts a new log; old cursors would claim acks it never had.
     this.delivered.delete(threadId);
   }
-
-  private unindex(connectionId: string, stored: StoredConnection): void {
-    removeFrom(this.userConns, stored.record.userId, connectionId);
-    removeFrom(this.instanceConns, stored.record.instanceId, connectionId);
-    for (const threadId of stored.threads) removeFrom(this.threadConns, threadId, connectionId);
-  }
-}
-
-/**
- * The cursor is the `order` of the last item returned, not an offset, so removing items
- * between pages never makes a later page skip one that is still there. Maps iterate in
- * insertion order and `order` only grows, so the scan resumes where it stopped.
- */
-function page<S extends { order: number }, T>(
-  source: Map<string, S>,
-  cursor: string | null,
-  limit: number,
-  project: (stored: S) => T,
-): Page<T> {
-  const after = parseCursor(cursor);
-  const size = Math.max(1, Math.floor(limit));
-  const items: T[] = [];
-  let last = after;
-  let more = false;
-  for (const stored of source.values()) {
-    if (stored.order <= after) continue;
-    if (items.length === size) {
-      more = true;
-      break;
-    }
-    items.push(project(stored));
-    last = stored.order;
-  }
-  return { items, nextCursor: more ? String(last) : null };
-}
-
-function parseCursor(cursor: string | null): number {
-  if (cursor === null || cursor === '0') return 0;
-  if (!/^\d{1,15}$/.test(cursor))
-    throw new BadRequestError(`Invalid page cursor ${JSON.stringify(cursor.slice(0, 40))}`);
-  return Number(cursor);
-}
-
-function done<T>(value: T): Promise<T> {
-  return Promise.resolve(value);
-}
-
-/** Turns a throw into a rejection, as an async store would report it. */
-function settle<T>(compute: () => T): Promise<T> {
-  return new Promise((resolve) => resolve(compute()));
-}
-
-function addTo(index: Map<string, Set<string>>, key: string, value: string): void {
-  const set = index.get(key);
-  if (set) set.add(value);
-  else index.set(key, new Set([value]));
-}
-
-function removeFrom(index: Map<string, Set<string>>, key: string, value: string): void {
-  const set = index.get(key);
-  if (!set) return;
-  set.delete(value);
-  if (set.size === 0) index.delete(key);
 }
 
 function copyThread(record: ThreadRecord): ThreadRecord {
   return { ...record, metadata: { ...record.metadata } };
-}
-
-function copyConnection(stored: StoredConnection): ConnectionRecord {
-  return { ...stored.record, threads: [...stored.threads] };
 }

@@ -1,8 +1,8 @@
 import {
   collectPages,
   describeRegistryStore,
-} from '../../test/contracts/registry-store.contract.js';
-import { MemoryRegistryStore } from './memory-registry.store.js';
+} from '../contracts/registry-store.contract.js';
+import { MemoryRegistryStore } from '../../src/registry/memory-registry.store.js';
 
 describeRegistryStore('MemoryRegistryStore', () => {
   let now = 1_700_000_000_000;
