@@ -1,40 +1,24 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { type ClusterBus } from '../cluster/cluster-bus.js';
 import { CLUSTER_BUS } from '../thread-relay.constants.js';
-import { LiveEvent } from '../cluster/live-event.js';
+import type { LiveEvent } from '../cluster/live-event.js';
 import { PreEncodedJson } from '../sockets/pre-encoded-json.js';
 import { ServerEvents, type ThreadEvent } from '../protocol.js';
 import { LocalSockets } from '../sockets/local-sockets.js';
-import { errorText, RelayLogger } from '../thread-relay.logger.js';
+import { RelayLogger } from '../thread-relay.logger.js';
 import { type ResolvedRelayOptions } from '../thread-relay.options.js';
 import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { AvailabilityDeadlines } from './availability.js';
 import { type MessageLog } from './message-log.interface.js';
 import { MESSAGE_LOG } from '../thread-relay.constants.js';
 import { ReplayGate } from './replay-gate.js';
+import { HeadWaiters } from './head-waiters.js';
+import { LiveGapFiller } from './live-gap-filler.js';
 import { ThreadLine } from './thread-line.js';
-
-/** Threads re-read at once after the bus comes back. */
-const RESYNC_CONCURRENCY = 16;
-/** Events read from the log per page when a gap is filled (also bounded in bytes). */
-const FILL_PAGE = 200;
-const FILL_BYTES = 1024 * 1024;
-/**
- * A gap read that fails (the log unreachable: a failover, a restart) is tried again after
- * these waits before the line goes on past the gap: a Redis Cluster promotes a replica
- * within a few seconds, and the events it holds would be lost to raw clients otherwise.
- */
-const FILL_RETRY_MS = [100, 250, 500, 1000, 2000, 4000];
 
 interface Watchers {
   holders: Set<string>;
   ready: Promise<void>;
-}
-
-interface HeadWaiter {
-  epoch: string;
-  seq: number;
-  done(reached: boolean): void;
 }
 
 /**
@@ -53,7 +37,8 @@ export class LiveThreadEvents implements OnModuleDestroy {
   private readonly lines = new Map<string, ThreadLine>();
   private readonly gates = new Map<string, Set<ReplayGate>>();
   private readonly taps = new Map<string, Set<(event: ThreadEvent) => void>>();
-  private readonly headWaiters = new Map<string, Set<HeadWaiter>>();
+  private readonly headWaiters = new HeadWaiters();
+  private readonly gaps: LiveGapFiller;
   /** Threads whose live events are held while an access change is checked. */
   private readonly holds = new Map<string, number>();
   private readonly releaseWaiters = new Map<string, Array<() => void>>();
@@ -67,9 +52,14 @@ export class LiveThreadEvents implements OnModuleDestroy {
   ) {
     this.log = RelayLogger.for(LiveThreadEvents.name, options);
     this.deadlines = new AvailabilityDeadlines(options.delivery.unavailableTimeoutMs);
+    this.gaps = new LiveGapFiller(messages, this.deadlines, this.log, {
+      stillFilling: (threadId, line) =>
+        this.lines.get(threadId) === line && !this.holds.has(threadId),
+      dispatch: (event, line) => this.dispatch(event, line),
+    });
     this.stopListening = bus.listen({
       threadEvent: (event) => this.receive(event),
-      resync: () => this.resync(),
+      resync: () => this.gaps.resync(this.lines),
     });
   }
 
@@ -108,7 +98,7 @@ export class LiveThreadEvents implements OnModuleDestroy {
     this.watched.delete(threadId);
     this.lines.delete(threadId);
     this.bus.unwatchThread(threadId);
-    this.settleHeadWaiters(threadId);
+    this.headWaiters.settle(threadId, this.lines.get(threadId));
   }
 
   /**
@@ -131,30 +121,7 @@ export class LiveThreadEvents implements OnModuleDestroy {
    * to come by live before its connection joins the room, so they are not sent twice.
    */
   caughtUp(threadId: string, epoch: string, seq: number, timeoutMs: number): Promise<boolean> {
-    const line = this.lines.get(threadId);
-    if (!line || line.epoch !== epoch) return Promise.resolve(false);
-    if (line.head >= seq) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      let set = this.headWaiters.get(threadId);
-      if (!set) {
-        set = new Set();
-        this.headWaiters.set(threadId, set);
-      }
-      const waiter: HeadWaiter = {
-        epoch,
-        seq,
-        done: (reached) => {
-          clearTimeout(timer);
-          set.delete(waiter);
-          if (set.size === 0 && this.headWaiters.get(threadId) === set) {
-            this.headWaiters.delete(threadId);
-          }
-          resolve(reached);
-        },
-      };
-      const timer = setTimeout(() => waiter.done(false), timeoutMs);
-      set.add(waiter);
-    });
+    return this.headWaiters.wait(this.lines.get(threadId), threadId, epoch, seq, timeoutMs);
   }
 
   /**
@@ -286,7 +253,7 @@ export class LiveThreadEvents implements OnModuleDestroy {
       // dropped): what the old line still waited for belongs to a log that is gone.
       line = new ThreadLine(event.epoch, event.seq - 1);
       this.lines.set(event.threadId, line);
-      this.settleHeadWaiters(event.threadId);
+      this.headWaiters.settle(event.threadId, line);
     }
     if (event.seq <= line.head) return;
     line.wait(event, true);
@@ -297,110 +264,7 @@ export class LiveThreadEvents implements OnModuleDestroy {
   private advance(threadId: string, line: ThreadLine): void {
     if (line.filling || this.holds.has(threadId)) return;
     for (let event = line.takeNext(); event; event = line.takeNext()) this.dispatch(event, line);
-    if (line.behind) void this.fill(threadId, line);
-  }
-
-  /**
-   * Reads what the bus missed of every watched thread (its subscriber was away), a few
-   * threads at a time: an instance hosting thousands must not send Redis thousands of
-   * reads at once just as it comes back.
-   */
-  private resync(): void {
-    const queue = [...this.lines.keys()];
-    const next = (): Promise<void> | undefined => {
-      const threadId = queue.shift();
-      if (threadId === undefined) return undefined;
-      const line = this.lines.get(threadId);
-      if (line) line.overflowed = true;
-      return (line ? this.fill(threadId, line) : Promise.resolve()).then(next);
-    };
-    for (let i = 0; i < RESYNC_CONCURRENCY; i++) void next();
-  }
-
-  /** Resolves when the fill under way (or started here) ends. */
-  private fill(threadId: string, line: ThreadLine): Promise<void> {
-    if (line.filling) {
-      line.refill = true;
-      return line.filling;
-    }
-    const filling = this.fillFromLog(threadId, line).finally(() => {
-      if (line.filling === filling) line.filling = null;
-    });
-    line.filling = filling;
-    return filling;
-  }
-
-  /**
-   * Reads the log after the line's head, a page at a time, sending in order, until nothing
-   * is missing. If the log no longer has the missing events (trimmed, replaced) the line
-   * goes on past the gap: the clients fill or reset from history, which is better than
-   * holding the stream. A read that fails is tried again for about 8 s first (see
-   * FILL_RETRY_MS). Stops while the thread is held (its release goes on).
-   */
-  private async fillFromLog(threadId: string, line: ThreadLine): Promise<void> {
-    let failures = 0;
-    for (;;) {
-      line.refill = false;
-      const read = await this.readPage(threadId, line);
-      if (this.lines.get(threadId) !== line || this.holds.has(threadId)) return;
-      const wait = read === 'failed' ? FILL_RETRY_MS[failures] : undefined;
-      if (wait !== undefined) {
-        failures += 1;
-        await new Promise((resolve) => setTimeout(resolve, wait).unref());
-        if (this.lines.get(threadId) !== line || this.holds.has(threadId)) return;
-        continue;
-      }
-      if (read !== 'failed') failures = 0;
-      const progressed = read === 'progressed';
-      for (let event = line.takeNext(); event; event = line.takeNext()) {
-        this.dispatch(event, line);
-      }
-      if (line.refill) continue;
-      if (!line.behind) return;
-      if (progressed) continue;
-      line.skipGap();
-      for (let event = line.takeNext(); event; event = line.takeNext()) {
-        this.dispatch(event, line);
-      }
-      if (!line.behind) return;
-    }
-  }
-
-  /** One page of the log after the head, into the line: whether it had the next event. */
-  private async readPage(
-    threadId: string,
-    line: ThreadLine,
-  ): Promise<'progressed' | 'no_progress' | 'failed'> {
-    try {
-      const slice = await this.deadlines.within(
-        this.messages.read(threadId, line.head, FILL_PAGE, FILL_BYTES),
-        'live gap read',
-      );
-      if (slice.epoch !== line.epoch) return 'no_progress';
-      const from = line.head;
-      for (const event of slice.events) line.wait(LiveEvent.of(event), false);
-      const last = slice.events.at(-1)?.seq ?? from;
-      if (last >= slice.headSeq) line.overflowed = false;
-      return slice.events.some((event) => event.seq === from + 1) ? 'progressed' : 'no_progress';
-    } catch (error) {
-      this.log.warn({
-        msg: 'live gap not filled from the log',
-        threadId,
-        reason: errorText(error),
-      });
-      return 'failed';
-    }
-  }
-
-  /** Tells the waiters of the thread whose seq is reached (or can no longer be). */
-  private settleHeadWaiters(threadId: string): void {
-    const waiters = this.headWaiters.get(threadId);
-    if (!waiters) return;
-    const line = this.lines.get(threadId);
-    for (const waiter of [...waiters]) {
-      if (!line || line.epoch !== waiter.epoch) waiter.done(false);
-      else if (line.head >= waiter.seq) waiter.done(true);
-    }
+    if (line.behind) void this.gaps.fill(threadId, line);
   }
 
   private dispatch(event: LiveEvent, line: ThreadLine): void {
@@ -408,7 +272,7 @@ export class LiveThreadEvents implements OnModuleDestroy {
     line.sent(event);
     const gates = this.gates.get(threadId);
     if (gates) for (const gate of gates) gate.push(event.event);
-    if (this.headWaiters.has(threadId)) this.settleHeadWaiters(threadId);
+    this.headWaiters.settle(threadId, this.lines.get(threadId));
     const taps = this.taps.get(threadId);
     if (taps) {
       for (const listener of taps) {
