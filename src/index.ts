@@ -26,7 +26,8 @@ export {
 export { resolveRelayOptions } from './thread-relay.options-resolver.js';
 export type { RelayRoutes } from './thread-relay.routes.js';
 
-export { ThreadRegistryService, type Resolution } from './registry/thread-registry.service.js';
+export { ThreadRegistryService } from './registry/thread-registry.service.js';
+export { type Resolution } from './registry/id-resolver.js';
 export type { RegistryStore } from './registry/registry-store.interface.js';
 export { MemoryRegistryStore } from './registry/memory-registry.store.js';
 export type {

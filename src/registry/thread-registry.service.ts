@@ -14,22 +14,8 @@ import type { ClaimResult, ConnectionRecord, IdLookup, Page } from './registry.t
 import type { ThreadMetadata, ThreadRecord } from '../thread-record.js';
 import { assertValidId, isRunFormId, parseRunId } from '../ids.js';
 import { ThreadAccessChanges } from './thread-access-changes.js';
+import { IdResolver, type Resolution } from './id-resolver.js';
 import { TouchThrottle } from './touch-throttle.js';
-
-export interface Resolution {
-  threadId: string;
-  /** Set when the id was a run id (registered or of the conventional form). */
-  runId?: string;
-}
-
-/**
- * Positive resolutions are cached briefly. An id never changes meaning while it is
- * registered (a thread id is never a run id, a run maps once), so a hit is safe for as
- * long as the id stays registered; an unregistered id is forgotten here at once and on
- * other instances within the TTL.
- */
-const RESOLVE_CACHE_MAX = 10_000;
-const RESOLVE_CACHE_TTL_MS = 30_000;
 
 /**
  * Who owns which thread, which run belongs to which thread, and which connections are
@@ -38,7 +24,7 @@ const RESOLVE_CACHE_TTL_MS = 30_000;
 @Injectable()
 export class ThreadRegistryService {
   private readonly log: RelayLogger;
-  private readonly resolved = new Map<string, { value: Resolution; until: number }>();
+  private readonly resolver: IdResolver;
   private readonly touches: TouchThrottle;
 
   constructor(
@@ -47,6 +33,7 @@ export class ThreadRegistryService {
     private readonly changes: ThreadAccessChanges,
   ) {
     this.log = RelayLogger.for(ThreadRegistryService.name, options);
+    this.resolver = new IdResolver(store, this.log);
     // A lease renewal at most every tenth of the lease (capped at 10 min) per thread here.
     const ttlMs = options.history.autoThreadTtlSeconds * 1000;
     this.touches = new TouchThrottle(Math.min(ttlMs / 10, 600_000));
@@ -98,7 +85,7 @@ export class ThreadRegistryService {
 
   async unregisterThread(threadId: string): Promise<boolean> {
     const tid = this.checked(threadId, 'threadId');
-    this.forget(tid);
+    this.resolver.forget(tid);
     const removed = await this.store.deleteThread(tid);
     if (removed) {
       this.log.info({ msg: 'thread unregistered', threadId: tid });
@@ -145,7 +132,7 @@ export class ThreadRegistryService {
 
   async unregisterRun(runId: string): Promise<boolean> {
     const rid = this.checked(runId, 'runId');
-    this.resolved.delete(rid);
+    this.resolver.forgetId(rid);
     return this.store.deleteRun(rid);
   }
 
@@ -156,8 +143,7 @@ export class ThreadRegistryService {
 
   /** The resolution of `id` if it is cached and fresh, without a store read. */
   cachedResolution(id: string): Resolution | undefined {
-    const cached = this.resolved.get(id);
-    return cached && cached.until > Date.now() ? cached.value : undefined;
+    return this.resolver.cached(id);
   }
 
   /** Resolution order: registered run, then thread, then the run form's thread part. */
@@ -171,10 +157,7 @@ export class ThreadRegistryService {
       }
       throw error;
     }
-    const cached = this.cachedResolution(checkedId);
-    if (cached) return cached;
-
-    const resolution = await this.lookup(checkedId);
+    const resolution = await this.resolver.resolve(checkedId);
     if (!resolution) {
       const parsed = parseRunId(checkedId);
       const error = new ThreadNotFoundError(
@@ -184,37 +167,7 @@ export class ThreadRegistryService {
       this.log.warn({ msg: 'resolve failed', id: checkedId, code: error.code });
       throw error;
     }
-    this.remember(checkedId, resolution);
     return resolution;
-  }
-
-  private async lookup(id: string): Promise<Resolution | null> {
-    const found = await this.store.lookupId(id);
-    if (found?.kind === 'run') return { threadId: found.threadId, runId: id };
-    if (found?.kind === 'thread') return { threadId: id };
-    const parsed = parseRunId(id);
-    if (!parsed || !(await this.store.getThread(parsed.threadId))) return null;
-    // Recorded so operators see it under its thread; a concurrent mapping wins.
-    const claim = await this.store.putRun(id, parsed.threadId);
-    // A run-form id is never a thread (registration refuses them), so this is a mapping.
-    const threadId = claim.outcome === 'mapped' ? claim.threadId : parsed.threadId;
-    this.log.info({ msg: 'run registered', runId: id, threadId, via: 'run id format' });
-    return { threadId, runId: id };
-  }
-
-  /** Drops cached resolutions to or of a thread that is gone. */
-  private forget(threadId: string): void {
-    for (const [key, entry] of this.resolved) {
-      if (entry.value.threadId === threadId || key === threadId) this.resolved.delete(key);
-    }
-  }
-
-  private remember(id: string, value: Resolution): void {
-    if (this.resolved.size >= RESOLVE_CACHE_MAX) {
-      const oldest = this.resolved.keys().next();
-      if (!oldest.done) this.resolved.delete(oldest.value);
-    }
-    this.resolved.set(id, { value, until: Date.now() + RESOLVE_CACHE_TTL_MS });
   }
 
   getThread(threadId: string): Promise<ThreadRecord | null> {
@@ -242,7 +195,7 @@ export class ThreadRegistryService {
   async sweepExpiredThreads(): Promise<string[]> {
     const expired = await this.store.sweepExpiredThreads();
     for (const threadId of expired) {
-      this.forget(threadId);
+      this.resolver.forget(threadId);
       this.changes.emit({ threadId, reason: 'expired' });
     }
     if (expired.length > 0)
