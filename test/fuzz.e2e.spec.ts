@@ -1,23 +1,34 @@
 /**
- * Seeded fuzz over every client socket event and every HTTP route, in memory and Redis
+ * Seeded fuzz over every client socket event and every HTTP route (history, debug, health,
+ * metrics, Server-Sent Events and stream tickets, the producer API), in memory and Redis
  * mode. The server must stay up, answer every acked event exactly once in the documented
  * `Ack` shape (never INTERNAL), never close a connection for malformed input, and answer
  * every HTTP request in the documented shape with a matching 4xx (never a 5xx, an HTML
- * page or Nest's `{ statusCode, message }`). Afterwards a fresh user still gets a normal
- * round trip, a bystander connection was unaffected and the module logged no error.
+ * page or Nest's `{ statusCode, message }`); a stream that opens starts with documented
+ * frames. Afterwards a fresh user still gets a normal round trip, a bystander connection
+ * was unaffected and the module logged no error.
  *
  * Reproduce with `FUZZ_SEED=<seed> npm test -- test/fuzz.e2e` (the seed is in the test
  * names); `FUZZ_SEED=random` draws a new one.
  */
 import type { Socket } from 'socket.io-client';
-import { HTTP_OUTCOMES, SOCKET_OUTCOMES } from './support/fuzz/expected-outcomes.js';
+import {
+  HTTP_OUTCOMES,
+  PRODUCER_OUTCOMES,
+  SOCKET_OUTCOMES,
+  SSE_OUTCOMES,
+} from './support/fuzz/expected-outcomes.js';
 import { CollectingLogger, Findings, printOutcomesIfVerbose } from './support/fuzz/findings.js';
 import { buildFixture, type Fixture } from './support/fuzz/fixture.js';
 import { fuzzSeed, Rng } from './support/fuzz/fuzz-input.js';
 import { HTTP_CASES, runHttpFuzz } from './support/fuzz/http-fuzz.js';
 import type { Json } from './support/fuzz/json.js';
+import { PRODUCER_MAX_BODY_BYTES } from './support/fuzz/producer-bodies.js';
+import { PRODUCER_CASES, runProducerFuzz } from './support/fuzz/producer-fuzz.js';
 import { RAW_PACKET_CASES, runRawPackets } from './support/fuzz/raw-packet-fuzz.js';
 import { runSocketFuzz, SOCKET_CASES } from './support/fuzz/socket-fuzz.js';
+import { runSseFuzz, SSE_CASES } from './support/fuzz/sse-fuzz.js';
+import { PRODUCER_KEY } from './support/producer-http.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import {
   connectSocket,
@@ -39,6 +50,7 @@ const LIMITS = {
   connectionsPerUser: 1000,
   connectionAttempts: { perMinute: 100_000, burst: 100_000 },
   httpRequests: { perSecond: 100_000, burst: 100_000 },
+  producerRequests: { perSecond: 1_000_000, burst: 1_000_000 },
   readBytes: { perSecond: 1_000_000_000, burst: 1_000_000_000 },
 };
 
@@ -64,6 +76,9 @@ describe.each<[string, () => TestRelayOptions]>([
       // Small logs: joins replay whole logs, and the fuzz writes many messages.
       history: { maxPerThread: 50 },
       debug: { adminToken: TEST_ADMIN_TOKEN },
+      producer: { apiKeys: [PRODUCER_KEY], maxBodyBytes: PRODUCER_MAX_BODY_BYTES },
+      // A stream on a quiet thread shows a second frame (a keep-alive) soon after it opens.
+      sse: { heartbeatMs: 100 },
       logger,
     });
     fx = await buildFixture(relay, mode);
@@ -105,6 +120,24 @@ describe.each<[string, () => TestRelayOptions]>([
     expect(sent).toBeGreaterThan(HTTP_CASES * 0.95);
     expect(findings.report()).toEqual([]);
     expect(findings.unreached(HTTP_OUTCOMES)).toEqual([]);
+  }, 60_000);
+
+  it(`answers ${SSE_CASES} stream and stream-ticket requests in the documented shape, streams with documented frames`, async () => {
+    const findings = new Findings();
+    const sent = await runSseFuzz(fx, rng.fork('sse'), findings);
+    printOutcomesIfVerbose(`SSE outcomes (${mode})`, findings);
+    expect(sent).toBeGreaterThan(SSE_CASES * 0.95);
+    expect(findings.report()).toEqual([]);
+    expect(findings.unreached(SSE_OUTCOMES)).toEqual([]);
+  }, 60_000);
+
+  it(`answers ${PRODUCER_CASES} producer API requests in the documented shape with matching statuses`, async () => {
+    const findings = new Findings();
+    const sent = await runProducerFuzz(fx, rng.fork('producer'), findings);
+    printOutcomesIfVerbose(`producer outcomes (${mode})`, findings);
+    expect(sent).toBeGreaterThan(PRODUCER_CASES * 0.95);
+    expect(findings.report()).toEqual([]);
+    expect(findings.unreached(PRODUCER_OUTCOMES)).toEqual([]);
   }, 60_000);
 
   it('still serves a fresh user, the bystander and /health, and logged no error', async () => {

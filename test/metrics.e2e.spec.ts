@@ -1,5 +1,8 @@
 import type { Socket } from 'socket.io-client';
+import type { ConnectionSession } from '../src/gateway/connection-session.js';
+import { RelayConnectionHandler } from '../src/gateway/relay-connection.handler.js';
 import type { ThreadEvent } from '../src/index.js';
+import { RelayMetrics } from '../src/observability/relay-metrics.service.js';
 import { parsePrometheus, sample, scrape } from './support/prometheus.js';
 import { openSse } from './support/sse-client.js';
 import {
@@ -11,6 +14,60 @@ import {
 } from './support/relay-app.js';
 
 type AckAnswer = { ok: boolean; error?: { code: string } } & Record<string, unknown>;
+
+/** The gateway's per-connection state, which a scrape must not walk (private fields). */
+interface GatewayInternals {
+  sessions: Map<string, ConnectionSession>;
+}
+interface SessionInternals {
+  joined: Map<string, unknown>;
+}
+
+/**
+ * `map` behind a proxy that calls `count` on each property read `counted` admits (every
+ * method call and `size` read starts with one), so a test can tell what touched it.
+ */
+function countingMap<M extends Map<unknown, unknown>>(
+  map: M,
+  counted: (key: string | symbol) => boolean,
+  count: () => void,
+): M {
+  return new Proxy(map, {
+    get(target, key) {
+      if (counted(key)) count();
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** Reading a map's members one by one (what rebuilding a list from it takes). */
+const WALKS = new Set<string | symbol>(['keys', 'values', 'entries', 'forEach', Symbol.iterator]);
+
+/**
+ * Sets `flag.now` while any of the app's metrics computes its value for a scrape (a
+ * gauge's `collect`), so reads made then are told from the gateway's own, which may run at
+ * the same time (a join's replay finishing). Answers a function that undoes it.
+ */
+function flagCollects(metrics: RelayMetrics, flag: { now: boolean }): () => void {
+  const undo: Array<() => void> = [];
+  for (const metric of metrics.registry.getMetricsAsArray() as unknown as Array<{
+    collect?: () => unknown;
+  }>) {
+    const collect = metric.collect;
+    if (typeof collect !== 'function') continue;
+    metric.collect = function (this: unknown) {
+      flag.now = true;
+      try {
+        return collect.call(this);
+      } finally {
+        flag.now = false;
+      }
+    };
+    undo.push(() => (metric.collect = collect));
+  }
+  return () => undo.forEach((restore) => restore());
+}
 
 describe.each(backendModes('metrics'))('GET /metrics (%s)', (_mode, config) => {
   let relay: RelayApp;
@@ -126,6 +183,89 @@ describe.each(backendModes('metrics'))('GET /metrics (%s)', (_mode, config) => {
       'the connection gauge back to 0',
     );
     expect(sample(await scrape(relay.url), 'relay_joined_threads')).toBe(0);
+  });
+
+  it('keeps relay_joined_threads as joins and leaves happen: a scrape walks no connection and reads no thread list', async () => {
+    const tag = Math.random().toString(36).slice(2);
+    const users = ['jo', 'kit', 'lux'].map((name) => `${name}-${tag}`);
+    const threadsOf = (user: string) => [0, 1, 2].map((i) => `${user}-t${i}`);
+    const joinAll = async (user: string) => {
+      const socket = await connectSocket(relay.url, await relay.token(user));
+      sockets.push(socket);
+      for (const threadId of threadsOf(user)) {
+        expect(await socket.emitWithAck('thread:join', { threadId })).toMatchObject({ ok: true });
+      }
+      return socket;
+    };
+    const joinedGauge = async () => sample(await scrape(relay.url), 'relay_joined_threads');
+    // Two connections per user, each in the user's three threads: 18 joins, 9 threads.
+    const connections: Socket[] = [];
+    for (const user of users) {
+      for (const threadId of threadsOf(user)) await relay.registry.registerThread(threadId, user);
+      connections.push(await joinAll(user), await joinAll(user));
+    }
+
+    // What the gateway's own work reads (a control), and what scrapes read of it.
+    const reads = { gateway: 0, scrapes: { connectionWalks: 0, threadListReads: 0 } };
+    const collecting = { now: false };
+    const handler: RelayConnectionHandler = relay.app.get(RelayConnectionHandler);
+    const gateway = handler as unknown as GatewayInternals;
+    const sessions = gateway.sessions;
+    gateway.sessions = countingMap(
+      sessions,
+      (key) => WALKS.has(key),
+      () => {
+        if (collecting.now) reads.scrapes.connectionWalks += 1;
+      },
+    );
+    const unflag = flagCollects(relay.app.get(RelayMetrics), collecting);
+    try {
+      expect(sessions.size).toBe(6);
+      for (const session of sessions.values()) {
+        const internals = session as unknown as SessionInternals;
+        internals.joined = countingMap(
+          internals.joined,
+          () => true,
+          () => {
+            if (collecting.now) reads.scrapes.threadListReads += 1;
+            else reads.gateway += 1;
+          },
+        );
+      }
+
+      expect(await joinedGauge()).toBe(9);
+
+      // The proxies see the gateway's own use of the lists: a leave reads one.
+      const [first, second] = connections as [Socket, Socket];
+      const [left] = threadsOf(users[0] as string) as [string];
+      const before = reads.gateway;
+      expect(await first.emitWithAck('thread:leave', { threadId: left })).toMatchObject({
+        ok: true,
+      });
+      expect(reads.gateway).toBeGreaterThan(before);
+      // The other connection is still in it; once it leaves too, the thread no longer counts.
+      expect(await joinedGauge()).toBe(9);
+      expect(await second.emitWithAck('thread:leave', { threadId: left })).toMatchObject({
+        ok: true,
+      });
+      expect(await joinedGauge()).toBe(8);
+
+      // A disconnect drops only threads no other connection here is in: none for the first,
+      // the user's two others for the second.
+      first.close();
+      await waitUntil(
+        async () => sample(await scrape(relay.url), 'relay_connections') === 5,
+        'the disconnect',
+      );
+      expect(await joinedGauge()).toBe(8);
+      second.close();
+      await waitUntil(async () => (await joinedGauge()) === 6, 'the second disconnect');
+
+      expect(reads.scrapes).toEqual({ connectionWalks: 0, threadListReads: 0 });
+    } finally {
+      unflag();
+      gateway.sessions = sessions;
+    }
   });
 
   it('counts open Server-Sent Events streams, and the ended ones by reason', async () => {

@@ -18,6 +18,7 @@ import {
   type RelaySessionNotice,
 } from '../src/index.js';
 import {
+  backendModes,
   connectSocket,
   startRelayApp,
   TEST_JWT_SECRET,
@@ -156,7 +157,10 @@ function refresh(socket: Socket, payload: unknown): Promise<Ack<{ expiresAt: num
   >;
 }
 
-describe('SDK credential renewal against the relay (3 s JWTs)', () => {
+/** Memory and Redis: on Redis the connection, its joins and the log a resume reads are in the store. */
+const backends = backendModes('renewal');
+
+describe.each(backends)('SDK credential renewal against the relay (3 s JWTs, %s)', (_, config) => {
   let relay: RelayApp;
   const authCalls: AuthCall[] = [];
   /** Every `auth:refresh` the server received, by connection id. */
@@ -166,7 +170,7 @@ describe('SDK credential renewal against the relay (3 s JWTs)', () => {
   const rawSockets: Socket[] = [];
 
   beforeAll(async () => {
-    relay = await startRelayApp({ authenticate: recordingAuthenticator(authCalls) });
+    relay = await startRelayApp({ ...config(), authenticate: recordingAuthenticator(authCalls) });
     const namespace = relay.app.get(LocalSockets).namespace;
     namespace?.on('connection', (socket: ServerSocket) => {
       connections.push(socket.id);

@@ -4,11 +4,13 @@ import type { NextFunction, Request, Response } from 'express';
 import { PRODUCER_ROUTE } from './producer/producer-routes.js';
 
 /**
- * The module's routes, after any global prefix: `POST /threads/:id/messages`, the debug
- * routes and the producer routes (`PRODUCER_ROUTE`). Matched loosely (any prefix, trailing
- * slash, any case) as express routes them.
+ * The module's routes, after any global prefix: the thread routes (`/threads/:id/messages`,
+ * `/events`, `/stream-tickets`), the debug routes and the producer routes
+ * (`PRODUCER_ROUTE`). Matched loosely (any prefix, trailing slash, any case) as express
+ * routes them.
  */
-const MODULE_ROUTE = /\/threads\/[^/]+\/messages\/?$|\/debug\/websocket(?:\/|$)/i;
+const MODULE_ROUTE =
+  /\/threads\/[^/]+\/(?:messages|events|stream-tickets)\/?$|\/debug\/websocket(?:\/|$)/i;
 
 /**
  * What body-parser (via express.json/urlencoded) and express's router attach to the

@@ -59,7 +59,7 @@ export function errorBodyProblems(body: Json): string[] {
   return problems;
 }
 
-function threadEventProblems(event: unknown): string[] {
+export function threadEventProblems(event: unknown): string[] {
   if (!isRecord(event)) return ['message is not an object'];
   const problems: string[] = [];
   for (const field of ['id', 'threadId', 'epoch', 'type'] as const) {
@@ -112,6 +112,46 @@ export function okAckProblems(event: string, answer: Json, threadId: unknown): s
   return problems;
 }
 
+/** Problems with a send receipt (`DeliveryReceipt`). */
+function receiptProblems(body: Json): string[] {
+  const problems: string[] = [];
+  for (const field of ['messageId', 'threadId', 'epoch'] as const) {
+    if (typeof body[field] !== 'string') problems.push(`${field} is not a string`);
+  }
+  if (!isNonNegativeInt(body.seq) || body.seq === 0) problems.push('seq is not >= 1');
+  if (!isNonNegativeInt(body.onlineConnections)) {
+    problems.push('onlineConnections is not a non-negative int');
+  }
+  if (typeof body.duplicate !== 'boolean') problems.push('duplicate is not a boolean');
+  return problems;
+}
+
+/** Problems with the `results` of a producer batch: one receipt or error per event sent. */
+function batchProblems(c: HttpCase, body: Json): string[] {
+  if (!Array.isArray(body.results)) return ['results is not an array'];
+  const problems: string[] = [];
+  const sent = sentEvents(c);
+  if (sent !== undefined && body.results.length !== sent) {
+    problems.push(`${body.results.length} results for ${sent} events`);
+  }
+  for (const result of body.results) {
+    if (!isRecord(result)) problems.push('a result is not an object');
+    else if (result.ok === false) problems.push(...errorBodyProblems(result));
+    else problems.push(...receiptProblems(result).map((p) => `a receipt's ${p}`));
+  }
+  return [...new Set(problems)];
+}
+
+/** How many events a batch body carried, when it is plain JSON with an `events` array. */
+function sentEvents(c: HttpCase): number | undefined {
+  try {
+    const body: unknown = JSON.parse(c.body?.toString('utf8') ?? '');
+    return isRecord(body) && Array.isArray(body.events) ? body.events.length : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function okBodyProblems(c: HttpCase, status: number, body: Json): string[] {
   const problems: string[] = [];
   switch (c.route) {
@@ -155,6 +195,50 @@ export function okBodyProblems(c: HttpCase, status: number, body: Json): string[
       }
       break;
     }
+    case 'sse:ticket':
+      if (status !== 201) problems.push(`status ${status} instead of 201`);
+      if (typeof body.ticket !== 'string' || !/^[A-Za-z0-9_-]{32}$/.test(body.ticket)) {
+        problems.push('ticket is not 32 base64url characters');
+      }
+      if (body.expiresInMs !== 60_000) problems.push('expiresInMs is not 60000');
+      break;
+    case 'producer:thread':
+      if (status !== 200) problems.push(`status ${status} instead of 200`);
+      if (c.pathKind === 'encoded' && body.threadId !== c.threadId) {
+        problems.push('threadId is not the one registered');
+      }
+      if (typeof body.ownerId !== 'string') problems.push('ownerId is not a string');
+      if (typeof body.created !== 'boolean') problems.push('created is not a boolean');
+      break;
+    case 'producer:run':
+      if (status !== 200) problems.push(`status ${status} instead of 200`);
+      if (c.pathKind === 'encoded' && body.runId !== c.threadId) {
+        problems.push('runId is not the one registered');
+      }
+      if (typeof body.threadId !== 'string') problems.push('threadId is not a string');
+      if (typeof body.created !== 'boolean') problems.push('created is not a boolean');
+      break;
+    case 'producer:send':
+      problems.push(...receiptProblems(body));
+      if (status !== (body.duplicate === true ? 200 : 201)) {
+        problems.push(`status ${status} with duplicate: ${String(body.duplicate)}`);
+      }
+      break;
+    case 'producer:batch':
+      if (status !== 200) problems.push(`status ${status} instead of 200`);
+      problems.push(...batchProblems(c, body));
+      break;
+    case 'producer:delivery':
+      if (status !== 200) problems.push(`status ${status} instead of 200`);
+      if (typeof body.threadId !== 'string') problems.push('threadId is not a string');
+      if (!isNonNegativeInt(body.seq) || body.seq === 0) problems.push('seq is not >= 1');
+      if (typeof body.delivered !== 'boolean') problems.push('delivered is not a boolean');
+      if (!isNonNegativeInt(body.cursor)) problems.push('cursor is not a non-negative int');
+      break;
+    case 'producer:user':
+      if (status !== 202) problems.push(`status ${status} instead of 202`);
+      if (typeof body.messageId !== 'string') problems.push('messageId is not a string');
+      break;
     default:
       break;
   }

@@ -43,3 +43,42 @@ export const HTTP_OUTCOMES = [
   'health -> 200',
   'metrics -> 200',
 ];
+
+/** Outcomes the Server-Sent Events fuzz must reach. */
+export const SSE_OUTCOMES = [
+  'sse:events -> 200',
+  'sse:events by ticket -> 200',
+  'sse:events -> 400 BAD_REQUEST',
+  'sse:events -> 400 INVALID_ID',
+  'sse:events -> 401 UNAUTHORIZED',
+  'sse:events -> 403 FORBIDDEN',
+  'sse:events -> 404 THREAD_NOT_FOUND',
+  'sse:ticket -> 201',
+  'sse:ticket -> 401 UNAUTHORIZED',
+  'sse:ticket -> 403 FORBIDDEN',
+  'sse:ticket -> 404 THREAD_NOT_FOUND',
+];
+
+/** Outcomes the producer API fuzz must reach. */
+export const PRODUCER_OUTCOMES = [
+  'producer:send -> 201',
+  'producer:send -> 200',
+  'producer:send -> 400 BAD_REQUEST',
+  'producer:send -> 400 INVALID_ID',
+  'producer:send -> 400 INVALID_EVENT_TYPE',
+  'producer:send -> 401 UNAUTHORIZED',
+  'producer:send -> 404 THREAD_NOT_FOUND',
+  'producer:send -> 413 PAYLOAD_TOO_LARGE',
+  'producer:batch -> 200',
+  'producer:batch -> 400 BAD_REQUEST',
+  'producer:batch -> 413 PAYLOAD_TOO_LARGE',
+  'producer:thread -> 200',
+  'producer:thread -> 400 BAD_REQUEST',
+  'producer:thread -> 409 THREAD_OWNERSHIP_CONFLICT',
+  'producer:run -> 200',
+  'producer:run -> 404 THREAD_NOT_FOUND',
+  'producer:delivery -> 200',
+  'producer:delivery -> 400 BAD_REQUEST',
+  'producer:user -> 202',
+  'producer:user -> 400 BAD_REQUEST',
+];

@@ -15,24 +15,49 @@ export type RouteName =
   | 'debug:mappings'
   | 'debug:send'
   | 'health'
-  | 'metrics';
+  | 'metrics'
+  | 'sse:events'
+  | 'sse:ticket'
+  | 'producer:thread'
+  | 'producer:run'
+  | 'producer:send'
+  | 'producer:batch'
+  | 'producer:delivery'
+  | 'producer:user';
 
 export interface HttpCase {
   route: RouteName;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   path: string;
   headers: Record<string, string>;
   body?: Buffer;
   /** What the request carries, for reports and oracles. */
-  auth: 'user' | 'other-user' | 'admin' | 'bad' | 'none';
+  auth: 'user' | 'other-user' | 'admin' | 'producer' | 'ticket' | 'bad' | 'none';
   userId?: string;
   threadId?: unknown;
   /** Whether the segment reached the route as a plain (decodable) id. */
   pathKind: string;
+  /** SSE: the rendering asked for, and the stream ticket the request spends. */
+  sse?: { format: string; ticket?: TicketUse };
 }
 
+/**
+ * A stream ticket a case spends, bought just before it is sent (tickets are single use):
+ * `fresh` for `userId`'s `threadId`, `spent` one that was redeemed already. The path
+ * holds `TICKET_SLOT` where it goes.
+ */
+export interface TicketUse {
+  kind: 'fresh' | 'spent';
+  userId: string;
+  threadId: string;
+}
+export const TICKET_SLOT = '{ticket}';
+
 /** A path segment for a thread id: usually its encoding, sometimes a hostile one. */
-function pathSegment(rng: Rng, id: unknown): { segment: string; kind: string; decoded: unknown } {
+export function pathSegment(
+  rng: Rng,
+  id: unknown,
+): { segment: string; kind: string; decoded: unknown } {
   const text = typeof id === 'string' ? id : (JSON.stringify(id) ?? 'undefined');
   return rng.weighted<() => { segment: string; kind: string; decoded: unknown }>([
     [70, () => ({ segment: percentEncode(text) || '%20', kind: 'encoded', decoded: text || ' ' })],
@@ -90,7 +115,7 @@ function pathSegment(rng: Rng, id: unknown): { segment: string; kind: string; de
   ])();
 }
 
-function queryValue(rng: Rng): string {
+export function queryValue(rng: Rng): string {
   return rng.weighted<() => string>([
     [20, () => String(rng.int(50))],
     [5, () => '0'],
@@ -109,7 +134,7 @@ function queryValue(rng: Rng): string {
   ])();
 }
 
-function queryString(rng: Rng, names: string[]): string {
+export function queryString(rng: Rng, names: string[]): string {
   const parts: string[] = [];
   for (const name of names) {
     if (rng.chance(0.45)) continue;
@@ -126,7 +151,7 @@ function queryString(rng: Rng, names: string[]): string {
 }
 
 /** The Authorization header (if any) and what it amounts to for `route`. */
-function pickAuth(
+export function pickAuth(
   rng: Rng,
   fx: Fixture,
   admin: boolean,

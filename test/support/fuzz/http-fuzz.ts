@@ -8,22 +8,35 @@ import type { Findings } from './findings.js';
 import { mayTouch, type Fixture } from './fixture.js';
 import { describeValue, type Rng } from './fuzz-input.js';
 import { fixedHttpCases } from './http-fixed-cases.js';
-import { httpCase, type HttpCase } from './http-cases.js';
+import { httpCase, type HttpCase, type RouteName } from './http-cases.js';
 import { isRecord } from './json.js';
+import { completeFrames, SSE_FRAMES_READ, sseStreamProblems } from './sse-frames.js';
 
 export const HTTP_CASES = 1500;
 const HTTP_CONCURRENCY = 24;
 
-interface HttpAnswer {
+export interface HttpAnswer {
   status: number;
   contentType: string;
   text: string;
+  /** A `text/event-stream` answer, read up to its first frames. */
+  stream?: boolean;
   error?: string;
 }
 
-function sendHttp(baseUrl: string, agent: http.Agent, c: HttpCase): Promise<HttpAnswer> {
+/**
+ * Sends one case and reads its answer. A `text/event-stream` answer never ends by itself:
+ * its first frames are read, then the request is aborted.
+ */
+export function sendHttp(baseUrl: string, agent: http.Agent, c: HttpCase): Promise<HttpAnswer> {
   const url = new URL(baseUrl);
   return new Promise((resolve) => {
+    let settled = false;
+    const settle = (answer: HttpAnswer) => {
+      if (settled) return;
+      settled = true;
+      resolve(answer);
+    };
     let request: http.ClientRequest;
     try {
       request = http.request(
@@ -36,17 +49,26 @@ function sendHttp(baseUrl: string, agent: http.Agent, c: HttpCase): Promise<Http
           agent,
         },
         (response) => {
+          const contentType = response.headers['content-type'] ?? '';
+          const stream = contentType.startsWith('text/event-stream');
+          const answer = (text: string): HttpAnswer => ({
+            status: response.statusCode ?? 0,
+            contentType,
+            text,
+            ...(stream ? { stream } : {}),
+          });
           const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () =>
-            resolve({
-              status: response.statusCode ?? 0,
-              contentType: response.headers['content-type'] ?? '',
-              text: Buffer.concat(chunks).toString('utf8'),
-            }),
-          );
+          response.on('data', (chunk: Buffer) => {
+            chunks.push(chunk);
+            if (!stream) return;
+            const text = Buffer.concat(chunks).toString('utf8');
+            if (completeFrames(text).length < SSE_FRAMES_READ) return;
+            settle(answer(text));
+            request.destroy();
+          });
+          response.on('end', () => settle(answer(Buffer.concat(chunks).toString('utf8'))));
           response.on('error', (error) =>
-            resolve({ status: 0, contentType: '', text: '', error: error.message }),
+            settle({ status: 0, contentType: '', text: '', error: error.message }),
           );
         },
       );
@@ -57,7 +79,7 @@ function sendHttp(baseUrl: string, agent: http.Agent, c: HttpCase): Promise<Http
     }
     request.setTimeout(15_000, () => request.destroy(new Error('no answer within 15 s')));
     request.on('error', (error) =>
-      resolve({ status: 0, contentType: '', text: '', error: error.message }),
+      settle({ status: 0, contentType: '', text: '', error: error.message }),
     );
     request.end(c.body);
   });
@@ -86,6 +108,10 @@ function checkHttpAnswer(fx: Fixture, c: HttpCase, a: HttpAnswer, findings: Find
     }
     return;
   }
+  if (a.stream) {
+    checkStream(fx, c, a, findings, out);
+    return;
+  }
   let body: unknown;
   try {
     body = JSON.parse(a.text);
@@ -111,15 +137,9 @@ function checkHttpAnswer(fx: Fixture, c: HttpCase, a: HttpAnswer, findings: Find
     for (const problem of okBodyProblems(c, a.status, body)) {
       findings.add(`http ${route}: ${problem}`, out);
     }
-    const authorized = route.startsWith('debug:') ? c.auth === 'admin' : c.auth === 'user';
-    if (!authorized) findings.add(`http ${route}: ${a.status} without the right credential`, out);
-    if (route.startsWith('history:') && c.userId !== undefined) {
-      const may = mayTouch(fx, c.userId, c.threadId);
-      if (may === 'no' && c.pathKind === 'encoded') {
-        findings.add(`http ${route}: succeeded on a thread the user may not use`, out);
-      } else if (may === 'unknown' && typeof c.threadId === 'string' && route === 'history:post') {
-        fx.ownerOf.set(c.threadId, c.userId);
-      }
+    checkSuccess(fx, c, a.status, findings, out);
+    if (route === 'producer:thread' && typeof body.threadId === 'string') {
+      if (typeof body.ownerId === 'string') fx.ownerOf.set(body.threadId, body.ownerId);
     }
     return;
   }
@@ -147,24 +167,76 @@ function checkHttpAnswer(fx: Fixture, c: HttpCase, a: HttpAnswer, findings: Find
   if (statuses && !statuses.includes(a.status)) {
     findings.add(`http ${route}: ${String(error.code)} with status ${a.status}`, out);
   }
-  if (!route.startsWith('debug:') && c.auth === 'user' && error.code === 'UNAUTHORIZED') {
-    findings.add(`http ${route}: a valid user token refused`, out);
+  if (error.code === 'UNAUTHORIZED' && rightCredentials(route).includes(c.auth)) {
+    findings.add(`http ${route}: a valid ${CREDENTIAL_NAMES[c.auth]} refused`, out);
   }
 }
 
-export async function runHttpFuzz(fx: Fixture, rng: Rng, findings: Findings): Promise<number> {
+const CREDENTIAL_NAMES: Record<HttpCase['auth'], string> = {
+  user: 'user token',
+  'other-user': "another user's token",
+  admin: 'admin token',
+  producer: 'producer key',
+  ticket: 'stream ticket',
+  bad: 'bad credential',
+  none: 'missing credential',
+};
+
+/** The credentials that open `route`. */
+function rightCredentials(route: RouteName): Array<HttpCase['auth']> {
+  if (route.startsWith('debug:')) return ['admin'];
+  if (route.startsWith('producer:')) return ['producer'];
+  if (route === 'sse:events') return ['user', 'ticket'];
+  return ['user'];
+}
+
+/** A 2xx: the right credential, and for a user, a thread it may use. */
+function checkSuccess(fx: Fixture, c: HttpCase, status: number, findings: Findings, out: string) {
+  const { route } = c;
+  if (!rightCredentials(route).includes(c.auth)) {
+    findings.add(`http ${route}: ${status} without the right credential`, out);
+  }
+  if ((route.startsWith('history:') || route.startsWith('sse:')) && c.userId !== undefined) {
+    const may = mayTouch(fx, c.userId, c.threadId);
+    if (may === 'no' && c.pathKind === 'encoded') {
+      findings.add(`http ${route}: succeeded on a thread the user may not use`, out);
+    } else if (may === 'unknown' && typeof c.threadId === 'string' && route === 'history:post') {
+      fx.ownerOf.set(c.threadId, c.userId);
+    }
+  }
+}
+
+/** A `text/event-stream` answer: only `GET /threads/:id/events` may open one, and only as a 200. */
+function checkStream(fx: Fixture, c: HttpCase, a: HttpAnswer, findings: Findings, out: string) {
+  const { route } = c;
+  if (route !== 'sse:events' || a.status !== 200) {
+    findings.add(`http ${route}: a ${a.status} event stream`, out);
+    return;
+  }
+  if (c.auth === 'ticket') findings.saw('sse:events by ticket -> 200');
+  checkSuccess(fx, c, a.status, findings, out);
+  for (const problem of sseStreamProblems(c, a.text))
+    findings.add(`http ${route}: ${problem}`, out);
+}
+
+/**
+ * Sends `cases` `HTTP_CONCURRENCY` at a time and checks every answer; `prepare` may
+ * complete a case right before it goes (a single-use ticket). Answers the number sent.
+ */
+export async function runHttpCases(
+  fx: Fixture,
+  cases: HttpCase[],
+  findings: Findings,
+  prepare: (c: HttpCase) => Promise<HttpCase> = (c) => Promise.resolve(c),
+): Promise<number> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: HTTP_CONCURRENCY });
   let next = 0;
   let sent = 0;
-  const cases = [
-    ...fixedHttpCases(fx),
-    ...Array.from({ length: HTTP_CASES }, () => httpCase(rng, fx)),
-  ];
   try {
     await Promise.all(
       Array.from({ length: HTTP_CONCURRENCY }, async () => {
         while (next < cases.length) {
-          const c = cases[next++] as HttpCase;
+          const c = await prepare(cases[next++] as HttpCase);
           const answer = await sendHttp(fx.relay.url, agent, c);
           if (answer.status === -1) continue; // refused by the client, never sent
           sent += 1;
@@ -176,4 +248,12 @@ export async function runHttpFuzz(fx: Fixture, rng: Rng, findings: Findings): Pr
     agent.destroy();
   }
   return sent;
+}
+
+export function runHttpFuzz(fx: Fixture, rng: Rng, findings: Findings): Promise<number> {
+  const cases = [
+    ...fixedHttpCases(fx),
+    ...Array.from({ length: HTTP_CASES }, () => httpCase(rng, fx)),
+  ];
+  return runHttpCases(fx, cases, findings);
 }
