@@ -8,7 +8,7 @@ import type {
 } from './cluster-bus.js';
 
 /**
- * Messages on the channels of `cluster-channels.ts`. A thread's live channel carries
+ * Messages on the channels of `redis/redis-keys.ts` (in memory, the same kinds). A thread's live channel carries
  * `e<seq>\n<epoch>\n<stored body JSON>` for an event (written by the append script, which
  * has exactly these pieces at hand, so Redis never builds JSON) and `a<reason>` for an
  * access change. An acks channel carries `<epoch>\n<cursor>\n<userId>` (written by the

@@ -4,7 +4,7 @@ import type { RedisClient } from './redis-client.js';
 /**
  * A Lua script run with EVALSHA, falling back to EVAL once per connection that has not
  * cached it (NOSCRIPT). Unlike `defineCommand` this adds no methods to a client the
- * user may have passed in. Every script of the registry touches keys of one hash slot.
+ * user may have passed in. Every script touches the keys of one hash slot.
  */
 export class LuaScript {
   private readonly sha: string;

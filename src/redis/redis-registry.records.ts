@@ -66,7 +66,7 @@ export function scanCursor(cursor: string | null): string {
   return cursor;
 }
 
-/** `<bucket>:<HSCAN cursor>` of a bucketed index (see `redis-registry.keys.ts`); null is the start. */
+/** `<bucket>:<HSCAN cursor>` of a bucketed index (see `redis-keys.ts`); null is the start. */
 export function bucketCursor(cursor: string | null): [bucket: number, scan: string] {
   if (cursor === null) return [0, '0'];
   const match = /^(\d{1,2}):(\d{1,20})$/.exec(cursor);
