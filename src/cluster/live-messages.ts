@@ -8,11 +8,12 @@ import type {
 } from './cluster-bus.js';
 
 /**
- * Messages on the channels of `redis/redis-keys.ts` (in memory, the same kinds). A thread's live channel carries
- * `e<seq>\n<epoch>\n<stored body JSON>` for an event (written by the append script, which
- * has exactly these pieces at hand, so Redis never builds JSON) and `a<reason>` for an
- * access change. An acks channel carries `<epoch>\n<cursor>\n<userId>` (written by the
- * cursor script); a user channel the event's JSON.
+ * Messages on the channels of `redis/redis-keys.ts` (in memory, the same kinds). A
+ * thread's live channel carries `e<seq>\n<epoch>\n<stored body JSON>` for an event
+ * (written by the append script, which has exactly these pieces at hand, so Redis never
+ * builds JSON) and `a<reason>` for an access change. An acks channel carries
+ * `<epoch>\n<cursor>\n<userId>` (written by the cursor script); a user channel the
+ * event's JSON.
  */
 const REASONS: readonly AccessChangeReason[] = [
   'unregistered',
