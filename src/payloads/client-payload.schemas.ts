@@ -55,7 +55,3 @@ export const authRefreshSchema = z.object({
     .min(1, 'token must not be empty')
     .max(MAX_TOKEN_CHARS, `token must be at most ${MAX_TOKEN_CHARS} characters`),
 });
-
-export type JoinInput = z.infer<typeof joinSchema>;
-export type AckInput = z.infer<typeof ackSchema>;
-export type UserMessageInput = z.infer<typeof userMessageSchema>;
