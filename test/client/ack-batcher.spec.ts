@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
-import { AckBatcher } from './ack-batcher.js';
-import { TimerSet } from './timer-set.js';
+import { AckBatcher } from '../../src/client/ack-batcher.js';
+import { TimerSet } from '../../src/client/timer-set.js';
 
 describe('AckBatcher', () => {
   let timers: TimerSet;

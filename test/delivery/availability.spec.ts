@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
-import { RelayUnavailableError } from '../errors/relay-unavailable.error.js';
-import { AvailabilityDeadlines } from './availability.js';
+import { RelayUnavailableError } from '../../src/errors/relay-unavailable.error.js';
+import { AvailabilityDeadlines } from '../../src/delivery/availability.js';
 
 const never = () => new Promise<never>(() => undefined);
 

@@ -1,8 +1,8 @@
-import { expectValidAgUi } from '../../test/support/ag-ui-validation.js';
-import { threadEvents } from '../../test/support/thread-events.js';
-import type { JsonValue, ThreadEvent } from '../protocol.js';
-import { AgUiRenderer, type AgUiEvent } from './ag-ui-renderer.js';
-import type { StreamResetNotice } from './reset-notice.js';
+import { expectValidAgUi } from '../support/ag-ui-validation.js';
+import { threadEvents } from '../support/thread-events.js';
+import type { JsonValue, ThreadEvent } from '../../src/protocol.js';
+import { AgUiRenderer, type AgUiEvent } from '../../src/formats/ag-ui-renderer.js';
+import type { StreamResetNotice } from '../../src/formats/reset-notice.js';
 
 const THREAD = 'thread-1';
 const EPOCH = '0123456789abcdef';

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { io as connect } from 'socket.io-client';
-import { encodePreEncodedJson, PreEncodedJson } from './pre-encoded-json.js';
+import { encodePreEncodedJson, PreEncodedJson } from '../../src/sockets/pre-encoded-json.js';
 
 describe('pre-encoded JSON on a socket.io server', () => {
   it.each(['/', '/relay'])(

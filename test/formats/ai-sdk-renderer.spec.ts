@@ -1,8 +1,8 @@
 import { readUIMessageStream, uiMessageChunkSchema, type UIMessage, type UIMessageChunk } from 'ai';
-import { threadEvents } from '../../test/support/thread-events.js';
-import type { JsonValue, ThreadEvent } from '../protocol.js';
-import { AiSdkRenderer, type AiSdkChunk } from './ai-sdk-renderer.js';
-import type { StreamResetNotice } from './reset-notice.js';
+import { threadEvents } from '../support/thread-events.js';
+import type { JsonValue, ThreadEvent } from '../../src/protocol.js';
+import { AiSdkRenderer, type AiSdkChunk } from '../../src/formats/ai-sdk-renderer.js';
+import type { StreamResetNotice } from '../../src/formats/reset-notice.js';
 
 const THREAD = 'thread-1';
 const EPOCH = '0123456789abcdef';

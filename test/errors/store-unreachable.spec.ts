@@ -1,7 +1,7 @@
-import { RelayUnavailableError } from './relay-unavailable.error.js';
-import { ThreadNotFoundError } from './thread-not-found.error.js';
-import { asUnavailableIfUnreachable, isStoreUnreachable } from './store-unreachable.js';
-import { toErrorBody } from './error-answer.js';
+import { RelayUnavailableError } from '../../src/errors/relay-unavailable.error.js';
+import { ThreadNotFoundError } from '../../src/errors/thread-not-found.error.js';
+import { asUnavailableIfUnreachable, isStoreUnreachable } from '../../src/errors/store-unreachable.js';
+import { toErrorBody } from '../../src/errors/error-answer.js';
 
 function named(name: string, message: string): Error {
   const error = new Error(message);

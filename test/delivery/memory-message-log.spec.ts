@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
-import { describeMessageLog } from '../../test/contracts/message-log.contract.js';
-import { MemoryMessageLog } from './memory-message-log.js';
+import { describeMessageLog } from '../contracts/message-log.contract.js';
+import { MemoryMessageLog } from '../../src/delivery/memory-message-log.js';
 
 describeMessageLog('MemoryMessageLog', (retention) => {
   let now = 1_700_000_000_000;

@@ -1,4 +1,4 @@
-import { resolveClientOptions } from './client.options.js';
+import { resolveClientOptions } from '../../src/client/client.options.js';
 
 describe('resolveClientOptions', () => {
   const base = { url: 'http://localhost:8000', token: 't' };
