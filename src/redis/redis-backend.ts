@@ -7,6 +7,7 @@ import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import type { ResolvedRelayOptions } from '../thread-relay.options.js';
 import { publishCommandOf } from './redis-client.js';
 import { ReplicaAcks } from './replica-acks.js';
+import { RedisTicketStore } from './redis-ticket-store.js';
 import { RedisConnections } from './redis-connections.js';
 
 /** Everything that exists only in Redis mode; loaded with a dynamic import. */
@@ -16,6 +17,7 @@ export class RedisBackend {
     readonly registryStore: RedisRegistryStore,
     readonly messageLog: RedisMessageLog,
     readonly rateLimitStore: RedisRateLimitStore,
+    readonly tickets: RedisTicketStore,
     readonly bus: RedisClusterBus,
   ) {}
 
@@ -67,7 +69,8 @@ export class RedisBackend {
             })
           : null,
       ),
-      new RedisRateLimitStore(connections.commands, options.keyPrefix),
+      new RedisRateLimitStore(connections.commands, keys),
+      new RedisTicketStore(connections.commands, keys),
       new RedisClusterBus(connections.commands, connections.subscriber, keys, (kind, error) =>
         log.warn({ msg: 'cluster bus message dropped', kind, reason: errorText(error) }),
       ),

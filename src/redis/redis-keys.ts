@@ -26,6 +26,8 @@ import { InvalidOptionError } from '../errors/invalid-option.error.js';
  * | `<p>instances`             | hash   | instanceId -> last heartbeat (ms)                  | the instance's leave or dead-instance sweep |
  * | `<p>instance:{I}`          | string | liveness key, expires (PX) when heartbeats stop    | TTL |
  * | `<p>instance:{I}:conns`    | set    | connection ids held by instance I                  | leave, dead-instance sweep |
+ * | `<p>ratelimit:{K}`         | hash   | a token bucket (`um:<user>`: a user's messages)     | TTL (once the bucket is full again) |
+ * | `<p>ticket:{X}`            | string | a stream ticket's grant (JSON)                     | GETDEL when spent; TTL 60 s |
  *
  * | channel               | messages                                            |
  * | --------------------- | --------------------------------------------------- |
@@ -129,6 +131,16 @@ export class RedisKeys {
 
   instanceConns(instanceId: string): string {
     return `${this.instance(instanceId)}:conns`;
+  }
+
+  /** A token bucket of `limits` (`um:<user>` for a user's messages). */
+  rateLimit(key: string): string {
+    return `${this.prefix}ratelimit:{${key}}`;
+  }
+
+  /** A single-use stream ticket (`POST /threads/:id/stream-tickets`). */
+  streamTicket(ticket: string): string {
+    return `${this.prefix}ticket:{${ticket}}`;
   }
 
   threadMeta(threadId: string): string {

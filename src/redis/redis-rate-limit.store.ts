@@ -1,5 +1,6 @@
 import type { RedisClient } from './redis-client.js';
 import { LuaScript } from './lua-script.js';
+import type { RedisKeys } from './redis-keys.js';
 import { asArray, asInteger } from './redis-replies.js';
 import type { RateLimitStore } from '../limits/rate-limit-store.interface.js';
 import type { BucketRate, TakeResult } from '../limits/token-bucket.js';
@@ -33,16 +34,12 @@ return {ok, wait}
 export class RedisRateLimitStore implements RateLimitStore {
   constructor(
     private readonly client: RedisClient,
-    private readonly keyPrefix = '',
+    private readonly keys: RedisKeys,
   ) {}
 
   async take(key: string, rate: BucketRate): Promise<TakeResult> {
     const reply = asArray(
-      await TAKE.run(
-        this.client,
-        [`${this.keyPrefix}ratelimit:{${key}}`],
-        [rate.perSecond, rate.burst],
-      ),
+      await TAKE.run(this.client, [this.keys.rateLimit(key)], [rate.perSecond, rate.burst]),
     );
     return { ok: asInteger(reply[0]) === 1, retryAfterMs: asInteger(reply[1]) };
   }
