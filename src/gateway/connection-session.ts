@@ -19,16 +19,16 @@ export interface SessionHooks {
   slowConsumer(bytes: number): void;
 }
 
-/**
- * What the gateway keeps per connection: who it is and until when, what it joined, how
- * often it was refused, and how much it has not read. Every piece is bounded by an option, so
- * a connection's memory stays bounded whatever its client does.
- */
 /** A join whose replay is still running: `abort` stops it before it goes live. */
 export interface ReplayTicket {
   abort(): void;
 }
 
+/**
+ * What the gateway keeps per connection: who it is and until when, what it joined, how
+ * often it was refused, and how much it has not read. Every piece is bounded by an option, so
+ * a connection's memory stays bounded whatever its client does.
+ */
 export class ConnectionSession {
   /** Joined threads, each with the replays still running for it (none once live). */
   private readonly joined = new Map<string, Set<ReplayTicket>>();

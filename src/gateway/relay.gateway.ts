@@ -10,6 +10,12 @@ import { RELAY_SERVER_MARK } from './relay-io.adapter.js';
  * The NestJS hook that receives the socket.io server. The server itself is configured by
  * `RelayIoAdapter` (decorator options are fixed at import time); the protocol lives in
  * `RelayConnectionHandler` on the configured namespace.
+ *
+ * Client events are wired by hand (`ClientEventDispatch`), not as `@SubscribeMessage`
+ * methods: the namespace is a runtime option, unknown events need a catch-all under the
+ * same rate limit, and only the first argument is the payload. So Nest guards, pipes and
+ * filters do not run on them; `handshakeAuth` with the per-connection token bucket, the
+ * zod schemas of `payloads/` and `errorAnswer` stand in their place.
  */
 @WebSocketGateway()
 export class RelayGateway implements OnGatewayInit<Server>, OnModuleDestroy {
