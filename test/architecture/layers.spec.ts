@@ -92,6 +92,10 @@ const edges = sourceFiles(SRC).flatMap((file) =>
 );
 
 describe('layers of src/', () => {
+  it('keeps every spec under test/', () => {
+    expect(sourceFiles(SRC).filter((file) => file.endsWith('.spec.ts'))).toEqual([]);
+  });
+
   it('places every folder and top-level file in a layer', () => {
     const units = new Set(sourceFiles(SRC).map(unitOf));
     expect([...units].filter((unit) => !layerOf.has(unit))).toEqual([]);

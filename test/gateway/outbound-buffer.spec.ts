@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'socket.io';
-import { OutboundBuffer } from './outbound-buffer.js';
+import { OutboundBuffer } from '../../src/gateway/outbound-buffer.js';
 
 /** The parts of a socket.io socket the buffer reads: its engine.io connection and transport. */
 function fakeSocket(transport: object) {
