@@ -23,3 +23,9 @@ export const RATE_LIMIT_STORE = Symbol('RATE_LIMIT_STORE');
 
 /** What `/metrics` asks of a scraper (`MetricsAccess`). */
 export const METRICS_ACCESS = Symbol('thread-relay:metrics-access');
+
+/** `limits.httpRequests` per user on the user routes (`LocalRateLimiter`). */
+export const USER_REQUEST_LIMITER = Symbol('USER_REQUEST_LIMITER');
+
+/** `limits.producerRequests` per producer key on the producer routes (`LocalRateLimiter`). */
+export const PRODUCER_REQUEST_LIMITER = Symbol('PRODUCER_REQUEST_LIMITER');

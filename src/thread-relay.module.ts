@@ -5,7 +5,7 @@ import { AdminTokenGuard } from './http/admin-token.guard.js';
 import { BodyParserErrors } from './http/body-parser-errors.js';
 import { producerProviders } from './http/producer/producer.providers.js';
 import { HttpUserAuthService } from './http/http-user-auth.service.js';
-import { UserRequestLimiter } from './http/user-request-limiter.js';
+import { userRequestLimiter } from './http/request-limiters.js';
 import { UserReadBudget } from './limits/user-read-budget.js';
 import { WebSocketManager } from './compat/websocket-manager.js';
 import { DeliveryService } from './delivery/delivery.service.js';
@@ -44,7 +44,7 @@ import { StreamTickets } from './sse/stream-tickets.js';
     BodyParserErrors,
     ...producerProviders,
     HttpUserAuthService,
-    UserRequestLimiter,
+    userRequestLimiter,
     UserReadBudget,
     AdminTokenGuard,
     RelayMetrics,

@@ -3,6 +3,7 @@ import {
   Controller,
   Get,
   HttpCode,
+  Inject,
   Param,
   Post,
   Query,
@@ -20,7 +21,8 @@ import { ThreadAdmissionService } from '../registry/thread-admission.service.js'
 import { HttpUserAuthService } from './http-user-auth.service.js';
 import { RelayErrorFilter } from './relay-error.filter.js';
 import { UserReadBudget } from '../limits/user-read-budget.js';
-import { UserRequestLimiter } from './user-request-limiter.js';
+import type { LocalRateLimiter } from '../limits/local-rate-limiter.js';
+import { USER_REQUEST_LIMITER } from '../thread-relay.constants.js';
 
 /** Largest page a client may ask for; bigger `limit`s are capped, not refused. */
 export const HISTORY_LIMIT_CAP = 500;
@@ -45,7 +47,7 @@ export class HistoryController {
     private readonly admission: ThreadAdmissionService,
     private readonly delivery: DeliveryService,
     private readonly userMessages: UserMessageService,
-    private readonly limiter: UserRequestLimiter,
+    @Inject(USER_REQUEST_LIMITER) private readonly limiter: LocalRateLimiter,
     private readonly readBudget: UserReadBudget,
   ) {}
 

@@ -2,6 +2,7 @@ import {
   Controller,
   Get,
   HttpCode,
+  Inject,
   Param,
   Post,
   Query,
@@ -13,7 +14,8 @@ import type { Request, Response } from 'express';
 import { UnauthorizedError } from '../errors/unauthorized.error.js';
 import { HttpUserAuthService } from '../http/http-user-auth.service.js';
 import { RelayErrorFilter } from '../http/relay-error.filter.js';
-import { UserRequestLimiter } from '../http/user-request-limiter.js';
+import type { LocalRateLimiter } from '../limits/local-rate-limiter.js';
+import { USER_REQUEST_LIMITER } from '../thread-relay.constants.js';
 import { ThreadAdmissionService } from '../registry/thread-admission.service.js';
 import { parseSseCursor } from './sse-cursor.js';
 import { parseSseFormat } from './sse-formats.js';
@@ -31,7 +33,7 @@ export class SseController {
   constructor(
     private readonly auth: HttpUserAuthService,
     private readonly admission: ThreadAdmissionService,
-    private readonly limiter: UserRequestLimiter,
+    @Inject(USER_REQUEST_LIMITER) private readonly limiter: LocalRateLimiter,
     private readonly tickets: StreamTickets,
     private readonly streams: SseStreams,
   ) {}

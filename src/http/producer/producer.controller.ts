@@ -3,6 +3,7 @@ import {
   Controller,
   Get,
   HttpCode,
+  Inject,
   Param,
   Post,
   Put,
@@ -27,7 +28,8 @@ import {
   type ThreadRegistration,
 } from './producer-registrations.js';
 import { idempotencyKeyOf, producerIdOf } from './producer-request.js';
-import { ProducerRequestLimiter } from './producer-request-limiter.js';
+import type { LocalRateLimiter } from '../../limits/local-rate-limiter.js';
+import { PRODUCER_REQUEST_LIMITER } from '../../thread-relay.constants.js';
 import {
   batchBody,
   deliveryQuery,
@@ -51,7 +53,7 @@ export class ProducerController {
     private readonly delivery: DeliveryService,
     private readonly batch: ProducerBatch,
     private readonly deliveryWait: DeliveryWait,
-    private readonly limiter: ProducerRequestLimiter,
+    @Inject(PRODUCER_REQUEST_LIMITER) private readonly limiter: LocalRateLimiter,
   ) {}
 
   @Put('threads/:threadId')
