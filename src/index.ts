@@ -27,20 +27,11 @@ export { resolveRelayOptions } from './thread-relay.options-resolver.js';
 export type { RelayRoutes } from './thread-relay.routes.js';
 
 export { ThreadRegistryService } from './registry/thread-registry.service.js';
-export { type Resolution } from './registry/id-resolver.js';
+export type { Resolution } from './registry/id-resolver.js';
 export type { RegistryStore } from './registry/registry-store.interface.js';
 export { MemoryRegistryStore } from './registry/memory-registry.store.js';
-export type {
-  ClaimResult,
-  ConnectionLimits,
-  ConnectionRecord,
-  IdLookup,
-  Page,
-  RunClaim,
-  RunRecord,
-  ThreadLease,
-} from './registry/registry.types.js';
-export type { ThreadMetadata, ThreadRecord } from './thread-record.js';
+export type * from './registry/registry.types.js';
+export type * from './thread-record.js';
 export {
   assertValidId,
   isRunFormId,
