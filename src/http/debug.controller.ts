@@ -9,23 +9,7 @@ import { type ResolvedRelayOptions } from '../thread-relay.options.js';
 import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 import { RelayErrorFilter } from './relay-error.filter.js';
-
-const DEFAULT_PAGE = 100;
-const MAX_PAGE = 1000;
-
-function pageArgs(limit: unknown, cursor: unknown): { limit: number; cursor: string | null } {
-  let size = DEFAULT_PAGE;
-  if (limit !== undefined) {
-    if (typeof limit !== 'string' || !/^\d{1,6}$/.test(limit) || Number(limit) < 1) {
-      throw new BadRequestError('limit must be a positive integer');
-    }
-    size = Math.min(Number(limit), MAX_PAGE);
-  }
-  if (cursor !== undefined && (typeof cursor !== 'string' || cursor.length > 200)) {
-    throw new BadRequestError('cursor must be the nextCursor of a previous page');
-  }
-  return { limit: size, cursor: cursor || null };
-}
+import { PageArgsPipe, type PageArgs } from './page-args.pipe.js';
 
 /**
  * What the cluster believes, read from the shared registry (every instance writes its
@@ -44,11 +28,7 @@ export class DebugController {
   ) {}
 
   @Get('connections')
-  async connections(
-    @Query('limit') limit?: unknown,
-    @Query('cursor') cursor?: unknown,
-  ): Promise<object> {
-    const args = pageArgs(limit, cursor);
+  async connections(@Query(PageArgsPipe) args: PageArgs): Promise<object> {
     const page = await this.registry.listConnections(args.cursor, args.limit);
     return {
       answeredBy: this.options.instanceId,
@@ -66,11 +46,7 @@ export class DebugController {
   }
 
   @Get('threads')
-  async threads(
-    @Query('limit') limit?: unknown,
-    @Query('cursor') cursor?: unknown,
-  ): Promise<object> {
-    const args = pageArgs(limit, cursor);
+  async threads(@Query(PageArgsPipe) args: PageArgs): Promise<object> {
     const page = await this.registry.listThreads(args.cursor, args.limit);
     const threads = await Promise.all(
       page.items.map(async (t) => {
@@ -99,11 +75,7 @@ export class DebugController {
   }
 
   @Get('mappings')
-  async mappings(
-    @Query('limit') limit?: unknown,
-    @Query('cursor') cursor?: unknown,
-  ): Promise<object> {
-    const args = pageArgs(limit, cursor);
+  async mappings(@Query(PageArgsPipe) args: PageArgs): Promise<object> {
     const page = await this.registry.listThreads(args.cursor, args.limit);
     const threadToConnections: Record<string, string[]> = {};
     const runToThread: Record<string, string> = {};
