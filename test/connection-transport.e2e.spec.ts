@@ -1,11 +1,6 @@
 import type { Socket } from 'socket.io-client';
-import {
-  backendModes,
-  connectSocket,
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-} from './support/relay-app.js';
+import { backendModes, connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 describe.each(backendModes('transport'))(
   'the registry follows a transport upgrade (%s)',

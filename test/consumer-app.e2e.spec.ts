@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
 import { signUserToken } from '../src/index.js';
 import { freePort } from './support/redis.global-setup.js';
-import { waitUntil } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 const run = promisify(execFile);
 const ROOT = process.cwd();

@@ -2,7 +2,8 @@ import { Redis } from 'ioredis';
 import type { Socket } from 'socket.io-client';
 import type { ThreadEvent } from '../src/index.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 describe('two instances sharing Redis', () => {
   const prefix = uniquePrefix('cross');

@@ -5,9 +5,9 @@ import {
   connectSocket,
   startRelayApp,
   TEST_ADMIN_TOKEN,
-  waitUntil,
   type RelayApp,
 } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 interface ConnectionView {
   id: string;

@@ -2,7 +2,8 @@ import { io, type Socket } from 'socket.io-client';
 import type { DeliveryReceipt, RelayStatusNotice, ThreadEvent } from '../src/index.js';
 import { OwnRedisServer, pingRedis } from './support/redis.global-setup.js';
 import { uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 const UNAVAILABLE_MS = 400;
 /** Slack over the configured bound for timers and the event loop of a busy CI machine. */

@@ -10,13 +10,8 @@ import {
   DeliveryTimeoutError,
   type ThreadEvent,
 } from '../src/index.js';
-import {
-  backendModes,
-  connectSocket,
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-} from './support/relay-app.js';
+import { backendModes, connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 function collect(socket: Socket): ThreadEvent[] {
   const events: ThreadEvent[] = [];

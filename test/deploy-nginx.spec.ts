@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { Server as IoServer } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 import type { ThreadEvent } from '../src/index.js';
 
 /**

@@ -23,10 +23,10 @@ import {
   connectSocket,
   startRelayApp,
   TEST_ADMIN_TOKEN,
-  waitUntil,
   type RelayApp,
   type TestRelayOptions,
 } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 const SEED = fuzzSeed(0x7e1a7);
 

@@ -4,7 +4,8 @@ import { LiveThreadEvents } from '../src/delivery/live-thread-events.service.js'
 import { LocalSockets } from '../src/sockets/local-sockets.js';
 import { RelayConnectionHandler } from '../src/gateway/relay-connection.handler.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 type AckAnswer = { ok: boolean; error?: { code: string; message: string } } & Record<
   string,

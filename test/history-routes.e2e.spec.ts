@@ -2,7 +2,8 @@ import type { Socket } from 'socket.io-client';
 import { signUserToken, type HistoryPage, type ThreadEvent } from '../src/index.js';
 import { HISTORY_LIMIT_CAP } from '../src/http/history.controller.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 type ErrorAnswer = { ok: false; error: { code: string; message: string } };
 

@@ -9,9 +9,9 @@ import {
   connectSocket,
   startRelayApp,
   TEST_JWT_SECRET,
-  waitUntil,
   type RelayApp,
 } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 import {
   buildRelayChild,
   spawnRelayChild,

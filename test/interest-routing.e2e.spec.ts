@@ -5,7 +5,8 @@ import { LiveThreadEvents } from '../src/delivery/live-thread-events.service.js'
 import type { RedisBackend } from '../src/redis/redis-backend.js';
 import { RELAY_REDIS } from '../src/thread-relay.constants.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /** Messages each instance's Redis subscriber received, per channel: what crossed the wire. */
 function countMessages(relay: RelayApp): Map<string, number> {

@@ -1,12 +1,7 @@
 import { ThreadRelayClient, type ThreadEvent, type UserEvent } from '../src/client/index.js';
 import { signUserToken } from '../src/index.js';
-import {
-  connectSocket,
-  instanceModes,
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-} from './support/relay-app.js';
+import { connectSocket, instanceModes, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 const USERS = 20;
 const THREADS_PER_USER = 3;

@@ -12,7 +12,8 @@ import {
 } from '../src/index.js';
 import { CLUSTER_BUS, type ClusterBus } from '../src/cluster/cluster-bus.js';
 import type { ThreadEvent } from '../src/protocol.js';
-import { TEST_JWT_SECRET, waitUntil } from './support/relay-app.js';
+import { TEST_JWT_SECRET } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 const UNAVAILABLE_MS = 100;
 

@@ -6,10 +6,10 @@ import {
   connectSocket,
   instanceModes,
   startRelayApp,
-  waitUntil,
   type RelayApp,
   type TestRelayOptions,
 } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 interface LogLine {
   level: 'log' | 'warn' | 'error';

@@ -1,7 +1,8 @@
 import type { Socket } from 'socket.io-client';
 import { MESSAGE_LOG, type MessageLog, type ThreadEvent } from '../src/index.js';
 import { CLUSTER_BUS, type ClusterBus } from '../src/cluster/cluster-bus.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /**
  * A live event lost on the bus leaves a gap the instance reads from the log. When that read

@@ -9,7 +9,8 @@ import {
   ThreadRelayModule,
 } from '../src/index.js';
 import { RelayLogger } from '../src/thread-relay.logger.js';
-import { startRelayApp, TEST_JWT_SECRET, waitUntil } from './support/relay-app.js';
+import { startRelayApp, TEST_JWT_SECRET } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /** Every `"msg":` key of a raw line, in order; a JSON parser would keep only the last one. */
 function msgValues(line: string): string[] {

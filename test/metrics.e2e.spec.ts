@@ -2,13 +2,8 @@ import type { Socket } from 'socket.io-client';
 import type { ThreadEvent } from '../src/index.js';
 import { parsePrometheus, sample, scrape } from './support/prometheus.js';
 import { openSse } from './support/sse-client.js';
-import {
-  backendModes,
-  connectSocket,
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-} from './support/relay-app.js';
+import { backendModes, connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 type AckAnswer = { ok: boolean; error?: { code: string } } & Record<string, unknown>;
 

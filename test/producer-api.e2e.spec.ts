@@ -27,10 +27,10 @@ import {
   startRelayApp,
   TEST_ADMIN_TOKEN,
   TEST_JWT_SECRET,
-  waitUntil,
   type RelayApp,
   type TestRelayOptions,
 } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 type Receipt = DeliveryReceipt;

@@ -10,7 +10,8 @@ import {
 } from '../src/index.js';
 import { createPublisher } from '../src/publisher/index.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /** Stands for an application's agent runner in a Nest worker without a gateway. */
 @Injectable()

@@ -2,7 +2,8 @@ import type { Socket } from 'socket.io-client';
 import type { DeliveryReceipt, ThreadEvent } from '../src/index.js';
 import { spawnProducer, type ProducerProcess } from './support/producer-process.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 function eventsOf(socket: Socket, threadId: string): ThreadEvent[] {
   const events: ThreadEvent[] = [];

@@ -7,10 +7,10 @@ import { PRODUCER_KEY } from './support/producer-http.js';
 import {
   connectSocket,
   startRelayApp,
-  waitUntil,
   type RelayApp,
   type TestRelayOptions,
 } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 const SCRIPT = fileURLToPath(new URL('../examples/python/producer.py', import.meta.url));
 const RUN_TYPES = [

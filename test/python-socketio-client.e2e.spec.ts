@@ -5,10 +5,10 @@ import { MESSAGE_LOG, signUserToken, type MessageLog, type ThreadEvent } from '.
 import {
   startRelayApp,
   TEST_JWT_SECRET,
-  waitUntil,
   type RelayApp,
   type TestRelayOptions,
 } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 

@@ -1,11 +1,6 @@
 import type { HistoryPage, ThreadEvent } from '../src/index.js';
-import {
-  connectSocket,
-  instanceModes,
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-} from './support/relay-app.js';
+import { connectSocket, instanceModes, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /** About 60 KB of JSON per event: a page of 500 of them would be 30 MB. */
 const BIG = 'x'.repeat(60_000);

@@ -4,7 +4,8 @@ import type { ThreadEvent } from '../src/index.js';
 import { createPublisher, type Publisher } from '../src/publisher/index.js';
 import { OwnRedisCluster } from './support/redis-cluster.js';
 import { uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /** Two relay instances and producers on a real Redis Cluster (3 masters, 3 replicas). */
 describe('relay on Redis Cluster', () => {

@@ -4,10 +4,10 @@ import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import {
   connectSocket,
   startRelayApp,
-  waitUntil,
   type RelayApp,
   type TestRelayOptions,
 } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 interface ResetNotice {
   threadId: string;

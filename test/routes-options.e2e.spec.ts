@@ -10,7 +10,8 @@ import {
   ThreadRelayModule,
   type RelayRoutes,
 } from '../src/index.js';
-import { TEST_JWT_SECRET, waitUntil } from './support/relay-app.js';
+import { TEST_JWT_SECRET } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /** The host app's own health and metrics routes, which the module must not take. */
 @Controller()

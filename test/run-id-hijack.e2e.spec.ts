@@ -1,12 +1,7 @@
 import type { Socket } from 'socket.io-client';
 import { makeRunId, UserMessageService, type ThreadEvent, type UserMessage } from '../src/index.js';
-import {
-  connectSocket,
-  instanceModes,
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-} from './support/relay-app.js';
+import { connectSocket, instanceModes, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /**
  * Run ids are not thread ids: a user who picks a run's id as a "thread" of their own must

@@ -7,12 +7,8 @@ import {
   type ThreadRelayClientOptions,
 } from '../src/client/index.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import {
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-  type TestRelayOptions,
-} from './support/relay-app.js';
+import { startRelayApp, type RelayApp, type TestRelayOptions } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 import { SseStreams } from '../src/sse/sse-streams.service.js';
 

@@ -4,7 +4,8 @@ import { LocalSockets } from '../src/sockets/local-sockets.js';
 import { threadRoom } from '../src/sockets/rooms.js';
 import type { TestRelayOptions } from './support/relay-app.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 const EVENTS = 600;

@@ -1,5 +1,6 @@
 import { ThreadRelayClient, type ThreadResetEvent } from '../src/client/index.js';
-import { startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /**
  * A reset reloads the whole retained log, however many pages it takes: pages of the

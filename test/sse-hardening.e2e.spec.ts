@@ -4,7 +4,8 @@ import { signUserToken } from '../src/index.js';
 import { LiveThreadEvents } from '../src/delivery/live-thread-events.service.js';
 import { SseStreams } from '../src/sse/sse-streams.service.js';
 import { openSse, type SseConnection } from './support/sse-client.js';
-import { startRelayApp, TEST_JWT_SECRET, waitUntil, type RelayApp } from './support/relay-app.js';
+import { startRelayApp, TEST_JWT_SECRET, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /** A promise the test opens when it chooses. */
 function gate(): { opened: Promise<void>; open: () => void } {

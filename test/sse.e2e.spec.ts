@@ -5,7 +5,8 @@ import { SseStreams } from '../src/sse/sse-streams.service.js';
 import { expectValidAgUi } from './support/ag-ui-validation.js';
 import { aiSdkChunks } from './support/ai-sdk-stream.js';
 import { openSse, type SseConnection } from './support/sse-client.js';
-import { startRelayApp, TEST_JWT_SECRET, waitUntil, type RelayApp } from './support/relay-app.js';
+import { startRelayApp, TEST_JWT_SECRET, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 interface StreamedEvent {
   seq: number;

@@ -4,7 +4,8 @@ import { ThreadRelayClient, type ClientStatus, type ThreadEvent } from '../src/c
 import type { ThreadLeftNotice } from '../src/index.js';
 import { OwnRedisServer } from './support/redis.global-setup.js';
 import { uniquePrefix } from './support/redis.js';
-import { startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /**
  * Redis pub/sub keeps nothing for a subscriber that is away. An event another instance

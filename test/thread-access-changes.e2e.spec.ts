@@ -1,13 +1,8 @@
 import { io, type Socket } from 'socket.io-client';
 import { ThreadRelayClient, type ThreadRelayClientError } from '../src/client/index.js';
 import type { ThreadEvent, ThreadLeftNotice } from '../src/index.js';
-import {
-  connectSocket,
-  instanceModes,
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-} from './support/relay-app.js';
+import { connectSocket, instanceModes, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 type Answer = { ok: boolean; error?: { code: string } };
 

@@ -1,7 +1,8 @@
 import { ThreadRelayClient, type ClientStatus, type ThreadEvent } from '../../src/client/index.js';
 import { signUserToken } from '../../src/index.js';
 import { OwnRedisServer } from '../support/redis.global-setup.js';
-import { TEST_ADMIN_TOKEN, TEST_JWT_SECRET, waitUntil } from '../support/relay-app.js';
+import { TEST_ADMIN_TOKEN, TEST_JWT_SECRET } from '../support/relay-app.js';
+import { waitUntil } from '../support/wait-until.js';
 import {
   buildRelayChild,
   REFERENCE_CHILD_ENTRY,

@@ -71,20 +71,6 @@ export async function connectSocket(
   return socket;
 }
 
-/** Resolves when `predicate` holds, polling every 10 ms; rejects after `timeoutMs` with `what`. */
-export async function waitUntil(
-  predicate: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** The two backends every module-level suite runs against: in-memory and Redis under its own prefix. */
 export function backendModes(
   label: string,

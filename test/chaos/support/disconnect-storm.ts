@@ -15,9 +15,9 @@ import { testRedisUrl, uniquePrefix } from '../../support/redis.js';
 import {
   TEST_ADMIN_TOKEN,
   TEST_JWT_SECRET,
-  waitUntil,
   type TestRelayOptions,
 } from '../../support/relay-app.js';
+import { waitUntil } from '../../support/wait-until.js';
 import {
   buildRelayChild,
   spawnRelayChild,
