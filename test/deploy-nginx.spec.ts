@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server as HttpServer } from 'node:http';
@@ -8,6 +8,7 @@ import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Server as IoServer } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
+import { startChild } from './support/child-process.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
 import { waitUntil } from './support/wait-until.js';
@@ -274,12 +275,7 @@ async function startNginx(relay1: number, relay2: number): Promise<RunningNginx>
   const dir = await mkdtemp(join(tmpdir(), 'relay-nginx-'));
   const port = await freePort();
   const args = await nginxArgs(dir, { relay1, relay2, listen: port });
-  const child: ChildProcess = spawn(nginxPath, [...args, '-g', 'daemon off;'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const child = startChild(nginxPath, [...args, '-g', 'daemon off;']);
   const listening = async () =>
     new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1', () => {
@@ -290,19 +286,18 @@ async function startNginx(relay1: number, relay2: number): Promise<RunningNginx>
     });
   try {
     await waitUntil(async () => {
-      if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
+      if (!child.running()) throw new Error(`nginx exited: ${child.stderr()}`);
       return listening();
     }, `nginx listening on ${port}`);
   } catch (error) {
-    child.kill('SIGKILL');
+    await child.kill();
     throw error;
   }
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
+      await child.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };

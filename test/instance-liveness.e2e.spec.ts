@@ -12,11 +12,8 @@ import {
   type RelayApp,
 } from './support/relay-app.js';
 import { waitUntil } from './support/wait-until.js';
-import {
-  buildRelayChild,
-  spawnRelayChild,
-  type RelayChild,
-} from './support/relay-child-process.js';
+import { spawnRelayChild, type RelayChild } from './support/relay-child-process.js';
+import { buildRelayChild } from './support/child-build.js';
 
 const LIVENESS = { heartbeatMs: 200, ttlMs: 1000 };
 /** The documented bound (ttl + one heartbeat), plus two more beats for the sweep itself. */

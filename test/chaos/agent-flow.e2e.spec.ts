@@ -3,12 +3,8 @@ import { signUserToken } from '../../src/index.js';
 import { OwnRedisServer } from '../support/redis.global-setup.js';
 import { TEST_ADMIN_TOKEN, TEST_JWT_SECRET } from '../support/relay-app.js';
 import { waitUntil } from '../support/wait-until.js';
-import {
-  buildRelayChild,
-  REFERENCE_CHILD_ENTRY,
-  spawnRelayChild,
-  type RelayChild,
-} from '../support/relay-child-process.js';
+import { spawnRelayChild, type RelayChild } from '../support/relay-child-process.js';
+import { buildRelayChild, REFERENCE_CHILD_ENTRY } from '../support/child-build.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 /** What the reference server's agent simulator sends for one user message, in order. */

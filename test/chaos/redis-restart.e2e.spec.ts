@@ -19,11 +19,8 @@ import { OwnRedisServer, pingRedis } from '../support/redis.global-setup.js';
 import { uniquePrefix } from '../support/redis.js';
 import { TEST_ADMIN_TOKEN } from '../support/relay-app.js';
 import { waitUntil } from '../support/wait-until.js';
-import {
-  buildRelayChild,
-  spawnRelayChild,
-  type RelayChild,
-} from '../support/relay-child-process.js';
+import { spawnRelayChild, type RelayChild } from '../support/relay-child-process.js';
+import { buildRelayChild } from '../support/child-build.js';
 
 const UNAVAILABLE_MS = 500;
 /** A refused send may wait out the bound twice (resolve, then append) on a busy machine. */

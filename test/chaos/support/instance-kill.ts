@@ -16,11 +16,8 @@ import {
 import { uniquePrefix } from '../../support/redis.js';
 import { TEST_ADMIN_TOKEN } from '../../support/relay-app.js';
 import { waitUntil } from '../../support/wait-until.js';
-import {
-  buildRelayChild,
-  spawnRelayChild,
-  type RelayChild,
-} from '../../support/relay-child-process.js';
+import { spawnRelayChild, type RelayChild } from '../../support/relay-child-process.js';
+import { buildRelayChild } from '../../support/child-build.js';
 import { TcpProxy } from '../../support/tcp-proxy.js';
 import type { ChaosBackend } from './backends.js';
 
