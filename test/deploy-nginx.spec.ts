@@ -10,7 +10,8 @@ import { Server as IoServer } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import { startChild } from './support/child-process.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { connectSocket, type RelayApp } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
 import { waitUntil } from './support/wait-until.js';
 import type { ThreadEvent } from '../src/index.js';
 
@@ -525,20 +526,17 @@ describe('deploy/nginx.conf run by nginx', () => {
   });
 
   describe('in front of two relay instances (issue 16)', () => {
-    let a: RelayApp;
-    let b: RelayApp;
+    const keyPrefix = uniquePrefix('nginx');
     let proxy: RunningNginx;
     const portOf = (relay: RelayApp) => Number(new URL(relay.url).port);
 
-    beforeAll(async () => {
-      const options = { redis: testRedisUrl(), keyPrefix: uniquePrefix('nginx') };
-      a = await startRelayApp({ ...options, instanceId: 'nginx-a' });
-      b = await startRelayApp({ ...options, instanceId: 'nginx-b' });
-      proxy = await startNginx(portOf(a), portOf(b));
-    });
     afterAll(async () => {
       await proxy?.stop();
-      await Promise.all([a?.close(), b?.close()]);
+    });
+    const a = useRelayApp(() => ({ redis: testRedisUrl(), keyPrefix, instanceId: 'nginx-a' }));
+    const b = useRelayApp(() => ({ redis: testRedisUrl(), keyPrefix, instanceId: 'nginx-b' }));
+    beforeAll(async () => {
+      proxy = await startNginx(portOf(a), portOf(b));
     });
 
     it('accepts a WebSocket-only client that sends an Origin (python-socketio)', async () => {

@@ -19,13 +19,8 @@ import type { Json } from './support/fuzz/json.js';
 import { RAW_PACKET_CASES, runRawPackets } from './support/fuzz/raw-packet-fuzz.js';
 import { runSocketFuzz, SOCKET_CASES } from './support/fuzz/socket-fuzz.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import {
-  connectSocket,
-  startRelayApp,
-  TEST_ADMIN_TOKEN,
-  type RelayApp,
-  type TestRelayOptions,
-} from './support/relay-app.js';
+import { connectSocket, TEST_ADMIN_TOKEN, type TestRelayOptions } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
 import { waitUntil } from './support/wait-until.js';
 
 const SEED = fuzzSeed(0x7e1a7);
@@ -48,24 +43,26 @@ describe.each<[string, () => TestRelayOptions]>([
 ])(`fuzz (%s backend, FUZZ_SEED=${SEED})`, (mode, config) => {
   const logger = new CollectingLogger();
   const rng = new Rng(SEED).fork(mode);
-  let relay: RelayApp;
   let fx: Fixture;
   let bystander: Socket;
   const bystanderEvents: unknown[] = [];
   const bystanderThread = `fz-${mode}-bystander-t`;
 
+  afterAll(() => {
+    bystander?.close();
+  });
+  const relay = useRelayApp(() => ({
+    ...config(),
+    limits: LIMITS,
+    // The handlers are under test, not the frame limit (an oversized frame closes its
+    // connection by design): texts up to 200 KB must reach them.
+    gateway: { maxPayloadBytes: 1_000_000 },
+    // Small logs: joins replay whole logs, and the fuzz writes many messages.
+    history: { maxPerThread: 50 },
+    debug: { adminToken: TEST_ADMIN_TOKEN },
+    logger,
+  }));
   beforeAll(async () => {
-    relay = await startRelayApp({
-      ...config(),
-      limits: LIMITS,
-      // The handlers are under test, not the frame limit (an oversized frame closes its
-      // connection by design): texts up to 200 KB must reach them.
-      gateway: { maxPayloadBytes: 1_000_000 },
-      // Small logs: joins replay whole logs, and the fuzz writes many messages.
-      history: { maxPerThread: 50 },
-      debug: { adminToken: TEST_ADMIN_TOKEN },
-      logger,
-    });
     fx = await buildFixture(relay, mode);
     await relay.registry.registerThread(bystanderThread, 'fz-bystander');
     bystander = await connectSocket(relay.url, await relay.token('fz-bystander'));
@@ -75,11 +72,6 @@ describe.each<[string, () => TestRelayOptions]>([
       .emitWithAck('thread:join', { threadId: bystanderThread })) as Json;
     expect(joined).toMatchObject({ ok: true, threadId: bystanderThread });
   }, 30_000);
-
-  afterAll(async () => {
-    bystander?.close();
-    await relay?.close();
-  });
 
   it(`answers ${SOCKET_CASES} socket events exactly once in the Ack shape, never INTERNAL, without closing connections`, async () => {
     const findings = new Findings();

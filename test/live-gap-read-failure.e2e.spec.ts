@@ -1,7 +1,8 @@
 import type { Socket } from 'socket.io-client';
 import { MESSAGE_LOG, type MessageLog, type ThreadEvent } from '../src/index.js';
 import { CLUSTER_BUS, type ClusterBus } from '../src/cluster/cluster-bus.js';
-import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { connectSocket } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
 import { waitUntil } from './support/wait-until.js';
 
 /**
@@ -11,16 +12,12 @@ import { waitUntil } from './support/wait-until.js';
  * every event once, in order.
  */
 describe('a live gap whose log read fails for a while', () => {
-  let relay: RelayApp;
   let socket: Socket | undefined;
 
-  beforeAll(async () => {
-    relay = await startRelayApp();
-  });
-  afterAll(async () => {
+  afterAll(() => {
     socket?.close();
-    await relay.close();
   });
+  const relay = useRelayApp();
 
   it('is filled once the log answers again, not skipped', async () => {
     const threadId = 'gap-read-fails';

@@ -17,12 +17,8 @@ import {
   type RelayErrorNotice,
   type RelaySessionNotice,
 } from '../src/index.js';
-import {
-  connectSocket,
-  startRelayApp,
-  TEST_JWT_SECRET,
-  type RelayApp,
-} from './support/relay-app.js';
+import { connectSocket, TEST_JWT_SECRET, type RelayApp } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
 import { waitUntil } from './support/wait-until.js';
 
 const SECRET = new TextEncoder().encode(TEST_JWT_SECRET);
@@ -157,7 +153,6 @@ function refresh(socket: Socket, payload: unknown): Promise<Ack<{ expiresAt: num
 }
 
 describe('SDK credential renewal against the relay (3 s JWTs)', () => {
-  let relay: RelayApp;
   const authCalls: AuthCall[] = [];
   /** Every `auth:refresh` the server received, by connection id. */
   const refreshes: { connectionId: string; at: number }[] = [];
@@ -165,8 +160,13 @@ describe('SDK credential renewal against the relay (3 s JWTs)', () => {
   const views: AppView[] = [];
   const rawSockets: Socket[] = [];
 
-  beforeAll(async () => {
-    relay = await startRelayApp({ authenticate: recordingAuthenticator(authCalls) });
+  afterAll(async () => {
+    jest.useRealTimers();
+    await Promise.all(views.splice(0).map((view) => view.client.close()));
+    for (const socket of rawSockets.splice(0)) socket.close();
+  });
+  const relay = useRelayApp({ authenticate: recordingAuthenticator(authCalls) });
+  beforeAll(() => {
     const namespace = relay.app.get(LocalSockets).namespace;
     namespace?.on('connection', (socket: ServerSocket) => {
       connections.push(socket.id);
@@ -175,13 +175,6 @@ describe('SDK credential renewal against the relay (3 s JWTs)', () => {
           refreshes.push({ connectionId: socket.id, at: Date.now() });
       });
     });
-  });
-
-  afterAll(async () => {
-    jest.useRealTimers();
-    await Promise.all(views.splice(0).map((view) => view.client.close()));
-    for (const socket of rawSockets.splice(0)) socket.close();
-    await relay.close();
   });
 
   it('keeps one connection for 10 s by renewing its 3 s token, and the app sees every event once, in order', async () => {

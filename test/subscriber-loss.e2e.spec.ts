@@ -4,7 +4,7 @@ import { ThreadRelayClient, type ClientStatus, type ThreadEvent } from '../src/c
 import type { ThreadLeftNotice } from '../src/index.js';
 import { OwnRedisServer } from './support/redis.global-setup.js';
 import { uniquePrefix } from './support/redis.js';
-import { startRelayApp, type RelayApp } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
 import { waitUntil } from './support/wait-until.js';
 
 /**
@@ -17,21 +17,21 @@ import { waitUntil } from './support/wait-until.js';
 describe('the cross-instance subscriber connection drops', () => {
   let redis: OwnRedisServer;
   let admin: Redis;
-  const relays: RelayApp[] = [];
   let client: ThreadRelayClient | undefined;
+  const prefix = uniquePrefix('subscriber-loss');
 
+  afterAll(async () => {
+    await client?.close();
+  });
   beforeAll(async () => {
     // Its own server: CLIENT KILL TYPE pubsub would cut every suite's subscribers on the shared one.
     redis = await OwnRedisServer.start();
     admin = new Redis(redis.url);
-    const prefix = uniquePrefix('subscriber-loss');
-    for (const instanceId of ['sub-a', 'sub-b']) {
-      relays.push(await startRelayApp({ redis: redis.url, keyPrefix: prefix, instanceId }));
-    }
   });
+  const relays = ['sub-a', 'sub-b'].map((instanceId) =>
+    useRelayApp(() => ({ redis: redis.url, keyPrefix: prefix, instanceId })),
+  );
   afterAll(async () => {
-    await client?.close();
-    for (const relay of relays.splice(0)) await relay.close();
     admin.disconnect();
     await redis.dispose();
   });

@@ -19,7 +19,8 @@ import {
 } from '../support/chaos-harness.js';
 import { OwnRedisCluster } from '../support/redis-cluster.js';
 import { uniquePrefix } from '../support/redis.js';
-import { connectSocket, startRelayApp, type RelayApp } from '../support/relay-app.js';
+import { connectSocket } from '../support/relay-app.js';
+import { useRelayApp } from '../support/use-relay-app.js';
 import { waitUntil } from '../support/wait-until.js';
 
 const USERS = 3;
@@ -68,7 +69,6 @@ function keySlot(port: number, key: string): number {
 
 describe('chaos: Redis Cluster master failover under two instances', () => {
   let cluster: OwnRedisCluster;
-  let relays: RelayApp[] = [];
   const observed: ObservedClient[] = [];
   const raw: Array<{ socket: Socket; wire: Map<string, number[]> }> = [];
   const threadIds: string[] = [];
@@ -76,20 +76,25 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
   /** A port of a node that is alive, to ask the cluster its state. */
   let probePort = 0;
 
+  afterAll(async () => {
+    for (const { socket } of raw) socket.close();
+    await Promise.all(observed.map((c) => c.client.close()));
+  }, 30_000);
   beforeAll(async () => {
     cluster = await OwnRedisCluster.start();
     probePort = cluster.roles().masters[0] ?? 0;
-    const options = {
-      redis: { cluster: cluster.nodes },
-      keyPrefix: uniquePrefix('chaos-failover'),
-      // A send resolves once a replica holds the event: what the producer was told is stored
-      // survives the SIGKILL of its master (Redis replicates asynchronously otherwise).
-      delivery: { unavailableTimeoutMs: UNAVAILABLE_MS, replicaAcks: 1 },
-    };
-    relays = [
-      await startRelayApp({ ...options, instanceId: 'failover-a' }),
-      await startRelayApp({ ...options, instanceId: 'failover-b' }),
-    ];
+  }, 120_000);
+  const keyPrefix = uniquePrefix('chaos-failover');
+  const options = (instanceId: string) => () => ({
+    redis: { cluster: cluster.nodes },
+    keyPrefix,
+    // A send resolves once a replica holds the event: what the producer was told is stored
+    // survives the SIGKILL of its master (Redis replicates asynchronously otherwise).
+    delivery: { unavailableTimeoutMs: UNAVAILABLE_MS, replicaAcks: 1 },
+    instanceId,
+  });
+  const relays = [useRelayApp(options('failover-a')), useRelayApp(options('failover-b'))];
+  beforeAll(async () => {
     // THREADS_PER_MASTER threads on each master's slots.
     const perMaster = new Map<number, string[]>();
     const masters = clusterNodes(probePort).filter((n) => n.flags.includes('master'));
@@ -131,11 +136,7 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
       raw.push({ socket, wire });
     }
   }, 120_000);
-
   afterAll(async () => {
-    for (const { socket } of raw) socket.close();
-    await Promise.all(observed.map((c) => c.client.close()));
-    await Promise.all(relays.map((relay) => relay.close()));
     await cluster?.dispose();
   }, 30_000);
 
