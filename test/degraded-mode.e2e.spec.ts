@@ -1,6 +1,7 @@
 import { io, type Socket } from 'socket.io-client';
 import type { DeliveryReceipt, RelayStatusNotice, ThreadEvent } from '../src/index.js';
-import { OwnRedisServer, pingRedis } from './support/redis.global-setup.js';
+import { pingRedis } from './support/redis.global-setup.js';
+import { OwnRedisServer } from './support/own-redis-server.js';
 import { uniquePrefix } from './support/redis.js';
 import { connectSocket } from './support/relay-app.js';
 import { useRelayApp } from './support/use-relay-app.js';

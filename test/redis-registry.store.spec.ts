@@ -9,7 +9,7 @@ import {
 import { RedisRegistryStore } from '../src/registry/redis-registry.store.js';
 import { collectPages, describeRegistryStore } from './contracts/registry-store.contract.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { OwnRedisServer } from './support/redis.global-setup.js';
+import { OwnRedisServer } from './support/own-redis-server.js';
 
 async function deleteKeys(client: Redis, prefix: string): Promise<void> {
   let cursor = '0';

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { io } from 'socket.io-client';
 import { ThreadRelayClient, type ClientStatus, type ThreadEvent } from '../src/client/index.js';
 import type { ThreadLeftNotice } from '../src/index.js';
-import { OwnRedisServer } from './support/redis.global-setup.js';
+import { OwnRedisServer } from './support/own-redis-server.js';
 import { uniquePrefix } from './support/redis.js';
 import { useRelayApp } from './support/use-relay-app.js';
 import { waitUntil } from './support/wait-until.js';

@@ -1,6 +1,6 @@
 import { ThreadRelayClient, type ClientStatus, type ThreadEvent } from '../../src/client/index.js';
 import { signUserToken } from '../../src/index.js';
-import { OwnRedisServer } from '../support/redis.global-setup.js';
+import { OwnRedisServer } from '../support/own-redis-server.js';
 import { TEST_ADMIN_TOKEN, TEST_JWT_SECRET } from '../support/relay-app.js';
 import { waitUntil } from '../support/wait-until.js';
 import { spawnRelayChild, type RelayChild } from '../support/relay-child-process.js';

@@ -15,7 +15,8 @@ import {
   sleep,
   type SendOutcome,
 } from '../support/chaos-harness.js';
-import { OwnRedisServer, pingRedis } from '../support/redis.global-setup.js';
+import { pingRedis } from '../support/redis.global-setup.js';
+import { OwnRedisServer } from '../support/own-redis-server.js';
 import { uniquePrefix } from '../support/redis.js';
 import { TEST_ADMIN_TOKEN } from '../support/relay-app.js';
 import { waitUntil } from '../support/wait-until.js';

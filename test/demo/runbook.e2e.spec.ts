@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import type { Socket } from 'socket.io-client';
 import { expectCompleteRun, requirePython, runPythonProbe } from '../support/python-probe.js';
-import { OwnRedisServer } from '../support/redis.global-setup.js';
+import { OwnRedisServer } from '../support/own-redis-server.js';
 import { connectSocket } from '../support/relay-app.js';
 import { waitUntil } from '../support/wait-until.js';
 import { startReferenceServer, type ReferenceServer } from './support/reference-server.js';

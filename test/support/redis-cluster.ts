@@ -1,9 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { INSTALL_HINT, pingRedis, redisServerOnPath } from './redis.global-setup.js';
+import type { Child } from './child-process.js';
+import { startRedisServer } from './own-redis-server.js';
+import { INSTALL_HINT, redisServerOnPath } from './redis.global-setup.js';
 import { waitUntil } from './wait-until.js';
 
 /** A node's cluster bus listens on its port + 10000, which must be free too. */
@@ -48,7 +50,7 @@ function cli(args: string[]): string {
  * them all and removes their files. The shared Redis is never touched.
  */
 export class OwnRedisCluster {
-  private readonly children = new Map<number, ChildProcess>();
+  private readonly children = new Map<number, Child>();
   private readonly dir = mkdtempSync(path.join(tmpdir(), 'relay-cluster-'));
 
   private constructor(readonly ports: number[]) {}
@@ -146,10 +148,8 @@ export class OwnRedisCluster {
   /** SIGKILLs one node (a master's replica is then promoted after the node timeout). */
   async kill(port: number): Promise<void> {
     const child = this.children.get(port);
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    if (!child?.running()) return;
+    await child.kill();
     this.children.delete(port);
   }
 
@@ -169,10 +169,6 @@ export class OwnRedisCluster {
 
   private async startNode(port: number): Promise<void> {
     const args = [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
       '--dir',
       this.dir,
       '--cluster-enabled',
@@ -193,14 +189,6 @@ export class OwnRedisCluster {
       '--logfile',
       path.join(this.dir, `node-${port}.log`),
     ];
-    const child = spawn('redis-server', args, { stdio: 'ignore' });
-    this.children.set(port, child);
-    const url = `redis://127.0.0.1:${port}`;
-    const deadline = Date.now() + 10_000;
-    while (!(await pingRedis(url, 200))) {
-      if (child.exitCode !== null) throw new Error(`redis-server on ${port} exited`);
-      if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not answer`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    this.children.set(port, await startRedisServer(port, args));
   }
 }
