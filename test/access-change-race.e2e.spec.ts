@@ -1,7 +1,8 @@
 import type { Socket } from 'socket.io-client';
 import type { ThreadEvent } from '../src/index.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /**
  * An access change and the event a producer sends right after it travel on the thread's

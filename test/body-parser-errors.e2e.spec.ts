@@ -1,13 +1,7 @@
-import { Body, Controller, type INestApplication, Module, Post } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { Server } from 'node:http';
-import {
-  jwtAuthenticator,
-  RelayIoAdapter,
-  signUserToken,
-  ThreadRelayModule,
-} from '../src/index.js';
-import { TEST_ADMIN_TOKEN, TEST_JWT_SECRET } from './support/relay-app.js';
+import { Body, Controller, Post } from '@nestjs/common';
+import { signUserToken } from '../src/index.js';
+import { TEST_ADMIN_TOKEN, TEST_JWT_SECRET, type RelayApp } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
 
 /** A route of the host app's own, which must keep Nest's error answers. */
 @Controller('host')
@@ -18,29 +12,17 @@ class HostController {
   }
 }
 
-interface HostApp {
-  app: INestApplication;
-  url: string;
-}
-
-/** startRelayApp plus a host controller and an optional global prefix. */
-async function startHostApp(prefix?: string): Promise<HostApp> {
-  @Module({
-    imports: [
-      ThreadRelayModule.forRoot({
-        authenticate: jwtAuthenticator({ secret: TEST_JWT_SECRET }),
-        debug: { adminToken: TEST_ADMIN_TOKEN },
-      }),
-    ],
-    controllers: [HostController],
-  })
-  class HostAppModule {}
-  const app = await NestFactory.create(HostAppModule, { logger: ['error'], abortOnError: false });
-  if (prefix) app.setGlobalPrefix(prefix);
-  app.useWebSocketAdapter(new RelayIoAdapter(app));
-  await app.listen(0, '127.0.0.1');
-  const address = (app.getHttpServer() as Server).address() as { port: number };
-  return { app, url: `http://127.0.0.1:${address.port}` };
+/** The relay plus a host controller and an optional global prefix. */
+function useHostApp(prefix?: string): RelayApp {
+  return useRelayApp(
+    { debug: { adminToken: TEST_ADMIN_TOKEN } },
+    {
+      controllers: [HostController],
+      configure: (app) => {
+        if (prefix) app.setGlobalPrefix(prefix);
+      },
+    },
+  );
 }
 
 const INVALID_JSON = '{bad-json-marker';
@@ -74,16 +56,12 @@ async function post(
 }
 
 describe('body-parser errors on the module routes', () => {
-  let host: HostApp;
   let user: Record<string, string>;
   const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 
+  const host = useHostApp();
   beforeAll(async () => {
-    host = await startHostApp();
     user = { authorization: `Bearer ${await signUserToken('u-body', TEST_JWT_SECRET)}` };
-  });
-  afterAll(async () => {
-    await host.app.close();
   });
 
   const moduleRoutes = (): Array<[string, Record<string, string>]> => [
@@ -158,14 +136,7 @@ describe('body-parser errors on the module routes', () => {
 });
 
 describe('body-parser errors under a global prefix', () => {
-  let host: HostApp;
-
-  beforeAll(async () => {
-    host = await startHostApp('api');
-  });
-  afterAll(async () => {
-    await host.app.close();
-  });
+  const host = useHostApp('api');
 
   it('answers the prefixed module routes in the module shape and host routes as Nest does', async () => {
     const token = await signUserToken('u-prefix', TEST_JWT_SECRET);

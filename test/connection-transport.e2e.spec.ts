@@ -1,24 +1,16 @@
 import type { Socket } from 'socket.io-client';
-import {
-  backendModes,
-  connectSocket,
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-} from './support/relay-app.js';
+import { backendModes, connectSocket } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 describe.each(backendModes('transport'))(
   'the registry follows a transport upgrade (%s)',
   (_mode, config) => {
-    let relay: RelayApp;
     let socket: Socket | undefined;
-    beforeAll(async () => {
-      relay = await startRelayApp(config());
-    });
-    afterAll(async () => {
+    afterAll(() => {
       socket?.close();
-      await relay.close();
     });
+    const relay = useRelayApp(config);
 
     it('records polling at connect and websocket once the connection upgrades', async () => {
       // socket.io-client's default: long-polling first, then the upgrade.

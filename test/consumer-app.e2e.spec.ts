@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
 import { signUserToken } from '../src/index.js';
+import { startChild, type Child } from './support/child-process.js';
 import { freePort } from './support/redis.global-setup.js';
-import { waitUntil } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 const run = promisify(execFile);
 const ROOT = process.cwd();
@@ -39,12 +40,9 @@ async function installed(dir: string): Promise<string[]> {
 }
 
 /** Starts the consumer's build with `node`, waits for its health route. */
-async function startConsumer(
-  node: string,
-  dir: string,
-): Promise<{ url: string; child: ChildProcess }> {
+async function startConsumer(node: string, dir: string): Promise<{ url: string; child: Child }> {
   const port = await freePort();
-  const child = spawn(node, ['dist/main.js'], {
+  const child = startChild(node, ['dist/main.js'], {
     cwd: dir,
     env: {
       ...process.env,
@@ -52,23 +50,21 @@ async function startConsumer(
       RELAY_JWT_SECRET: JWT_SECRET,
       RELAY_PRODUCER_KEY: PRODUCER_KEY,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitUntil(
       async () => {
-        if (child.exitCode !== null) throw new Error(`the consumer app exited: ${output}`);
+        if (!child.running()) {
+          throw new Error(`the consumer app exited: ${child.stdout()}${child.stderr()}`);
+        }
         return (await fetch(`${url}/relay/health`).catch(() => null))?.status === 200;
       },
       'the consumer app to answer /relay/health',
       30_000,
     );
   } catch (error) {
-    child.kill('SIGKILL');
+    await child.kill();
     throw error;
   }
   return { url, child };
@@ -104,7 +100,7 @@ describe('a NestJS app that installs the packed thread-relay', () => {
   let dir: string;
   let app: string;
   let node22: string;
-  const children: ChildProcess[] = [];
+  const children: Child[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'thread-relay-consumer-'));
@@ -123,7 +119,7 @@ describe('a NestJS app that installs the packed thread-relay', () => {
   }, 300_000);
 
   afterAll(async () => {
-    for (const child of children) child.kill('SIGKILL');
+    await Promise.all(children.map((child) => child.kill()));
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -155,7 +151,7 @@ describe('a NestJS app that installs the packed thread-relay', () => {
         payload: { from: 'producer' },
       });
     } finally {
-      child.kill('SIGTERM');
+      await child.stop();
     }
   });
 

@@ -2,26 +2,30 @@ import { Redis } from 'ioredis';
 import type { Socket } from 'socket.io-client';
 import type { ThreadEvent } from '../src/index.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 describe('two instances sharing Redis', () => {
   const prefix = uniquePrefix('cross');
-  let a: RelayApp;
-  let b: RelayApp;
   let redis: Redis;
   const sockets: Socket[] = [];
 
-  beforeAll(async () => {
-    const options = { redis: testRedisUrl(), keyPrefix: prefix, history: { maxPerThread: 5000 } };
-    a = await startRelayApp({ ...options, instanceId: 'instance-a' });
-    b = await startRelayApp({ ...options, instanceId: 'instance-b' });
+  const options = (instanceId: string) => () => ({
+    redis: testRedisUrl(),
+    keyPrefix: prefix,
+    history: { maxPerThread: 5000 },
+    instanceId,
+  });
+  const a = useRelayApp(options('instance-a'));
+  const b = useRelayApp(options('instance-b'));
+  beforeAll(() => {
     redis = new Redis(testRedisUrl());
   });
   afterEach(() => {
     for (const socket of sockets.splice(0)) socket.close();
   });
   afterAll(async () => {
-    await Promise.all([a.close(), b.close()]);
     await redis.quit();
   });
 

@@ -5,9 +5,10 @@ import {
   connectSocket,
   startRelayApp,
   TEST_ADMIN_TOKEN,
-  waitUntil,
   type RelayApp,
 } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 interface ConnectionView {
   id: string;
@@ -68,8 +69,6 @@ async function allPages<K extends string, T>(
 
 describe('debug routes across two instances sharing Redis', () => {
   const prefix = uniquePrefix('debug');
-  let a: RelayApp;
-  let b: RelayApp;
   const sockets: Socket[] = [];
   const open = async (relay: RelayApp, userId: string) => {
     const socket = await connectSocket(relay.url, await relay.token(userId));
@@ -77,15 +76,14 @@ describe('debug routes across two instances sharing Redis', () => {
     return socket;
   };
 
-  beforeAll(async () => {
-    const options = {
-      redis: testRedisUrl(),
-      keyPrefix: prefix,
-      debug: { adminToken: TEST_ADMIN_TOKEN },
-    };
-    a = await startRelayApp({ ...options, instanceId: 'debug-a' });
-    b = await startRelayApp({ ...options, instanceId: 'debug-b' });
+  const options = (instanceId: string) => () => ({
+    redis: testRedisUrl(),
+    keyPrefix: prefix,
+    debug: { adminToken: TEST_ADMIN_TOKEN },
+    instanceId,
   });
+  const a = useRelayApp(options('debug-a'));
+  const b = useRelayApp(options('debug-b'));
   afterEach(async () => {
     for (const socket of sockets.splice(0)) socket.close();
     await waitUntil(
@@ -94,9 +92,6 @@ describe('debug routes across two instances sharing Redis', () => {
         (await b.registry.listConnections(null, 1000)).items.length === 0,
       'the registry to drop closed connections',
     );
-  });
-  afterAll(async () => {
-    await Promise.all([a.close(), b.close()]);
   });
 
   it('answers 401 without or with a wrong admin token, 200 with it, 404 when no token is configured', async () => {

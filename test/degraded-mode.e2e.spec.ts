@@ -1,8 +1,11 @@
 import { io, type Socket } from 'socket.io-client';
 import type { DeliveryReceipt, RelayStatusNotice, ThreadEvent } from '../src/index.js';
-import { OwnRedisServer, pingRedis } from './support/redis.global-setup.js';
+import { pingRedis } from './support/redis.global-setup.js';
+import { OwnRedisServer } from './support/own-redis-server.js';
 import { uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 const UNAVAILABLE_MS = 400;
 /** Slack over the configured bound for timers and the event loop of a busy CI machine. */
@@ -21,22 +24,22 @@ async function health(url: string): Promise<{ status: number; body: HealthBody }
 
 describe('degraded mode: the relay’s own Redis is killed and comes back', () => {
   let redis: OwnRedisServer;
-  let relay: RelayApp;
   const sockets: Socket[] = [];
 
   beforeAll(async () => {
     redis = await OwnRedisServer.start({ persistent: true });
-    relay = await startRelayApp({
-      redis: redis.url,
-      keyPrefix: uniquePrefix('degraded'),
-      delivery: { unavailableTimeoutMs: UNAVAILABLE_MS },
-    });
   });
   afterAll(async () => {
     for (const socket of sockets.splice(0)) socket.close();
     // A failed run may leave Redis down; the app needs it to shut down cleanly.
     if (!(await pingRedis(redis.url))) await redis.startProcess();
-    await relay.close();
+  });
+  const relay = useRelayApp(() => ({
+    redis: redis.url,
+    keyPrefix: uniquePrefix('degraded'),
+    delivery: { unavailableTimeoutMs: UNAVAILABLE_MS },
+  }));
+  afterAll(async () => {
     await redis.dispose();
   });
 

@@ -10,13 +10,9 @@ import {
   DeliveryTimeoutError,
   type ThreadEvent,
 } from '../src/index.js';
-import {
-  backendModes,
-  connectSocket,
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-} from './support/relay-app.js';
+import { backendModes, connectSocket } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 function collect(socket: Socket): ThreadEvent[] {
   const events: ThreadEvent[] = [];
@@ -25,17 +21,11 @@ function collect(socket: Socket): ThreadEvent[] {
 }
 
 describe.each(backendModes('delivery'))('DeliveryService (%s)', (_name, config) => {
-  let relay: RelayApp;
   const sockets: Socket[] = [];
 
-  beforeAll(async () => {
-    relay = await startRelayApp(config());
-  });
+  const relay = useRelayApp(config);
   afterEach(() => {
     for (const socket of sockets.splice(0)) socket.close();
-  });
-  afterAll(async () => {
-    await relay.close();
   });
 
   it('queues events for a thread nobody is connected to, in order', async () => {
@@ -257,13 +247,7 @@ describe.each(backendModes('delivery'))('DeliveryService (%s)', (_name, config) 
 });
 
 describe('WebSocketManager compatibility facade', () => {
-  let relay: RelayApp;
-  beforeAll(async () => {
-    relay = await startRelayApp();
-  });
-  afterAll(async () => {
-    await relay.close();
-  });
+  const relay = useRelayApp();
 
   it('delegates all three names and warns once per process with a stable code', async () => {
     const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);

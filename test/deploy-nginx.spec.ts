@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server as HttpServer } from 'node:http';
@@ -8,8 +8,11 @@ import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Server as IoServer } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
+import { startChild } from './support/child-process.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, type RelayApp } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 import type { ThreadEvent } from '../src/index.js';
 
 /**
@@ -273,12 +276,7 @@ async function startNginx(relay1: number, relay2: number): Promise<RunningNginx>
   const dir = await mkdtemp(join(tmpdir(), 'relay-nginx-'));
   const port = await freePort();
   const args = await nginxArgs(dir, { relay1, relay2, listen: port });
-  const child: ChildProcess = spawn(nginxPath, [...args, '-g', 'daemon off;'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const child = startChild(nginxPath, [...args, '-g', 'daemon off;']);
   const listening = async () =>
     new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1', () => {
@@ -289,19 +287,18 @@ async function startNginx(relay1: number, relay2: number): Promise<RunningNginx>
     });
   try {
     await waitUntil(async () => {
-      if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
+      if (!child.running()) throw new Error(`nginx exited: ${child.stderr()}`);
       return listening();
     }, `nginx listening on ${port}`);
   } catch (error) {
-    child.kill('SIGKILL');
+    await child.kill();
     throw error;
   }
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
+      await child.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -529,20 +526,17 @@ describe('deploy/nginx.conf run by nginx', () => {
   });
 
   describe('in front of two relay instances (issue 16)', () => {
-    let a: RelayApp;
-    let b: RelayApp;
+    const keyPrefix = uniquePrefix('nginx');
     let proxy: RunningNginx;
     const portOf = (relay: RelayApp) => Number(new URL(relay.url).port);
 
-    beforeAll(async () => {
-      const options = { redis: testRedisUrl(), keyPrefix: uniquePrefix('nginx') };
-      a = await startRelayApp({ ...options, instanceId: 'nginx-a' });
-      b = await startRelayApp({ ...options, instanceId: 'nginx-b' });
-      proxy = await startNginx(portOf(a), portOf(b));
-    });
     afterAll(async () => {
       await proxy?.stop();
-      await Promise.all([a?.close(), b?.close()]);
+    });
+    const a = useRelayApp(() => ({ redis: testRedisUrl(), keyPrefix, instanceId: 'nginx-a' }));
+    const b = useRelayApp(() => ({ redis: testRedisUrl(), keyPrefix, instanceId: 'nginx-b' }));
+    beforeAll(async () => {
+      proxy = await startNginx(portOf(a), portOf(b));
     });
 
     it('accepts a WebSocket-only client that sends an Origin (python-socketio)', async () => {

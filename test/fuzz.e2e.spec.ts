@@ -30,14 +30,9 @@ import { runSocketFuzz, SOCKET_CASES } from './support/fuzz/socket-fuzz.js';
 import { runSseFuzz, SSE_CASES } from './support/fuzz/sse-fuzz.js';
 import { PRODUCER_KEY } from './support/producer-http.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import {
-  connectSocket,
-  startRelayApp,
-  TEST_ADMIN_TOKEN,
-  waitUntil,
-  type RelayApp,
-  type TestRelayOptions,
-} from './support/relay-app.js';
+import { connectSocket, TEST_ADMIN_TOKEN, type TestRelayOptions } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 const SEED = fuzzSeed(0x7e1a7);
 
@@ -60,27 +55,29 @@ describe.each<[string, () => TestRelayOptions]>([
 ])(`fuzz (%s backend, FUZZ_SEED=${SEED})`, (mode, config) => {
   const logger = new CollectingLogger();
   const rng = new Rng(SEED).fork(mode);
-  let relay: RelayApp;
   let fx: Fixture;
   let bystander: Socket;
   const bystanderEvents: unknown[] = [];
   const bystanderThread = `fz-${mode}-bystander-t`;
 
+  afterAll(() => {
+    bystander?.close();
+  });
+  const relay = useRelayApp(() => ({
+    ...config(),
+    limits: LIMITS,
+    // The handlers are under test, not the frame limit (an oversized frame closes its
+    // connection by design): texts up to 200 KB must reach them.
+    gateway: { maxPayloadBytes: 1_000_000 },
+    // Small logs: joins replay whole logs, and the fuzz writes many messages.
+    history: { maxPerThread: 50 },
+    debug: { adminToken: TEST_ADMIN_TOKEN },
+    producer: { apiKeys: [PRODUCER_KEY], maxBodyBytes: PRODUCER_MAX_BODY_BYTES },
+    // A stream on a quiet thread shows a second frame (a keep-alive) soon after it opens.
+    sse: { heartbeatMs: 100 },
+    logger,
+  }));
   beforeAll(async () => {
-    relay = await startRelayApp({
-      ...config(),
-      limits: LIMITS,
-      // The handlers are under test, not the frame limit (an oversized frame closes its
-      // connection by design): texts up to 200 KB must reach them.
-      gateway: { maxPayloadBytes: 1_000_000 },
-      // Small logs: joins replay whole logs, and the fuzz writes many messages.
-      history: { maxPerThread: 50 },
-      debug: { adminToken: TEST_ADMIN_TOKEN },
-      producer: { apiKeys: [PRODUCER_KEY], maxBodyBytes: PRODUCER_MAX_BODY_BYTES },
-      // A stream on a quiet thread shows a second frame (a keep-alive) soon after it opens.
-      sse: { heartbeatMs: 100 },
-      logger,
-    });
     fx = await buildFixture(relay, mode);
     await relay.registry.registerThread(bystanderThread, 'fz-bystander');
     bystander = await connectSocket(relay.url, await relay.token('fz-bystander'));
@@ -90,11 +87,6 @@ describe.each<[string, () => TestRelayOptions]>([
       .emitWithAck('thread:join', { threadId: bystanderThread })) as Json;
     expect(joined).toMatchObject({ ok: true, threadId: bystanderThread });
   }, 30_000);
-
-  afterAll(async () => {
-    bystander?.close();
-    await relay?.close();
-  });
 
   it(`answers ${SOCKET_CASES} socket events exactly once in the Ack shape, never INTERNAL, without closing connections`, async () => {
     const findings = new Findings();

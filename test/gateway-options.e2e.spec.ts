@@ -1,26 +1,20 @@
 import type { Server } from 'socket.io';
 import { LocalSockets } from '../src/sockets/local-sockets.js';
-import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { connectSocket } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
 
 describe('gateway options applied by RelayIoAdapter', () => {
-  let relay: RelayApp;
-
-  beforeAll(async () => {
-    relay = await startRelayApp({
-      gateway: {
-        path: '/relay-io',
-        namespace: '/agents',
-        corsOrigins: ['https://app.example.com'],
-        pingIntervalMs: 1234,
-        pingTimeoutMs: 2345,
-        maxPayloadBytes: 4096,
-      },
-      // Small frames take small events: a user message must still fit a frame.
-      delivery: { maxEventBytes: 2048 },
-    });
-  });
-  afterAll(async () => {
-    await relay.close();
+  const relay = useRelayApp({
+    gateway: {
+      path: '/relay-io',
+      namespace: '/agents',
+      corsOrigins: ['https://app.example.com'],
+      pingIntervalMs: 1234,
+      pingTimeoutMs: 2345,
+      maxPayloadBytes: 4096,
+    },
+    // Small frames take small events: a user message must still fit a frame.
+    delivery: { maxEventBytes: 2048 },
   });
 
   it('configures path, ping and max payload on the engine and serves the namespace', async () => {

@@ -4,7 +4,9 @@ import { LiveThreadEvents } from '../src/delivery/live-thread-events.service.js'
 import { LocalSockets } from '../src/sockets/local-sockets.js';
 import { RelayConnectionHandler } from '../src/gateway/relay-connection.handler.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 type AckAnswer = { ok: boolean; error?: { code: string; message: string } } & Record<
   string,
@@ -33,7 +35,6 @@ describe.each([
     }),
   ],
 ])('gateway (%s)', (_name, config) => {
-  let relay: RelayApp;
   const sockets: Socket[] = [];
   const open = async (userId: string) => {
     const socket = await connectSocket(relay.url, await relay.token(userId));
@@ -41,14 +42,9 @@ describe.each([
     return socket;
   };
 
-  beforeAll(async () => {
-    relay = await startRelayApp(config());
-  });
+  const relay = useRelayApp(config);
   afterEach(() => {
     for (const socket of sockets.splice(0)) socket.close();
-  });
-  afterAll(async () => {
-    await relay.close();
   });
 
   it('refuses handshakes without a valid token with connect_error "unauthorized"', async () => {

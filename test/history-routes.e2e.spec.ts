@@ -2,7 +2,9 @@ import type { Socket } from 'socket.io-client';
 import { signUserToken, type HistoryPage, type ThreadEvent } from '../src/index.js';
 import { HISTORY_LIMIT_CAP } from '../src/http/history.controller.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 type ErrorAnswer = { ok: false; error: { code: string; message: string } };
 
@@ -10,7 +12,6 @@ describe.each([
   ['memory', () => ({})],
   ['redis', () => ({ redis: testRedisUrl(), keyPrefix: uniquePrefix('history') })],
 ])('history routes (%s)', (_mode, config) => {
-  let relay: RelayApp;
   const sockets: Socket[] = [];
   const threadId = 'history-thread';
   const total = HISTORY_LIMIT_CAP + 100;
@@ -31,8 +32,8 @@ describe.each([
       body,
     });
 
+  const relay = useRelayApp(() => ({ ...config(), history: { maxPerThread: 5000 } }));
   beforeAll(async () => {
-    relay = await startRelayApp({ ...config(), history: { maxPerThread: 5000 } });
     await relay.registry.registerThread(threadId, 'olive');
     for (let i = 1; i <= total; i += 1) {
       await relay.delivery.sendToThread(threadId, 'tick', { i, secret: `olive-only-${i}` });
@@ -40,9 +41,6 @@ describe.each([
   });
   afterEach(() => {
     for (const socket of sockets.splice(0)) socket.close();
-  });
-  afterAll(async () => {
-    await relay.close();
   });
 
   it('GET pages with after/limit, capping limit', async () => {
@@ -240,13 +238,7 @@ describe.each([
 });
 
 describe('REST and socket joins with autoRegisterThreads off', () => {
-  let relay: RelayApp;
-  beforeAll(async () => {
-    relay = await startRelayApp({ autoRegisterThreads: false });
-  });
-  afterAll(async () => {
-    await relay.close();
-  });
+  const relay = useRelayApp({ autoRegisterThreads: false });
 
   it('answers THREAD_NOT_FOUND for an unregistered thread and registers nothing', async () => {
     const headers = { authorization: `Bearer ${await relay.token('olive')}` };

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { Writable } from 'node:stream';
 import { pinoHttp } from 'pino-http';
 import { httpLoggerOptions, REQUEST_ID_HEADER } from '../src/demo/http-logging.js';
+import { waitUntil } from './support/wait-until.js';
 
 describe('reference server HTTP logging', () => {
   const lines: Record<string, unknown>[] = [];
@@ -36,13 +37,12 @@ describe('reference server HTTP logging', () => {
   });
 
   const logged = async (id: string) => {
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const line = lines.find((l) => (l.req as { id?: unknown } | undefined)?.id === id);
-      if (line) return line;
-      if (Date.now() > deadline) throw new Error(`no log line for request ${id}`);
-      await new Promise((r) => setImmediate(r));
-    }
+    const find = () => lines.find((l) => (l.req as { id?: unknown } | undefined)?.id === id);
+    await waitUntil(() => find() !== undefined, `a log line for request ${id}`, {
+      timeoutMs: 5000,
+      intervalMs: 0,
+    });
+    return find() ?? {};
   };
 
   it('keeps a well-formed incoming x-request-id, echoes it, and redacts Authorization', async () => {

@@ -5,18 +5,11 @@ import { RedisKeys } from '../src/redis/redis-keys.js';
 import { RedisMessageLog } from '../src/redis/redis-message-log.js';
 import { signUserToken, type ThreadEvent } from '../src/index.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import {
-  connectSocket,
-  startRelayApp,
-  TEST_JWT_SECRET,
-  waitUntil,
-  type RelayApp,
-} from './support/relay-app.js';
-import {
-  buildRelayChild,
-  spawnRelayChild,
-  type RelayChild,
-} from './support/relay-child-process.js';
+import { connectSocket, TEST_JWT_SECRET } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
+import { spawnRelayChild, type RelayChild } from './support/relay-child-process.js';
+import { buildRelayChild } from './support/child-build.js';
 
 const LIVENESS = { heartbeatMs: 200, ttlMs: 1000 };
 /** The documented bound (ttl + one heartbeat), plus two more beats for the sweep itself. */
@@ -26,22 +19,24 @@ describe('an instance killed without cleanup', () => {
   const prefix = uniquePrefix('liveness');
   const childId = 'liveness-child';
   let entry: string;
-  let survivor: RelayApp;
   let child: RelayChild | undefined;
   const sockets: Socket[] = [];
 
   const logClient = new Redis(testRedisUrl());
+  const options = () => ({ redis: testRedisUrl(), keyPrefix: prefix, liveness: LIVENESS });
 
-  beforeAll(async () => {
-    entry = await buildRelayChild();
-    const options = { redis: testRedisUrl(), keyPrefix: prefix, liveness: LIVENESS };
-    survivor = await startRelayApp({ ...options, instanceId: 'liveness-survivor' });
-    child = await spawnRelayChild(entry, { ...options, instanceId: childId });
-  }, 90_000);
   afterAll(async () => {
     for (const socket of sockets.splice(0)) socket.close();
     await child?.kill();
-    await survivor?.close();
+  });
+  beforeAll(async () => {
+    entry = await buildRelayChild();
+  }, 90_000);
+  const survivor = useRelayApp(() => ({ ...options(), instanceId: 'liveness-survivor' }));
+  beforeAll(async () => {
+    child = await spawnRelayChild(entry, { ...options(), instanceId: childId });
+  }, 90_000);
+  afterAll(async () => {
     await logClient.quit();
   });
 

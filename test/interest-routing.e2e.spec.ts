@@ -6,7 +6,9 @@ import { LiveThreadEvents } from '../src/delivery/live-thread-events.service.js'
 import type { RedisBackend } from '../src/redis/redis-backend.js';
 import { RELAY_REDIS } from '../src/thread-relay.constants.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, type RelayApp } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /** Messages each instance's Redis subscriber received, per channel: what crossed the wire. */
 function countMessages(relay: RelayApp): Map<string, number> {
@@ -38,22 +40,26 @@ const range = (from: number, to: number) =>
 describe('interest-routed fan-out', () => {
   const prefix = uniquePrefix('interest');
   const channel = (threadId: string) => `${prefix}thread:{${threadId}}:live`;
-  let a: RelayApp;
-  let b: RelayApp;
   let onA: Map<string, number>;
   let onB: Map<string, number>;
   const sockets: Socket[] = [];
 
-  beforeAll(async () => {
-    a = await startRelayApp({ redis: testRedisUrl(), keyPrefix: prefix, instanceId: 'interest-a' });
-    b = await startRelayApp({ redis: testRedisUrl(), keyPrefix: prefix, instanceId: 'interest-b' });
+  afterAll(() => {
+    for (const socket of sockets.splice(0)) socket.close();
+  });
+  const a = useRelayApp(() => ({
+    redis: testRedisUrl(),
+    keyPrefix: prefix,
+    instanceId: 'interest-a',
+  }));
+  const b = useRelayApp(() => ({
+    redis: testRedisUrl(),
+    keyPrefix: prefix,
+    instanceId: 'interest-b',
+  }));
+  beforeAll(() => {
     onA = countMessages(a);
     onB = countMessages(b);
-  });
-  afterAll(async () => {
-    for (const socket of sockets.splice(0)) socket.close();
-    await a.close();
-    await b.close();
   });
 
   const connect = async (relay: RelayApp, userId: string) => {

@@ -1,12 +1,8 @@
 import { ThreadRelayClient, type ThreadEvent, type UserEvent } from '../src/client/index.js';
 import { signUserToken } from '../src/index.js';
-import {
-  connectSocket,
-  instanceModes,
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-} from './support/relay-app.js';
+import { connectSocket, instanceModes, type RelayApp } from './support/relay-app.js';
+import { useRelayApps } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 const USERS = 20;
 const THREADS_PER_USER = 3;
@@ -28,17 +24,18 @@ interface User {
 describe.each(instanceModes('isolation'))(
   'isolation between users (%s)',
   (mode, instances, config) => {
-    const apps: RelayApp[] = [];
     const users: User[] = [];
     const extraClients: ThreadRelayClient[] = [];
 
     const threadOf = (user: number, thread: number) => `iso-${mode}-u${user}-t${thread}`;
 
+    afterAll(async () => {
+      await Promise.all(
+        [...users.map((user) => user.client), ...extraClients.splice(0)].map((c) => c.close()),
+      );
+    });
+    const apps = useRelayApps(instances, config, (i) => ({ instanceId: `isolation-${mode}-${i}` }));
     beforeAll(async () => {
-      const options = config();
-      for (let i = 0; i < instances; i++) {
-        apps.push(await startRelayApp({ ...options, instanceId: `isolation-${mode}-${i}` }));
-      }
       // Every user connects and joins their threads at the same time.
       await Promise.all(
         Array.from({ length: USERS }, async (_, u) => {
@@ -71,12 +68,6 @@ describe.each(instanceModes('isolation'))(
           await Promise.all(user.threads.map((threadId) => client.join(threadId)));
         }),
       );
-    });
-    afterAll(async () => {
-      await Promise.all(
-        [...users.map((user) => user.client), ...extraClients.splice(0)].map((c) => c.close()),
-      );
-      await Promise.all(apps.map((app) => app.close()));
     });
 
     it(`delivers each of ${USERS * THREADS_PER_USER} threads' events to its owner only, under concurrent producers`, async () => {

@@ -2,7 +2,8 @@ import type { Socket } from 'socket.io-client';
 import type { ThreadEvent } from '../src/index.js';
 import { LiveThreadEvents } from '../src/delivery/live-thread-events.service.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /**
  * A join holds its thread on the bus under a name of its own until it counts, so a join

@@ -13,7 +13,8 @@ import {
 import { type ClusterBus } from '../src/cluster/cluster-bus.js';
 import { CLUSTER_BUS } from '../src/thread-relay.constants.js';
 import type { ThreadEvent } from '../src/protocol.js';
-import { TEST_JWT_SECRET, waitUntil } from './support/relay-app.js';
+import { TEST_JWT_SECRET } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 const UNAVAILABLE_MS = 100;
 

@@ -5,11 +5,11 @@ import { RawSocketIoClient } from './support/raw-socketio-client.js';
 import {
   connectSocket,
   instanceModes,
-  startRelayApp,
-  waitUntil,
   type RelayApp,
   type TestRelayOptions,
 } from './support/relay-app.js';
+import { useRelayApps } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 interface LogLine {
   level: 'log' | 'warn' | 'error';
@@ -34,7 +34,6 @@ async function errorCount(app: RelayApp, code: string): Promise<number> {
 }
 
 describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) => {
-  const apps: RelayApp[] = [];
   const sockets: Socket[] = [];
   const raws: RawSocketIoClient[] = [];
   const lines: LogLine[] = [];
@@ -48,8 +47,9 @@ describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) 
   const refusals = (code: string) =>
     lines.filter((l) => l.fields.msg === 'request refused' && l.fields.code === code);
 
-  beforeAll(async () => {
-    const options: TestRelayOptions = {
+  const apps = useRelayApps(
+    instances,
+    (): TestRelayOptions => ({
       ...config(),
       logger: capturingLogger(lines),
       limits: {
@@ -67,10 +67,10 @@ describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) 
         maxBufferedBytes: 8 * 1024 * 1024,
         stallTimeoutMs: 20_000,
       },
-    };
-    for (let i = 0; i < instances; i++) {
-      apps.push(await startRelayApp({ ...options, instanceId: `limits-${mode}-${i}` }));
-    }
+    }),
+    (i) => ({ instanceId: `limits-${mode}-${i}` }),
+  );
+  beforeAll(() => {
     for (const app of apps) {
       app.app.get(UserMessageService).onMessage((message) => {
         userMessages.push(message);
@@ -80,9 +80,6 @@ describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) 
   afterEach(async () => {
     for (const socket of sockets.splice(0)) socket.close();
     await Promise.all(raws.splice(0).map((raw) => raw.close()));
-  });
-  afterAll(async () => {
-    await Promise.all(apps.map((app) => app.close()));
   });
 
   it('refuses client events over the per-connection rate, then cuts a client that keeps flooding', async () => {

@@ -2,7 +2,9 @@ import type { Socket } from 'socket.io-client';
 import { MESSAGE_LOG, type MessageLog, type ThreadEvent } from '../src/index.js';
 import { type ClusterBus } from '../src/cluster/cluster-bus.js';
 import { CLUSTER_BUS } from '../src/thread-relay.constants.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /**
  * A live event lost on the bus leaves a gap the instance reads from the log. When that read
@@ -11,16 +13,12 @@ import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './suppor
  * every event once, in order.
  */
 describe('a live gap whose log read fails for a while', () => {
-  let relay: RelayApp;
   let socket: Socket | undefined;
 
-  beforeAll(async () => {
-    relay = await startRelayApp();
-  });
-  afterAll(async () => {
+  afterAll(() => {
     socket?.close();
-    await relay.close();
   });
+  const relay = useRelayApp();
 
   it('is filled once the log answers again, not skipped', async () => {
     const threadId = 'gap-read-fails';

@@ -3,7 +3,8 @@ import type { ThreadEvent } from '../src/index.js';
 import { CLUSTER_BUS } from '../src/thread-relay.constants.js';
 import type { RedisClusterBus } from '../src/redis/redis-cluster-bus.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /**
  * A thread first watched before it had a log knows no epoch; the log a join then replays

@@ -4,7 +4,8 @@ import type { DeliveryReceipt, ThreadEvent } from '../src/index.js';
 import type { RedisBackend } from '../src/redis/redis-backend.js';
 import { RELAY_REDIS } from '../src/thread-relay.constants.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 /** Plain socket.io clients: no SDK to drop repeats or fill gaps, so what they get is what was sent. */

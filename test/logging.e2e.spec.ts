@@ -1,15 +1,10 @@
-import { type INestApplication, type LoggerService, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { type INestApplication, type LoggerService } from '@nestjs/common';
 import { Writable } from 'node:stream';
 import { Logger, LoggerModule } from 'nestjs-pino';
-import {
-  jwtAuthenticator,
-  RelayIoAdapter,
-  ThreadRegistryService,
-  ThreadRelayModule,
-} from '../src/index.js';
+import { jwtAuthenticator, ThreadRegistryService, ThreadRelayModule } from '../src/index.js';
 import { RelayLogger } from '../src/thread-relay.logger.js';
-import { startRelayApp, TEST_JWT_SECRET, waitUntil } from './support/relay-app.js';
+import { startHostApp, startRelayApp, TEST_JWT_SECRET } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /** Every `"msg":` key of a raw line, in order; a JSON parser would keep only the last one. */
 function msgValues(line: string): string[] {
@@ -29,17 +24,14 @@ describe('module log lines under nestjs-pino', () => {
         done();
       },
     });
-    @Module({
+    ({ app } = await startHostApp({
       imports: [
         LoggerModule.forRoot({ pinoHttp: [{ level: 'info' }, sink] }),
         ThreadRelayModule.forRoot({ authenticate: jwtAuthenticator({ secret: TEST_JWT_SECRET }) }),
       ],
-    })
-    class PinoAppModule {}
-    app = await NestFactory.create(PinoAppModule, { bufferLogs: true, abortOnError: false });
-    app.useLogger(app.get(Logger));
-    app.useWebSocketAdapter(new RelayIoAdapter(app));
-    await app.listen(0, '127.0.0.1');
+      nest: { bufferLogs: true },
+      configure: (host) => host.useLogger(host.get(Logger)),
+    }));
   });
   afterAll(async () => {
     await app.close();

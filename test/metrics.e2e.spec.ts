@@ -5,13 +5,9 @@ import type { ThreadEvent } from '../src/index.js';
 import { RelayMetrics } from '../src/observability/relay-metrics.service.js';
 import { parsePrometheus, sample, scrape } from './support/prometheus.js';
 import { openSse } from './support/sse-client.js';
-import {
-  backendModes,
-  connectSocket,
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-} from './support/relay-app.js';
+import { backendModes, connectSocket, startRelayApp } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 type AckAnswer = { ok: boolean; error?: { code: string } } & Record<string, unknown>;
 
@@ -70,17 +66,11 @@ function flagCollects(metrics: RelayMetrics, flag: { now: boolean }): () => void
 }
 
 describe.each(backendModes('metrics'))('GET /metrics (%s)', (_mode, config) => {
-  let relay: RelayApp;
   const sockets: Socket[] = [];
 
-  beforeAll(async () => {
-    relay = await startRelayApp(config());
-  });
+  const relay = useRelayApp(config);
   afterEach(() => {
     for (const socket of sockets.splice(0)) socket.close();
-  });
-  afterAll(async () => {
-    await relay.close();
   });
 
   it('serves Prometheus text: every non-comment line is `name{labels} value`', async () => {

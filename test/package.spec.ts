@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './support/redis.global-setup.js';
-import { waitUntil } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 const run = promisify(execFile);
 const ROOT = process.cwd();

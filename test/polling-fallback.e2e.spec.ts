@@ -1,11 +1,8 @@
 import { ThreadRelayClient, type ClientStatus, type ThreadEvent } from '../src/client/index.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import {
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-  type TestRelayOptions,
-} from './support/relay-app.js';
+import { type TestRelayOptions } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 const BATCH = 50;
@@ -14,19 +11,17 @@ describe.each([
   ['memory', (): TestRelayOptions => ({})],
   ['redis', (): TestRelayOptions => ({ redis: testRedisUrl(), keyPrefix: uniquePrefix('poll') })],
 ])('polling fallback (%s)', (mode, config) => {
-  let relay: RelayApp;
   let proxy: TcpProxy;
   let client: ThreadRelayClient | undefined;
 
-  beforeAll(async () => {
-    relay = await startRelayApp(config());
-    // A proxy that passes HTTP but refuses websocket handshakes, like some corporate proxies.
-    proxy = await TcpProxy.start(Number(new URL(relay.url).port));
-  });
   afterAll(async () => {
     await client?.close();
     await proxy.close();
-    await relay.close();
+  });
+  const relay = useRelayApp(config);
+  beforeAll(async () => {
+    // A proxy that passes HTTP but refuses websocket handshakes, like some corporate proxies.
+    proxy = await TcpProxy.start(Number(new URL(relay.url).port));
   });
 
   it('delivers every event once, in order, over REST while the websocket is blocked, and switches back without duplicates', async () => {

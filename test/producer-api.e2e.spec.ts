@@ -1,13 +1,7 @@
-import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
 import type { Socket } from 'socket.io-client';
 import {
-  jwtAuthenticator,
-  RelayIoAdapter,
   ThreadRegistryService,
-  ThreadRelayModule,
   type DeliveryReceipt,
   type HistoryPage,
   type ThreadEvent,
@@ -26,11 +20,9 @@ import {
   instanceModes,
   startRelayApp,
   TEST_ADMIN_TOKEN,
-  TEST_JWT_SECRET,
-  waitUntil,
-  type RelayApp,
-  type TestRelayOptions,
 } from './support/relay-app.js';
+import { useRelayApp, useRelayApps } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 type Receipt = DeliveryReceipt;
@@ -56,10 +48,10 @@ function expectError(answer: HttpAnswer, status: number, code: string, message?:
 const unique = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
 
 describe.each(instanceModes('producer'))('producer API (%s)', (_mode, instances, config) => {
-  let relays: RelayApp[] = [];
+  const relays = useRelayApps(instances, () => ({ ...config(), producer }));
   /** Where producers call; `b` is where the sockets are (another instance in Redis mode). */
-  let a: RelayApp;
-  let b: RelayApp;
+  const a = relays[0]!;
+  const b = relays[instances - 1]!;
   const sockets: Socket[] = [];
 
   const joined = async (userId: string, threadId: string) => {
@@ -71,18 +63,8 @@ describe.each(instanceModes('producer'))('producer API (%s)', (_mode, instances,
     return { socket, events };
   };
 
-  beforeAll(async () => {
-    const shared: TestRelayOptions = { ...config(), producer };
-    relays = [];
-    for (let i = 0; i < instances; i += 1) relays.push(await startRelayApp(shared));
-    a = relays[0] as RelayApp;
-    b = relays[instances - 1] as RelayApp;
-  });
   afterEach(() => {
     for (const socket of sockets.splice(0)) socket.close();
-  });
-  afterAll(async () => {
-    await Promise.all(relays.map((relay) => relay.close()));
   });
 
   it('PUT /v1/threads registers a thread once per owner and refuses another owner', async () => {
@@ -368,18 +350,13 @@ describe.each(instanceModes('producer'))('producer API (%s)', (_mode, instances,
 });
 
 describe('producer API: who may call it', () => {
-  let relay: RelayApp;
-  let closed: RelayApp;
   const threadId = 'auth-thread';
 
+  const relay = useRelayApp({ producer, debug: { adminToken: TEST_ADMIN_TOKEN } });
+  const closed = useRelayApp({ debug: { adminToken: TEST_ADMIN_TOKEN } });
   beforeAll(async () => {
-    relay = await startRelayApp({ producer, debug: { adminToken: TEST_ADMIN_TOKEN } });
-    closed = await startRelayApp({ debug: { adminToken: TEST_ADMIN_TOKEN } });
     await relay.registry.registerThread(threadId, 'alice');
     await relay.registry.registerRun('auth-run', threadId);
-  });
-  afterAll(async () => {
-    await Promise.all([relay.close(), closed.close()]);
   });
 
   const routes: Array<[string, string, unknown]> = [
@@ -440,16 +417,12 @@ describe('producer API: who may call it', () => {
 });
 
 describe('producer API: bad input', () => {
-  let relay: RelayApp;
   const threadId = 'input-thread';
   const events = `/v1/threads/${threadId}/events`;
 
+  const relay = useRelayApp({ producer });
   beforeAll(async () => {
-    relay = await startRelayApp({ producer });
     await relay.registry.registerThread(threadId, 'ivy');
-  });
-  afterAll(async () => {
-    await relay.close();
   });
 
   it('refuses bad ids in the path with INVALID_ID, and run-form ids as threads with BAD_REQUEST', async () => {
@@ -628,17 +601,12 @@ describe('producer API: bad input', () => {
 });
 
 describe('producer API: limits.producerRequests', () => {
-  let relay: RelayApp;
-
-  beforeAll(async () => {
-    relay = await startRelayApp({
-      producer,
-      limits: { producerRequests: { perSecond: 1, burst: 3 } },
-    });
-    await relay.registry.registerThread('limited-thread', 'lena');
+  const relay = useRelayApp({
+    producer,
+    limits: { producerRequests: { perSecond: 1, burst: 3 } },
   });
-  afterAll(async () => {
-    await relay.close();
+  beforeAll(async () => {
+    await relay.registry.registerThread('limited-thread', 'lena');
   });
 
   it('answers 429 with Retry-After per key, and a batch pays one token per event', async () => {
@@ -669,22 +637,22 @@ describe('producer API: limits.producerRequests', () => {
 
 describe('producer API: Redis unreachable', () => {
   let proxy: TcpProxy;
-  let relay: RelayApp;
   let redisPort: number;
 
   beforeAll(async () => {
     redisPort = Number(new URL(testRedisUrl()).port || 6379);
     proxy = await TcpProxy.start(redisPort);
-    relay = await startRelayApp({
-      producer,
-      redis: `redis://127.0.0.1:${proxy.port}`,
-      keyPrefix: uniquePrefix('producer-503'),
-      delivery: { unavailableTimeoutMs: 300 },
-    });
   });
-  afterAll(async () => {
+  afterAll(() => {
     proxy.targetPort = redisPort;
-    await relay.close();
+  });
+  const relay = useRelayApp(() => ({
+    producer,
+    redis: `redis://127.0.0.1:${proxy.port}`,
+    keyPrefix: uniquePrefix('producer-503'),
+    delivery: { unavailableTimeoutMs: 300 },
+  }));
+  afterAll(async () => {
     await proxy.close();
   });
 
@@ -751,21 +719,11 @@ describe('producer API: Redis unreachable', () => {
 
 describe('producer API under the host app’s global prefix', () => {
   it('reads large producer bodies and answers body errors in the module’s shape', async () => {
-    @Module({
-      imports: [
-        ThreadRelayModule.forRoot({
-          authenticate: jwtAuthenticator({ secret: TEST_JWT_SECRET }),
-          producer,
-        }),
-      ],
-    })
-    class PrefixedApp {}
-    const app = await NestFactory.create(PrefixedApp, { logger: ['error'], abortOnError: false });
-    app.setGlobalPrefix('api');
-    app.useWebSocketAdapter(new RelayIoAdapter(app));
-    await app.listen(0, '127.0.0.1');
+    const { app, url } = await startRelayApp(
+      { producer },
+      { configure: (host) => host.setGlobalPrefix('api') },
+    );
     try {
-      const url = `http://127.0.0.1:${((app.getHttpServer() as Server).address() as { port: number }).port}`;
       await app.get(ThreadRegistryService).registerThread('prefixed-thread', 'pia');
       const events = Array(300).fill({
         target: 'prefixed-thread',

@@ -10,7 +10,9 @@ import {
 } from '../src/index.js';
 import { createPublisher } from '../src/publisher/index.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /** Stands for an application's agent runner in a Nest worker without a gateway. */
 @Injectable()
@@ -23,14 +25,12 @@ class AgentRunner {
 
 describe('ThreadRelayModule.forProducer in a Nest worker', () => {
   const keyPrefix = uniquePrefix('producer-module');
-  let gateway: RelayApp;
 
-  beforeAll(async () => {
-    gateway = await startRelayApp({ redis: testRedisUrl(), keyPrefix, instanceId: 'pm-gateway' });
-  });
-  afterAll(async () => {
-    await gateway.close();
-  });
+  const gateway = useRelayApp(() => ({
+    redis: testRedisUrl(),
+    keyPrefix,
+    instanceId: 'pm-gateway',
+  }));
 
   it('provides DeliveryService and ThreadRegistryService with no gateway and no routes', async () => {
     @Module({

@@ -2,7 +2,9 @@ import type { Socket } from 'socket.io-client';
 import type { DeliveryReceipt, ThreadEvent } from '../src/index.js';
 import { spawnProducer, type ProducerProcess } from './support/producer-process.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, type RelayApp } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 function eventsOf(socket: Socket, threadId: string): ThreadEvent[] {
   const events: ThreadEvent[] = [];
@@ -22,27 +24,23 @@ const range = (from: number, to: number) =>
  */
 describe('a producer in a process of its own', () => {
   const keyPrefix = uniquePrefix('producer-process');
-  let a: RelayApp;
-  let b: RelayApp;
   let producer: ProducerProcess;
   /** Started up front: building and starting a child is slow on a loaded machine. */
   let doomed: ProducerProcess;
   const sockets: Socket[] = [];
 
-  beforeAll(async () => {
-    const shared = { redis: testRedisUrl(), keyPrefix };
-    a = await startRelayApp({ ...shared, instanceId: 'pp-a' });
-    b = await startRelayApp({ ...shared, instanceId: 'pp-b' });
-    producer = await spawnProducer(shared);
-    doomed = await spawnProducer(shared);
-  }, 120_000);
   afterAll(async () => {
     for (const socket of sockets.splice(0)) socket.close();
     await producer.close();
     await doomed.close();
-    await a.close();
-    await b.close();
   });
+  const a = useRelayApp(() => ({ redis: testRedisUrl(), keyPrefix, instanceId: 'pp-a' }));
+  const b = useRelayApp(() => ({ redis: testRedisUrl(), keyPrefix, instanceId: 'pp-b' }));
+  beforeAll(async () => {
+    const shared = { redis: testRedisUrl(), keyPrefix };
+    producer = await spawnProducer(shared);
+    doomed = await spawnProducer(shared);
+  }, 120_000);
 
   const join = async (relay: RelayApp, userId: string, threadId: string) => {
     const socket = await connectSocket(relay.url, await relay.token(userId));

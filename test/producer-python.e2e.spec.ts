@@ -1,16 +1,17 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'socket.io-client';
 import type { ThreadEvent } from '../src/index.js';
+import { runChild } from './support/child-process.js';
 import { PRODUCER_KEY } from './support/producer-http.js';
+import { requirePython } from './support/python-probe.js';
 import {
   connectSocket,
   startRelayApp,
-  waitUntil,
   type RelayApp,
   type TestRelayOptions,
 } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 const SCRIPT = fileURLToPath(new URL('../examples/python/producer.py', import.meta.url));
 const RUN_TYPES = [
@@ -21,60 +22,36 @@ const RUN_TYPES = [
   'agent_completed',
 ];
 
-/** Fails (never skips) without python3: the example is part of what this repo promises. */
-function requirePython(): void {
-  const probe = spawnSync('python3', ['--version'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) {
-    throw new Error(
-      'python3 is required to test examples/python/producer.py and was not found on PATH. ' +
-        'Install Python 3 (Debian/Ubuntu: apt-get install -y python3; macOS: brew install python3; ' +
-        'Windows: https://www.python.org/downloads/), then run the tests again.',
-    );
-  }
-}
-
 interface ScriptRun {
   code: number | null;
   lines: Array<Record<string, unknown>>;
   stderr: string;
 }
 
-function runProducer(relay: RelayApp, userId: string, threadId: string): Promise<ScriptRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'python3',
-      [SCRIPT, '--user', userId, '--thread', threadId, '--wait-ms', '20000'],
-      {
-        env: { ...process.env, RELAY_URL: relay.url, RELAY_PRODUCER_KEY: PRODUCER_KEY },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      try {
-        const lines = stdout
-          .split('\n')
-          .filter((line) => line.trim() !== '')
-          .map((line) => JSON.parse(line) as Record<string, unknown>);
-        resolve({ code, lines, stderr });
-      } catch (error) {
-        reject(
-          new Error(`producer.py printed a line that is not JSON: ${String(error)}\n${stdout}`),
-        );
-      }
+async function runProducer(relay: RelayApp, userId: string, threadId: string): Promise<ScriptRun> {
+  const { code, stdout, stderr } = await runChild(
+    'python3',
+    [SCRIPT, '--user', userId, '--thread', threadId, '--wait-ms', '20000'],
+    { env: { ...process.env, RELAY_URL: relay.url, RELAY_PRODUCER_KEY: PRODUCER_KEY } },
+  );
+  try {
+    const lines = stdout
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    return { code, lines, stderr };
+  } catch (error) {
+    throw new Error(`producer.py printed a line that is not JSON: ${String(error)}\n${stdout}`, {
+      cause: error,
     });
-  });
+  }
 }
 
 describe('examples/python/producer.py against a real relay', () => {
   const sockets: Socket[] = [];
   let relay: RelayApp | undefined;
 
-  beforeAll(() => requirePython());
+  beforeAll(() => requirePython('examples/python/producer.py'));
   afterEach(async () => {
     for (const socket of sockets.splice(0)) socket.close();
     await relay?.close();

@@ -1,14 +1,15 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { MESSAGE_LOG, signUserToken, type MessageLog, type ThreadEvent } from '../src/index.js';
+import { startChild, type Child } from './support/child-process.js';
 import {
   startRelayApp,
   TEST_JWT_SECRET,
-  waitUntil,
   type RelayApp,
   type TestRelayOptions,
 } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
@@ -52,20 +53,18 @@ type Line = { kind: string } & Record<string, unknown>;
 /** One run of the example: its stdout lines (JSON, one per line) as they arrive. */
 class ExampleRun {
   readonly lines: Line[] = [];
-  stderr = '';
-  readonly exited: Promise<number | null>;
-  private readonly child: ChildProcess;
+  private readonly child: Child;
   private partial = '';
   private garbage: string[] = [];
 
   constructor(python: string, args: string[]) {
-    this.child = spawn(python, [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout?.on('data', (chunk: Buffer) => this.read(chunk.toString('utf8')));
-    this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString('utf8')));
-    this.exited = new Promise((resolve, reject) => {
-      this.child.once('error', reject);
-      this.child.once('close', (code) => resolve(code));
-    });
+    this.child = startChild(python, [SCRIPT, ...args]);
+    // Parsed as it arrives, once: tests compare the line objects by identity.
+    this.child.process.stdout?.on('data', (chunk: Buffer) => this.read(chunk.toString('utf8')));
+  }
+
+  get stderr(): string {
+    return this.child.stderr();
   }
 
   /** Thread events printed so far, in the order printed. */
@@ -79,7 +78,9 @@ class ExampleRun {
 
   /** Waits for the exit; fails with what the script said unless it exited with `expected`. */
   async finished(expected = 0): Promise<void> {
-    const code = await this.exited;
+    const code = await this.child.exited;
+    const spawnError = this.child.spawnError();
+    if (spawnError) throw spawnError;
     if (this.garbage.length > 0) {
       throw new Error(
         `socketio_client.py printed lines that are not JSON: ${this.garbage.join('\n')}`,
@@ -94,7 +95,7 @@ class ExampleRun {
   }
 
   kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    void this.child.kill();
   }
 
   private read(text: string): void {

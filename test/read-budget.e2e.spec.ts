@@ -1,11 +1,7 @@
 import type { HistoryPage, ThreadEvent } from '../src/index.js';
-import {
-  connectSocket,
-  instanceModes,
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-} from './support/relay-app.js';
+import { connectSocket, instanceModes } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /** About 60 KB of JSON per event: a page of 500 of them would be 30 MB. */
 const BIG = 'x'.repeat(60_000);
@@ -17,7 +13,6 @@ const EVENTS = 40;
  * paid from a per-user byte budget: over it, history answers 429 and replays slow down.
  */
 describe.each(instanceModes('read-budget'))('reading the log (%s)', (mode, _count, config) => {
-  let relay: RelayApp;
   const threadId = `${mode}-big-thread`;
 
   const get = async (userId: string, after: number, limit = 500) => {
@@ -29,24 +24,19 @@ describe.each(instanceModes('read-budget'))('reading the log (%s)', (mode, _coun
     return { status: response.status, bytes: text.length, body: JSON.parse(text) as unknown };
   };
 
+  const relay = useRelayApp(() => ({
+    ...config(),
+    // 1 MB/s with a 3 MB burst: the whole thread (2.4 MB) once, then a second a second.
+    limits: { readBytes: { perSecond: 1_000_000, burst: 3_000_000 } },
+    // A thread's other readers (the SDK tests' owner) are never this user.
+    threadAccess: (userId, id, thread) =>
+      id === threadId ? userId.startsWith('reader') : thread === null || thread.ownerId === userId,
+  }));
   beforeAll(async () => {
-    relay = await startRelayApp({
-      ...config(),
-      // 1 MB/s with a 3 MB burst: the whole thread (2.4 MB) once, then a second a second.
-      limits: { readBytes: { perSecond: 1_000_000, burst: 3_000_000 } },
-      // A thread's other readers (the SDK tests' owner) are never this user.
-      threadAccess: (userId, id, thread) =>
-        id === threadId
-          ? userId.startsWith('reader')
-          : thread === null || thread.ownerId === userId,
-    });
     await relay.registry.registerThread(threadId, 'reader-a');
     for (let i = 0; i < EVENTS; i++) {
       await relay.delivery.sendToThread(threadId, 'tool_completed', { i, data: BIG });
     }
-  });
-  afterAll(async () => {
-    await relay.close();
   });
 
   it('ends a history page at about 1 MiB, however many events were asked for', async () => {

@@ -4,32 +4,36 @@ import type { ThreadEvent } from '../src/index.js';
 import { createPublisher, type Publisher } from '../src/publisher/index.js';
 import { OwnRedisCluster } from './support/redis-cluster.js';
 import { uniquePrefix } from './support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { connectSocket, type RelayApp } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /** Two relay instances and producers on a real Redis Cluster (3 masters, 3 replicas). */
 describe('relay on Redis Cluster', () => {
   const prefix = uniquePrefix('cluster-e2e');
   let cluster: OwnRedisCluster;
-  let a: RelayApp;
-  let b: RelayApp;
   let admin: Cluster;
   const sockets: Socket[] = [];
   const publishers: Publisher[] = [];
 
+  afterAll(async () => {
+    await Promise.all(publishers.map((publisher) => publisher.close()));
+  });
   beforeAll(async () => {
     cluster = await OwnRedisCluster.start();
-    const options = { redis: { cluster: cluster.nodes }, keyPrefix: prefix };
-    a = await startRelayApp({ ...options, instanceId: 'cluster-a' });
     // The second instance runs on a Cluster client of the application's, which it leaves open.
     admin = new Cluster(cluster.nodes);
-    b = await startRelayApp({ redis: admin, keyPrefix: prefix, instanceId: 'cluster-b' });
   }, 90_000);
+  const a = useRelayApp(() => ({
+    redis: { cluster: cluster.nodes },
+    keyPrefix: prefix,
+    instanceId: 'cluster-a',
+  }));
+  const b = useRelayApp(() => ({ redis: admin, keyPrefix: prefix, instanceId: 'cluster-b' }));
   afterEach(() => {
     for (const socket of sockets.splice(0)) socket.close();
   });
   afterAll(async () => {
-    await Promise.all(publishers.map((publisher) => publisher.close()));
-    await Promise.all([a?.close(), b?.close()]);
     expect(admin.status).toBe('ready');
     await admin?.quit();
     await cluster?.dispose();

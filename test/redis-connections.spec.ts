@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { RedisConnections } from '../src/redis/redis-connections.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { waitUntil } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /**
  * The socket.io adapter subscribes on `sub` as soon as the server exists, which can be while

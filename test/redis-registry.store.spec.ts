@@ -5,7 +5,7 @@ import { INDEX_BUCKETS, indexBucketOf, RedisKeys } from '../src/redis/redis-keys
 import { RedisRegistryStore } from '../src/redis/redis-registry.store.js';
 import { collectPages, describeRegistryStore } from './contracts/registry-store.contract.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { OwnRedisServer } from './support/redis.global-setup.js';
+import { OwnRedisServer } from './support/own-redis-server.js';
 
 async function deleteKeys(client: Redis, prefix: string): Promise<void> {
   let cursor = '0';

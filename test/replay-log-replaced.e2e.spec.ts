@@ -1,13 +1,9 @@
 import type { Socket } from 'socket.io-client';
 import { MESSAGE_LOG, type MessageLog, type ThreadEvent } from '../src/index.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import {
-  connectSocket,
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-  type TestRelayOptions,
-} from './support/relay-app.js';
+import { connectSocket, type TestRelayOptions } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 interface ResetNotice {
   threadId: string;
@@ -25,16 +21,12 @@ describe.each([
   ['memory', (): TestRelayOptions => ({})],
   ['redis', (): TestRelayOptions => ({ redis: testRedisUrl(), keyPrefix: uniquePrefix('rlr') })],
 ])('a log replaced in the middle of a replay (%s)', (_mode, config) => {
-  let relay: RelayApp;
   let socket: Socket | undefined;
 
-  beforeAll(async () => {
-    relay = await startRelayApp(config());
-  });
-  afterAll(async () => {
+  afterAll(() => {
     socket?.close();
-    await relay.close();
   });
+  const relay = useRelayApp(config);
 
   it('sends thread:reset, then the new log after its head, live, each once', async () => {
     const threadId = 'replaced-mid-replay';

@@ -1,16 +1,15 @@
-import { Controller, Get, Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { Controller, Get, type DynamicModule } from '@nestjs/common';
 import { ThreadRelayClient, type ThreadEvent } from '../src/client/index.js';
 import {
   DeliveryService,
   jwtAuthenticator,
-  RelayIoAdapter,
   signUserToken,
   ThreadRegistryService,
   ThreadRelayModule,
   type RelayRoutes,
 } from '../src/index.js';
-import { TEST_JWT_SECRET, waitUntil } from './support/relay-app.js';
+import { startHostApp, TEST_JWT_SECRET, type HostApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /** The host app's own health and metrics routes, which the module must not take. */
 @Controller()
@@ -26,28 +25,15 @@ class HostController {
   }
 }
 
-interface Host {
-  app: INestApplication;
-  url: string;
-  close(): Promise<void>;
-}
-
-async function boot(imports: unknown[], withHostRoutes = true): Promise<Host> {
-  @Module({
-    imports: imports as never[],
+function boot(imports: DynamicModule[], withHostRoutes = true): Promise<HostApp> {
+  return startHostApp({
+    imports,
     controllers: withHostRoutes ? [HostController] : [],
-  })
-  class HostModule {}
-  const app = await NestFactory.create(HostModule, { logger: false, abortOnError: false });
-  app.useWebSocketAdapter(new RelayIoAdapter(app));
-  await app.listen(0, '127.0.0.1');
-  const { port } = (app.getHttpServer() as import('node:http').Server).address() as {
-    port: number;
-  };
-  return { app, url: `http://127.0.0.1:${port}`, close: () => app.close() };
+    nest: { logger: false },
+  });
 }
 
-function relay(routes: RelayRoutes): unknown {
+function relay(routes: RelayRoutes): DynamicModule {
   return ThreadRelayModule.forRoot({
     authenticate: jwtAuthenticator({ secret: TEST_JWT_SECRET }),
     routes,
@@ -59,7 +45,7 @@ const bearer = async (userId: string) => ({
 });
 
 describe('routes a host app controls', () => {
-  const hosts: Host[] = [];
+  const hosts: HostApp[] = [];
   afterEach(async () => {
     await Promise.all(hosts.splice(0).map((h) => h.close()));
   });

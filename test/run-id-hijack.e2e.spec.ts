@@ -1,12 +1,8 @@
 import type { Socket } from 'socket.io-client';
 import { makeRunId, UserMessageService, type ThreadEvent, type UserMessage } from '../src/index.js';
-import {
-  connectSocket,
-  instanceModes,
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-} from './support/relay-app.js';
+import { connectSocket, instanceModes, type RelayApp } from './support/relay-app.js';
+import { useRelayApps } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /**
  * Run ids are not thread ids: a user who picks a run's id as a "thread" of their own must
@@ -17,7 +13,6 @@ import {
 describe.each(instanceModes('hijack'))(
   'run ids cannot be hijacked (%s)',
   (mode, instances, config) => {
-    const apps: RelayApp[] = [];
     const sockets: Socket[] = [];
     const userMessages: UserMessage[] = [];
     /** Where the victim's connection lives and where the attacker's does. */
@@ -53,11 +48,8 @@ describe.each(instanceModes('hijack'))(
       return { status: response.status, body: (await response.json()) as Record<string, unknown> };
     };
 
-    beforeAll(async () => {
-      const options = config();
-      for (let i = 0; i < instances; i++) {
-        apps.push(await startRelayApp({ ...options, instanceId: `hijack-${mode}-${i}` }));
-      }
+    const apps = useRelayApps(instances, config, (i) => ({ instanceId: `hijack-${mode}-${i}` }));
+    beforeAll(() => {
       for (const app of apps) {
         app.app.get(UserMessageService).onMessage((message) => {
           userMessages.push(message);
@@ -66,9 +58,6 @@ describe.each(instanceModes('hijack'))(
     });
     afterEach(() => {
       for (const socket of sockets.splice(0)) socket.close();
-    });
-    afterAll(async () => {
-      await Promise.all(apps.map((app) => app.close()));
     });
 
     it('refuses a run-form id as a thread, so the run’s events reach only its thread’s owner', async () => {

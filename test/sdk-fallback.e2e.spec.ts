@@ -7,12 +7,9 @@ import {
   type ThreadRelayClientOptions,
 } from '../src/client/index.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import {
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-  type TestRelayOptions,
-} from './support/relay-app.js';
+import { type RelayApp, type TestRelayOptions } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 import { SseStreams } from '../src/sse/sse-streams.service.js';
 
@@ -93,21 +90,19 @@ describe.each([
   ['memory', (): TestRelayOptions => ({})],
   ['redis', (): TestRelayOptions => ({ redis: testRedisUrl(), keyPrefix: uniquePrefix('fb') })],
 ])('SDK fallback order: websocket, then SSE, then polling (%s)', (mode, config) => {
-  let relay: RelayApp;
   let proxy: TcpProxy;
   const followers: Follower[] = [];
 
+  afterAll(async () => {
+    await proxy.close();
+  });
+  const relay = useRelayApp(config);
   beforeAll(async () => {
-    relay = await startRelayApp(config());
     proxy = await TcpProxy.start(Number(new URL(relay.url).port));
   });
   afterEach(async () => {
     await Promise.all(followers.splice(0).map((f) => f.client.close()));
     proxy.blockSocketIo = false;
-  });
-  afterAll(async () => {
-    await proxy.close();
-    await relay.close();
   });
 
   function follower(userId: string, options?: ConstructorParameters<typeof Follower>[3]) {
@@ -295,22 +290,18 @@ describe.each([
 
 describe('SDK over SSE across two instances behind a round-robin balancer, no stickiness', () => {
   const prefix = uniquePrefix('fb-rr');
-  let a: RelayApp;
-  let b: RelayApp;
   let balancer: TcpProxy;
   let f: Follower | undefined;
 
-  beforeAll(async () => {
-    const options = { redis: testRedisUrl(), keyPrefix: prefix };
-    a = await startRelayApp({ ...options, instanceId: 'fb-a' });
-    b = await startRelayApp({ ...options, instanceId: 'fb-b' });
-    balancer = await TcpProxy.balance([a, b].map((r) => Number(new URL(r.url).port)));
-    balancer.blockSocketIo = true;
-  });
   afterAll(async () => {
     await f?.client.close();
     await balancer.close();
-    await Promise.all([a.close(), b.close()]);
+  });
+  const a = useRelayApp(() => ({ redis: testRedisUrl(), keyPrefix: prefix, instanceId: 'fb-a' }));
+  const b = useRelayApp(() => ({ redis: testRedisUrl(), keyPrefix: prefix, instanceId: 'fb-b' }));
+  beforeAll(async () => {
+    balancer = await TcpProxy.balance([a, b].map((r) => Number(new URL(r.url).port)));
+    balancer.blockSocketIo = true;
   });
 
   it('every event once, in order, while each reconnect lands on the other instance and producers use both', async () => {

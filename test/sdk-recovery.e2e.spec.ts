@@ -3,8 +3,10 @@ import { ThreadRelayClient, type ThreadRelayClientError } from '../src/client/in
 import { LocalSockets } from '../src/sockets/local-sockets.js';
 import { threadRoom } from '../src/sockets/rooms.js';
 import type { TestRelayOptions } from './support/relay-app.js';
+import { useRelayApps } from './support/use-relay-app.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { type RelayApp } from './support/relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 const EVENTS = 600;
@@ -42,22 +44,16 @@ describe.each([
     }),
   ],
 ])('SDK + server recovery (%s)', (mode, instances, config) => {
-  let apps: RelayApp[] = [];
   let proxy: TcpProxy;
   const observed: Observed[] = [];
 
-  beforeAll(async () => {
-    const options = config();
-    for (let i = 0; i < instances; i++) {
-      apps.push(await startRelayApp({ ...options, instanceId: `recovery-${mode}-${i}` }));
-    }
-    proxy = await TcpProxy.start(Number(new URL(apps[0]!.url).port));
-  });
   afterAll(async () => {
     await Promise.all(observed.splice(0).map(({ client }) => client.close()));
     await proxy.close();
-    await Promise.all(apps.map((app) => app.close()));
-    apps = [];
+  });
+  const apps = useRelayApps(instances, config, (i) => ({ instanceId: `recovery-${mode}-${i}` }));
+  beforeAll(async () => {
+    proxy = await TcpProxy.start(Number(new URL(apps[0]!.url).port));
   });
 
   /** The server side of the client's current connection, and the app holding it. */

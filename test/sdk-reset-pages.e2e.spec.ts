@@ -1,21 +1,18 @@
 import { ThreadRelayClient, type ThreadResetEvent } from '../src/client/index.js';
-import { startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /**
  * A reset reloads the whole retained log, however many pages it takes: pages of the
  * client's size, and pages the server ends early because they reached its byte bound.
  */
 describe('SDK reset over several history pages', () => {
-  let relay: RelayApp;
   const clients: ThreadRelayClient[] = [];
 
-  beforeAll(async () => {
-    relay = await startRelayApp({ delivery: { maxEventBytes: 400_000 } });
-  });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()));
-    await relay.close();
   });
+  const relay = useRelayApp({ delivery: { maxEventBytes: 400_000 } });
 
   /** Joins with a stale epoch, so the server answers with a reset and the SDK reloads. */
   async function resetOf(threadId: string, pageSize: number): Promise<ThreadResetEvent> {

@@ -20,11 +20,11 @@ import {
 import {
   backendModes,
   connectSocket,
-  startRelayApp,
   TEST_JWT_SECRET,
-  waitUntil,
   type RelayApp,
 } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 const SECRET = new TextEncoder().encode(TEST_JWT_SECRET);
 
@@ -161,7 +161,6 @@ function refresh(socket: Socket, payload: unknown): Promise<Ack<{ expiresAt: num
 const backends = backendModes('renewal');
 
 describe.each(backends)('SDK credential renewal against the relay (3 s JWTs, %s)', (_, config) => {
-  let relay: RelayApp;
   const authCalls: AuthCall[] = [];
   /** Every `auth:refresh` the server received, by connection id. */
   const refreshes: { connectionId: string; at: number }[] = [];
@@ -169,8 +168,16 @@ describe.each(backends)('SDK credential renewal against the relay (3 s JWTs, %s)
   const views: AppView[] = [];
   const rawSockets: Socket[] = [];
 
-  beforeAll(async () => {
-    relay = await startRelayApp({ ...config(), authenticate: recordingAuthenticator(authCalls) });
+  afterAll(async () => {
+    jest.useRealTimers();
+    await Promise.all(views.splice(0).map((view) => view.client.close()));
+    for (const socket of rawSockets.splice(0)) socket.close();
+  });
+  const relay = useRelayApp(() => ({
+    ...config(),
+    authenticate: recordingAuthenticator(authCalls),
+  }));
+  beforeAll(() => {
     const namespace = relay.app.get(LocalSockets).namespace;
     namespace?.on('connection', (socket: ServerSocket) => {
       connections.push(socket.id);
@@ -179,13 +186,6 @@ describe.each(backends)('SDK credential renewal against the relay (3 s JWTs, %s)
           refreshes.push({ connectionId: socket.id, at: Date.now() });
       });
     });
-  });
-
-  afterAll(async () => {
-    jest.useRealTimers();
-    await Promise.all(views.splice(0).map((view) => view.client.close()));
-    for (const socket of rawSockets.splice(0)) socket.close();
-    await relay.close();
   });
 
   it('keeps one connection for 10 s by renewing its 3 s token, and the app sees every event once, in order', async () => {

@@ -23,11 +23,8 @@ import {
   TEST_JWT_SECRET,
   type TestRelayOptions,
 } from './support/relay-app.js';
-import {
-  buildRelayChild,
-  spawnRelayChild,
-  type RelayChild,
-} from './support/relay-child-process.js';
+import { spawnRelayChild, type RelayChild } from './support/relay-child-process.js';
+import { buildRelayChild } from './support/child-build.js';
 
 /**
  * The fix's options. The same change adds rate limits that this spec's own traffic would

@@ -4,7 +4,9 @@ import { signUserToken } from '../src/index.js';
 import { LiveThreadEvents } from '../src/delivery/live-thread-events.service.js';
 import { SseStreams } from '../src/sse/sse-streams.service.js';
 import { openSse, type SseConnection } from './support/sse-client.js';
-import { startRelayApp, TEST_JWT_SECRET, waitUntil, type RelayApp } from './support/relay-app.js';
+import { TEST_JWT_SECRET } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /** A promise the test opens when it chooses. */
 function gate(): { opened: Promise<void>; open: () => void } {
@@ -17,29 +19,23 @@ function gate(): { opened: Promise<void>; open: () => void } {
 
 /** What a hostile or broken client, or a flaky access rule, must not get from a stream. */
 describe('Server-Sent Events, hardened', () => {
-  let relay: RelayApp;
   const open: SseConnection[] = [];
   /** The access rule of this app: owner only, unless a test says otherwise. */
   let rule: (userId: string, ownerId: string | undefined) => Promise<boolean> = (u, o) =>
     Promise.resolve(u === o);
 
-  beforeAll(async () => {
-    relay = await startRelayApp({
-      threadAccess: (userId, _threadId, thread) => rule(userId, thread?.ownerId),
-      backpressure: {
-        highWaterBytes: 16 * 1024,
-        maxBufferedBytes: 4 * 1024 * 1024,
-        stallTimeoutMs: 300,
-      },
-      limits: { readBytes: { perSecond: 64 * 1024, burst: 64 * 1024 } },
-    });
+  const relay = useRelayApp({
+    threadAccess: (userId, _threadId, thread) => rule(userId, thread?.ownerId),
+    backpressure: {
+      highWaterBytes: 16 * 1024,
+      maxBufferedBytes: 4 * 1024 * 1024,
+      stallTimeoutMs: 300,
+    },
+    limits: { readBytes: { perSecond: 64 * 1024, burst: 64 * 1024 } },
   });
   afterEach(() => {
     rule = (u, o) => Promise.resolve(u === o);
     for (const connection of open.splice(0)) connection.close();
-  });
-  afterAll(async () => {
-    await relay.close();
   });
 
   async function stream(path: string, token?: string): Promise<SseConnection> {
@@ -163,20 +159,13 @@ describe('Server-Sent Events, hardened', () => {
 });
 
 describe('Server-Sent Events, a reader that stalls', () => {
-  let relay: RelayApp;
-
-  beforeAll(async () => {
-    relay = await startRelayApp({
-      backpressure: {
-        highWaterBytes: 16 * 1024,
-        maxBufferedBytes: 64 * 1024 * 1024,
-        stallTimeoutMs: 300,
-      },
-      limits: { readBytes: { perSecond: 1e9, burst: 1e9 } },
-    });
-  });
-  afterAll(async () => {
-    await relay.close();
+  const relay = useRelayApp({
+    backpressure: {
+      highWaterBytes: 16 * 1024,
+      maxBufferedBytes: 64 * 1024 * 1024,
+      stallTimeoutMs: 300,
+    },
+    limits: { readBytes: { perSecond: 1e9, burst: 1e9 } },
   });
 
   it('cuts a client that stops reading during a replay after the stall timeout', async () => {
@@ -203,19 +192,17 @@ describe('Server-Sent Events, a reader that stalls', () => {
 
 /** A user who opens streams and tickets in a loop: held to the per-user caps, nobody else is. */
 describe('Server-Sent Events, flooded', () => {
-  let relay: RelayApp;
   const open: SseConnection[] = [];
 
+  afterAll(() => {
+    for (const connection of open.splice(0)) connection.close();
+  });
+  const relay = useRelayApp({
+    limits: { connectionsPerUser: 2, httpRequests: { perSecond: 1, burst: 6 } },
+  });
   beforeAll(async () => {
-    relay = await startRelayApp({
-      limits: { connectionsPerUser: 2, httpRequests: { perSecond: 1, burst: 6 } },
-    });
     await relay.registry.registerThread('flood-mine', 'mallory');
     await relay.registry.registerThread('flood-other', 'olga');
-  });
-  afterAll(async () => {
-    for (const connection of open.splice(0)) connection.close();
-    await relay.close();
   });
 
   async function stream(userId: string, threadId: string): Promise<SseConnection> {

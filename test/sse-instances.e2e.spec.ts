@@ -2,7 +2,8 @@ import { readUIMessageStream, type UIMessage } from 'ai';
 import { expectValidAgUi } from './support/ag-ui-validation.js';
 import { aiSdkChunks } from './support/ai-sdk-stream.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
-import { startRelayApp, type RelayApp } from './support/relay-app.js';
+import { type RelayApp } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
 import { openSse, type SseConnection } from './support/sse-client.js';
 
 /**
@@ -11,20 +12,12 @@ import { openSse, type SseConnection } from './support/sse-client.js';
  */
 describe('Server-Sent Events across instances', () => {
   const prefix = uniquePrefix('sse');
-  let a: RelayApp;
-  let b: RelayApp;
   const open: SseConnection[] = [];
 
-  beforeAll(async () => {
-    const options = { redis: testRedisUrl(), keyPrefix: prefix };
-    a = await startRelayApp({ ...options, instanceId: 'sse-a' });
-    b = await startRelayApp({ ...options, instanceId: 'sse-b' });
-  });
+  const a = useRelayApp(() => ({ redis: testRedisUrl(), keyPrefix: prefix, instanceId: 'sse-a' }));
+  const b = useRelayApp(() => ({ redis: testRedisUrl(), keyPrefix: prefix, instanceId: 'sse-b' }));
   afterEach(() => {
     for (const connection of open.splice(0)) connection.close();
-  });
-  afterAll(async () => {
-    await Promise.all([a.close(), b.close()]);
   });
 
   async function stream(relay: RelayApp, path: string, headers: Record<string, string> = {}) {

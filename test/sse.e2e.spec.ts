@@ -5,7 +5,9 @@ import { SseStreams } from '../src/sse/sse-streams.service.js';
 import { expectValidAgUi } from './support/ag-ui-validation.js';
 import { aiSdkChunks } from './support/ai-sdk-stream.js';
 import { openSse, type SseConnection } from './support/sse-client.js';
-import { startRelayApp, TEST_JWT_SECRET, waitUntil, type RelayApp } from './support/relay-app.js';
+import { TEST_JWT_SECRET } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 interface StreamedEvent {
   seq: number;
@@ -15,20 +17,14 @@ interface StreamedEvent {
 
 /** `GET /threads/:threadId/events` and its tickets, on one instance in memory. */
 describe('Server-Sent Events', () => {
-  let relay: RelayApp;
   const open: SseConnection[] = [];
 
-  beforeAll(async () => {
-    relay = await startRelayApp({
-      sse: { heartbeatMs: 200 },
-      backpressure: { highWaterBytes: 16 * 1024, maxBufferedBytes: 64 * 1024 },
-    });
+  const relay = useRelayApp({
+    sse: { heartbeatMs: 200 },
+    backpressure: { highWaterBytes: 16 * 1024, maxBufferedBytes: 64 * 1024 },
   });
   afterEach(() => {
     for (const connection of open.splice(0)) connection.close();
-  });
-  afterAll(async () => {
-    await relay.close();
   });
 
   async function stream(
@@ -207,20 +203,14 @@ describe('Server-Sent Events', () => {
  * Read by the AG-UI and AI SDK packages' own verifier, schemas and reader.
  */
 describe('Server-Sent Events, rendered formats across a reset', () => {
-  let relay: RelayApp;
   const open: SseConnection[] = [];
   const aborts: AbortController[] = [];
 
-  beforeAll(async () => {
-    // Five events kept per thread: a longer log is trimmed from its start.
-    relay = await startRelayApp({ history: { maxPerThread: 5 } });
-  });
+  // Five events kept per thread: a longer log is trimmed from its start.
+  const relay = useRelayApp({ history: { maxPerThread: 5 } });
   afterEach(() => {
     for (const connection of open.splice(0)) connection.close();
     for (const abort of aborts.splice(0)) abort.abort();
-  });
-  afterAll(async () => {
-    await relay.close();
   });
 
   type Events = ReadonlyArray<readonly [type: string, payload: Record<string, unknown>]>;

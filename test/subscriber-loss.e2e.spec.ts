@@ -2,9 +2,10 @@ import { Redis } from 'ioredis';
 import { io } from 'socket.io-client';
 import { ThreadRelayClient, type ClientStatus, type ThreadEvent } from '../src/client/index.js';
 import type { ThreadLeftNotice } from '../src/index.js';
-import { OwnRedisServer } from './support/redis.global-setup.js';
+import { OwnRedisServer } from './support/own-redis-server.js';
 import { uniquePrefix } from './support/redis.js';
-import { startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 /**
  * Redis pub/sub keeps nothing for a subscriber that is away. An event another instance
@@ -16,21 +17,21 @@ import { startRelayApp, waitUntil, type RelayApp } from './support/relay-app.js'
 describe('the cross-instance subscriber connection drops', () => {
   let redis: OwnRedisServer;
   let admin: Redis;
-  const relays: RelayApp[] = [];
   let client: ThreadRelayClient | undefined;
+  const prefix = uniquePrefix('subscriber-loss');
 
+  afterAll(async () => {
+    await client?.close();
+  });
   beforeAll(async () => {
     // Its own server: CLIENT KILL TYPE pubsub would cut every suite's subscribers on the shared one.
     redis = await OwnRedisServer.start();
     admin = new Redis(redis.url);
-    const prefix = uniquePrefix('subscriber-loss');
-    for (const instanceId of ['sub-a', 'sub-b']) {
-      relays.push(await startRelayApp({ redis: redis.url, keyPrefix: prefix, instanceId }));
-    }
   });
+  const relays = ['sub-a', 'sub-b'].map((instanceId) =>
+    useRelayApp(() => ({ redis: redis.url, keyPrefix: prefix, instanceId })),
+  );
   afterAll(async () => {
-    await client?.close();
-    for (const relay of relays.splice(0)) await relay.close();
     admin.disconnect();
     await redis.dispose();
   });

@@ -1,13 +1,9 @@
 import { io, type Socket } from 'socket.io-client';
 import { ThreadRelayClient, type ThreadRelayClientError } from '../src/client/index.js';
 import type { ThreadEvent, ThreadLeftNotice } from '../src/index.js';
-import {
-  connectSocket,
-  instanceModes,
-  startRelayApp,
-  waitUntil,
-  type RelayApp,
-} from './support/relay-app.js';
+import { connectSocket, instanceModes, type RelayApp } from './support/relay-app.js';
+import { useRelayApps } from './support/use-relay-app.js';
+import { waitUntil } from './support/wait-until.js';
 
 type Answer = { ok: boolean; error?: { code: string } };
 
@@ -34,7 +30,6 @@ const TEAM_THREAD = (mode: string) => `${mode}-team-thread`;
 describe.each(instanceModes('access-changes'))(
   'thread access changes (%s)',
   (mode, count, config) => {
-    const apps: RelayApp[] = [];
     const sockets: Socket[] = [];
     const clients: ThreadRelayClient[] = [];
 
@@ -62,8 +57,9 @@ describe.each(instanceModes('access-changes'))(
     /** The other instance on Redis: changes made on one must reach the other's connections. */
     const other = () => apps[apps.length - 1]!;
 
-    beforeAll(async () => {
-      const options = {
+    const apps = useRelayApps(
+      count,
+      () => ({
         ...config(),
         history: { autoThreadTtlSeconds: 1 },
         liveness: { heartbeatMs: 100, ttlMs: 2_000 },
@@ -79,17 +75,12 @@ describe.each(instanceModes('access-changes'))(
           }
           return allowed;
         },
-      };
-      for (let i = 0; i < count; i++) {
-        apps.push(await startRelayApp({ ...options, instanceId: `access-${mode}-${i}` }));
-      }
-    });
+      }),
+      (i) => ({ instanceId: `access-${mode}-${i}` }),
+    );
     afterEach(async () => {
       for (const socket of sockets.splice(0)) socket.close();
       await Promise.all(clients.splice(0).map((c) => c.close()));
-    });
-    afterAll(async () => {
-      await Promise.all(apps.map((app) => app.close()));
     });
 
     it('keeps an auto-registered thread while someone is joined, and lets it lapse after', async () => {

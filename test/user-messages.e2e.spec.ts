@@ -7,7 +7,8 @@ import {
   type UserMessage,
 } from '../src/index.js';
 import { parsePrometheus, sample } from './support/prometheus.js';
-import { backendModes, connectSocket, startRelayApp, type RelayApp } from './support/relay-app.js';
+import { backendModes, connectSocket } from './support/relay-app.js';
+import { useRelayApp } from './support/use-relay-app.js';
 
 type Answer = {
   ok: boolean;
@@ -33,7 +34,6 @@ describe('userMessageKey', () => {
 });
 
 describe.each(backendModes('user-messages'))('user messages (%s)', (mode, config) => {
-  let relay: RelayApp;
   const sockets: Socket[] = [];
   const handled: UserMessage[] = [];
   const shared = `${mode}-shared-thread`;
@@ -52,13 +52,13 @@ describe.each(backendModes('user-messages'))('user messages (%s)', (mode, config
       clientMessageId,
     })) as Answer;
 
+  const relay = useRelayApp(() => ({
+    ...config(),
+    // Everyone may write to the shared thread: two users' messages land in one log.
+    threadAccess: (userId, threadId, thread) =>
+      threadId === shared || thread === null || thread.ownerId === userId,
+  }));
   beforeAll(async () => {
-    relay = await startRelayApp({
-      ...config(),
-      // Everyone may write to the shared thread: two users' messages land in one log.
-      threadAccess: (userId, threadId, thread) =>
-        threadId === shared || thread === null || thread.ownerId === userId,
-    });
     relay.app.get(UserMessageService).onMessage((message) => {
       handled.push(message);
     });
@@ -66,9 +66,6 @@ describe.each(backendModes('user-messages'))('user messages (%s)', (mode, config
   });
   afterEach(() => {
     for (const socket of sockets.splice(0)) socket.close();
-  });
-  afterAll(async () => {
-    await relay.close();
   });
 
   it('keeps two users’ messages apart where the ids once made the same key', async () => {

@@ -1,13 +1,10 @@
 import { ThreadRelayClient, type ClientStatus, type ThreadEvent } from '../../src/client/index.js';
 import { signUserToken } from '../../src/index.js';
-import { OwnRedisServer } from '../support/redis.global-setup.js';
-import { TEST_ADMIN_TOKEN, TEST_JWT_SECRET, waitUntil } from '../support/relay-app.js';
-import {
-  buildRelayChild,
-  REFERENCE_CHILD_ENTRY,
-  spawnRelayChild,
-  type RelayChild,
-} from '../support/relay-child-process.js';
+import { OwnRedisServer } from '../support/own-redis-server.js';
+import { TEST_ADMIN_TOKEN, TEST_JWT_SECRET } from '../support/relay-app.js';
+import { waitUntil } from '../support/wait-until.js';
+import { spawnRelayChild, type RelayChild } from '../support/relay-child-process.js';
+import { buildRelayChild, REFERENCE_CHILD_ENTRY } from '../support/child-build.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 /** What the reference server's agent simulator sends for one user message, in order. */

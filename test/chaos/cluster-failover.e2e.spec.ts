@@ -14,13 +14,14 @@ import {
   drainSockets,
   expectExactlyOnce,
   ObservedClient,
-  pollUntil,
   range,
   sleep,
 } from '../support/chaos-harness.js';
 import { OwnRedisCluster } from '../support/redis-cluster.js';
 import { uniquePrefix } from '../support/redis.js';
-import { connectSocket, startRelayApp, waitUntil, type RelayApp } from '../support/relay-app.js';
+import { connectSocket } from '../support/relay-app.js';
+import { useRelayApp } from '../support/use-relay-app.js';
+import { waitUntil } from '../support/wait-until.js';
 
 const USERS = 3;
 const THREADS_PER_MASTER = 2;
@@ -68,7 +69,6 @@ function keySlot(port: number, key: string): number {
 
 describe('chaos: Redis Cluster master failover under two instances', () => {
   let cluster: OwnRedisCluster;
-  let relays: RelayApp[] = [];
   const observed: ObservedClient[] = [];
   const raw: Array<{ socket: Socket; wire: Map<string, number[]> }> = [];
   const threadIds: string[] = [];
@@ -76,20 +76,25 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
   /** A port of a node that is alive, to ask the cluster its state. */
   let probePort = 0;
 
+  afterAll(async () => {
+    for (const { socket } of raw) socket.close();
+    await Promise.all(observed.map((c) => c.client.close()));
+  }, 30_000);
   beforeAll(async () => {
     cluster = await OwnRedisCluster.start();
     probePort = cluster.roles().masters[0] ?? 0;
-    const options = {
-      redis: { cluster: cluster.nodes },
-      keyPrefix: uniquePrefix('chaos-failover'),
-      // A send resolves once a replica holds the event: what the producer was told is stored
-      // survives the SIGKILL of its master (Redis replicates asynchronously otherwise).
-      delivery: { unavailableTimeoutMs: UNAVAILABLE_MS, replicaAcks: 1 },
-    };
-    relays = [
-      await startRelayApp({ ...options, instanceId: 'failover-a' }),
-      await startRelayApp({ ...options, instanceId: 'failover-b' }),
-    ];
+  }, 120_000);
+  const keyPrefix = uniquePrefix('chaos-failover');
+  const options = (instanceId: string) => () => ({
+    redis: { cluster: cluster.nodes },
+    keyPrefix,
+    // A send resolves once a replica holds the event: what the producer was told is stored
+    // survives the SIGKILL of its master (Redis replicates asynchronously otherwise).
+    delivery: { unavailableTimeoutMs: UNAVAILABLE_MS, replicaAcks: 1 },
+    instanceId,
+  });
+  const relays = [useRelayApp(options('failover-a')), useRelayApp(options('failover-b'))];
+  beforeAll(async () => {
     // THREADS_PER_MASTER threads on each master's slots.
     const perMaster = new Map<number, string[]>();
     const masters = clusterNodes(probePort).filter((n) => n.flags.includes('master'));
@@ -131,11 +136,7 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
       raw.push({ socket, wire });
     }
   }, 120_000);
-
   afterAll(async () => {
-    for (const { socket } of raw) socket.close();
-    await Promise.all(observed.map((c) => c.client.close()));
-    await Promise.all(relays.map((relay) => relay.close()));
     await cluster?.dispose();
   }, 30_000);
 
@@ -213,20 +214,22 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
       expect(new Set(seqs).size).toBe(seqs.length);
       expect(heads.get(threadId)).toBeGreaterThanOrEqual(Math.max(...seqs));
     }
-    await pollUntil(
+    await waitUntil(
       () =>
         observed.every((c) => c.caughtUp(heads)) &&
         raw.every(({ wire }) => [...wire].every(([t, seqs]) => seqs.length >= (heads.get(t) ?? 0))),
       'every client to reach every thread’s head',
-      30_000,
-      25,
-      () =>
-        [
-          ...observed.filter((c) => !c.caughtUp(heads)).map((c) => `${c.label} ${c.lag(heads)}`),
-          ...raw.flatMap(({ wire }) =>
-            [...wire].map(([t, seqs]) => `raw ${t}: [${compress(seqs)}]/${heads.get(t)}`),
-          ),
-        ].join('; '),
+      {
+        timeoutMs: 30_000,
+        intervalMs: 25,
+        detail: () =>
+          [
+            ...observed.filter((c) => !c.caughtUp(heads)).map((c) => `${c.label} ${c.lag(heads)}`),
+            ...raw.flatMap(({ wire }) =>
+              [...wire].map(([t, seqs]) => `raw ${t}: [${compress(seqs)}]/${heads.get(t)}`),
+            ),
+          ].join('; '),
+      },
     );
     await drainSockets([
       ...observed.flatMap((c) =>
@@ -267,7 +270,7 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
     // Each scenario starts from a healthy cluster: every replica synced with its master.
     await cluster.waitReplicasInSync();
     // After a failover, the other nodes learn by gossip that the old master is a replica now.
-    await pollUntil(
+    await waitUntil(
       () => {
         try {
           placement(busy);
@@ -277,8 +280,7 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
         }
       },
       'the busy thread’s master to have a replica, as the cluster sees it',
-      20_000,
-      50,
+      { timeoutMs: 20_000, intervalMs: 50 },
     );
     const before = placement(busy);
     let stop = false;
@@ -290,12 +292,14 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
     );
     const startedAt = Date.now();
     await failOver(before);
-    await pollUntil(
+    await waitUntil(
       () => masterOf(busy)?.port === before.replica,
       'the replica to own the busy thread’s slot',
-      // Seconds normally; more when other suites' clusters share the 2 cores.
-      60_000,
-      50,
+      {
+        // Seconds normally; more when other suites' clusters share the 2 cores.
+        timeoutMs: 60_000,
+        intervalMs: 50,
+      },
     );
     const promotedAt = Date.now();
     await afterPromotion();
@@ -307,14 +311,13 @@ describe('chaos: Redis Cluster master failover under two instances', () => {
       60_000,
     );
     const headAtRecovery = Math.max(...busyAcked.map((a) => a.seq));
-    await pollUntil(
+    await waitUntil(
       () =>
         observed
           .filter((c) => c.threads.includes(busy))
           .every((c) => (c.seqs.get(busy)?.length ?? 0) >= headAtRecovery),
       'clients to catch up with the busy thread',
-      30_000,
-      10,
+      { timeoutMs: 30_000, intervalMs: 10 },
     );
     const recoveredMs = Date.now() - startedAt;
     stop = true;

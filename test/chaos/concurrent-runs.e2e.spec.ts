@@ -2,7 +2,8 @@ import { ThreadRelayClient, type ThreadEvent } from '../../src/client/index.js';
 import { signUserToken } from '../../src/index.js';
 import { makeRunId } from '../../src/ids.js';
 import { sendViaInstance } from '../support/debug-send.js';
-import { TEST_JWT_SECRET, waitUntil } from '../support/relay-app.js';
+import { TEST_JWT_SECRET } from '../support/relay-app.js';
+import { waitUntil } from '../support/wait-until.js';
 import { spawnRelayCluster, type RelayChild } from '../support/relay-child-process.js';
 
 const SHARED_THREAD = 'team-chat';

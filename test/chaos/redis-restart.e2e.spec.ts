@@ -11,19 +11,17 @@ import {
   drainSockets,
   expectExactlyOnce,
   ObservedClient,
-  pollUntil,
   postSend,
   sleep,
   type SendOutcome,
 } from '../support/chaos-harness.js';
-import { OwnRedisServer, pingRedis } from '../support/redis.global-setup.js';
+import { pingRedis } from '../support/redis.global-setup.js';
+import { OwnRedisServer } from '../support/own-redis-server.js';
 import { uniquePrefix } from '../support/redis.js';
-import { TEST_ADMIN_TOKEN, waitUntil } from '../support/relay-app.js';
-import {
-  buildRelayChild,
-  spawnRelayChild,
-  type RelayChild,
-} from '../support/relay-child-process.js';
+import { TEST_ADMIN_TOKEN } from '../support/relay-app.js';
+import { waitUntil } from '../support/wait-until.js';
+import { spawnRelayChild, type RelayChild } from '../support/relay-child-process.js';
+import { buildRelayChild } from '../support/child-build.js';
 
 const UNAVAILABLE_MS = 500;
 /** A refused send may wait out the bound twice (resolve, then append) on a busy machine. */
@@ -145,12 +143,14 @@ describe('chaos: Redis is killed mid-stream and restarted under two instances', 
     phase = 'outage';
     const stoppedAt = Date.now();
     await server.stop(true);
-    await pollUntil(
+    await waitUntil(
       () => clients.every((c) => c.client.status === 'degraded'),
       'every client to report degraded',
-      10_000,
-      10,
-      () => clients.map((c) => `${c.label}=${c.client.status}`).join(' '),
+      {
+        timeoutMs: 10_000,
+        intervalMs: 10,
+        detail: () => clients.map((c) => `${c.label}=${c.client.status}`).join(' '),
+      },
     );
     const degradedAfterMs = Date.now() - stoppedAt;
     await sleep(Math.max(0, OUTAGE_MS - (Date.now() - stoppedAt)));
@@ -159,12 +159,14 @@ describe('chaos: Redis is killed mid-stream and restarted under two instances', 
     await server.startProcess();
     const backAt = Date.now();
     const outageMs = backAt - stoppedAt;
-    await pollUntil(
+    await waitUntil(
       () => clients.every((c) => c.client.status === 'connected'),
       'every client back to realtime',
-      15_000,
-      10,
-      () => clients.map((c) => `${c.label}=${c.client.status}`).join(' '),
+      {
+        timeoutMs: 15_000,
+        intervalMs: 10,
+        detail: () => clients.map((c) => `${c.label}=${c.client.status}`).join(' '),
+      },
     );
     const realtimeAfterMs = Date.now() - backAt;
     phase = 'after';
@@ -179,16 +181,18 @@ describe('chaos: Redis is killed mid-stream and restarted under two instances', 
       expect(epochs.get(threadId)!.size).toBe(1);
     }
 
-    await pollUntil(
+    await waitUntil(
       () => clients.every((c) => c.caughtUp(heads)),
       'every client to reach every thread’s head',
-      30_000,
-      25,
-      () =>
-        clients
-          .filter((c) => !c.caughtUp(heads))
-          .map((c) => `${c.label} ${c.lag(heads)}`)
-          .join('; '),
+      {
+        timeoutMs: 30_000,
+        intervalMs: 25,
+        detail: () =>
+          clients
+            .filter((c) => !c.caughtUp(heads))
+            .map((c) => `${c.label} ${c.lag(heads)}`)
+            .join('; '),
+      },
     );
     // Whatever the servers had sent (a late duplicate included) is in the lists after this.
     await drainSockets(

@@ -2,7 +2,8 @@ import { ThreadRelayClient, type ClientStatus, type ThreadEvent } from '../../sr
 import { signUserToken } from '../../src/index.js';
 import { drainSockets } from '../support/chaos-harness.js';
 import { sendViaInstance } from '../support/debug-send.js';
-import { TEST_JWT_SECRET, waitUntil } from '../support/relay-app.js';
+import { TEST_JWT_SECRET } from '../support/relay-app.js';
+import { waitUntil } from '../support/wait-until.js';
 import { spawnRelayCluster, type RelayChild } from '../support/relay-child-process.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 

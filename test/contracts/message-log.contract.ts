@@ -6,6 +6,7 @@ import {
 } from '../../src/delivery/message-log.interface.js';
 import { checkCursor } from '../../src/delivery/message-log.rules.js';
 import type { JsonValue } from '../../src/protocol.js';
+import { waitUntil } from '../support/wait-until.js';
 
 export interface MessageLogHarness {
   log: MessageLog;
@@ -32,20 +33,6 @@ function newEvent(
   extra: Partial<NewEvent> = {},
 ): NewEvent {
   return { id: randomUUID(), threadId, type: 'agent_thinking', payload, ts: Date.now(), ...extra };
-}
-
-/** Polls with a deadline: Redis expires keys on its own time, which tests must not guess. */
-async function eventually(
-  check: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 /**
@@ -285,7 +272,10 @@ export function describeMessageLog(name: string, factory: MessageLogFactory): vo
       const oldEpoch = last.epoch;
 
       advance(1_000);
-      await eventually(async () => (await log.state(threadId)).epoch === '', 'the log to expire');
+      // Redis expires keys on its own time, which tests must not guess.
+      await waitUntil(async () => (await log.state(threadId)).epoch === '', 'the log to expire', {
+        intervalMs: 25,
+      });
       const expired = await log.state(threadId);
       expect(expired).toEqual({ epoch: '', headSeq: 0, firstSeq: 1 });
       expect(checkCursor(expired, 2, oldEpoch)).toEqual({ ok: false, reason: 'epoch_mismatch' });
@@ -310,7 +300,9 @@ export function describeMessageLog(name: string, factory: MessageLogFactory): vo
       advance(1_500);
       expect(await log.state(threadId)).toEqual({ epoch: event.epoch, headSeq: 2, firstSeq: 1 });
       advance(500);
-      await eventually(async () => (await log.state(threadId)).epoch === '', 'the log to expire');
+      await waitUntil(async () => (await log.state(threadId)).epoch === '', 'the log to expire', {
+        intervalMs: 25,
+      });
     });
 
     it('says ahead_of_log for a cursor beyond the head', async () => {
@@ -354,7 +346,9 @@ export function describeMessageLog(name: string, factory: MessageLogFactory): vo
       const threadId = newThreadId();
       const { epoch } = await log.ensure(threadId);
       advance(1_000);
-      await eventually(async () => (await log.state(threadId)).epoch === '', 'the log to expire');
+      await waitUntil(async () => (await log.state(threadId)).epoch === '', 'the log to expire', {
+        intervalMs: 25,
+      });
       expect((await log.append(newEvent(threadId))).event.epoch).not.toBe(epoch);
     });
 

@@ -8,6 +8,7 @@ import type {
   ThreadLease,
 } from '../../src/registry/registry.types.js';
 import type { ThreadRecord } from '../../src/thread-record.js';
+import { waitUntil } from '../support/wait-until.js';
 
 export interface RegistryStoreHarness {
   store: RegistryStore;
@@ -88,19 +89,6 @@ export async function collectPages<T>(
     if (pages > 10_000) throw new Error('listing did not end');
   } while (cursor !== null);
   return { items, pages };
-}
-
-/** Polls `check`, letting time pass between tries, until it holds or the deadline passes. */
-async function eventually(
-  check: () => Promise<boolean>,
-  passTime: (ms: number) => Promise<void>,
-  timeoutMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await passTime(25);
-  }
 }
 
 /**
@@ -389,7 +377,15 @@ export function describeRegistryStore(
         await store.putRun('r-short', 't-short');
         await store.recordDelivered('t-short', 'alice', 3, 'e1');
         await harness.passTime(1_100);
-        await eventually(async () => (await store.getThread('t-short')) === null, harness.passTime);
+        await waitUntil(
+          async () => (await store.getThread('t-short')) === null,
+          'the thread to expire',
+          {
+            timeoutMs: 5_000,
+            intervalMs: 25,
+            pause: harness.passTime,
+          },
+        );
         await store.sweepExpiredThreads();
         await expect(store.threadsOfUser('alice')).resolves.toEqual(['t-kept']);
         await expect(store.getRunThread('r-short')).resolves.toBeNull();
@@ -476,7 +472,15 @@ export function describeRegistryStore(
         await store.claimThread(thread('a-1', 'alice'), cap);
         await store.claimThread(thread('a-2', 'alice'), cap);
         await harness.passTime(1_200);
-        await eventually(async () => (await store.getThread('a-1')) === null, harness.passTime);
+        await waitUntil(
+          async () => (await store.getThread('a-1')) === null,
+          'the thread to expire',
+          {
+            timeoutMs: 5_000,
+            intervalMs: 25,
+            pause: harness.passTime,
+          },
+        );
         await expect(store.claimThread(thread('a-3', 'alice'), cap)).resolves.toMatchObject({
           outcome: 'created',
         });
@@ -699,9 +703,14 @@ export function describeRegistryStore(
         await store.addConnectionThread('c-2', 't-1');
         await store.putConnection(connection('c-3', { instanceId: 'steady', threads: ['t-1'] }));
 
-        await eventually(
+        await waitUntil(
           async () => (await store.deadInstances()).includes('lapsing'),
-          harness.passTime,
+          'the instance to lapse',
+          {
+            timeoutMs: 5_000,
+            intervalMs: 25,
+            pause: harness.passTime,
+          },
         );
         await expect(store.deadInstances()).resolves.toEqual(['lapsing']);
 
@@ -719,9 +728,14 @@ export function describeRegistryStore(
 
       it('revives a lapsed instance that heartbeats again', async () => {
         await store.heartbeatInstance('flaky', 150);
-        await eventually(
+        await waitUntil(
           async () => (await store.deadInstances()).includes('flaky'),
-          harness.passTime,
+          'the instance to lapse',
+          {
+            timeoutMs: 5_000,
+            intervalMs: 25,
+            pause: harness.passTime,
+          },
         );
         await store.heartbeatInstance('flaky', 60_000);
         await expect(store.deadInstances()).resolves.toEqual([]);

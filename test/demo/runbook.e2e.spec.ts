@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import type { Socket } from 'socket.io-client';
 import { expectCompleteRun, requirePython, runPythonProbe } from '../support/python-probe.js';
-import { OwnRedisServer } from '../support/redis.global-setup.js';
-import { connectSocket, waitUntil } from '../support/relay-app.js';
+import { OwnRedisServer } from '../support/own-redis-server.js';
+import { connectSocket } from '../support/relay-app.js';
+import { waitUntil } from '../support/wait-until.js';
 import { startReferenceServer, type ReferenceServer } from './support/reference-server.js';
 
 /** Fails (never skips) without redis-cli: the runbook's third command is what is tested. */

@@ -1,6 +1,9 @@
 import { RelayUnavailableError } from '../../src/errors/relay-unavailable.error.js';
 import { ThreadNotFoundError } from '../../src/errors/thread-not-found.error.js';
-import { asUnavailableIfUnreachable, isStoreUnreachable } from '../../src/errors/store-unreachable.js';
+import {
+  asUnavailableIfUnreachable,
+  isStoreUnreachable,
+} from '../../src/errors/store-unreachable.js';
 import { toErrorBody } from '../../src/errors/error-answer.js';
 
 function named(name: string, message: string): Error {

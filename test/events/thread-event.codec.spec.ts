@@ -1,4 +1,8 @@
-import { decodeEventBody, encodeEventBody, toThreadEvent } from '../../src/events/thread-event.codec.js';
+import {
+  decodeEventBody,
+  encodeEventBody,
+  toThreadEvent,
+} from '../../src/events/thread-event.codec.js';
 
 describe('stored event bodies', () => {
   const body = {

@@ -1,7 +1,4 @@
-import {
-  collectPages,
-  describeRegistryStore,
-} from '../contracts/registry-store.contract.js';
+import { collectPages, describeRegistryStore } from '../contracts/registry-store.contract.js';
 import { MemoryRegistryStore } from '../../src/registry/memory-registry.store.js';
 
 describeRegistryStore('MemoryRegistryStore', () => {

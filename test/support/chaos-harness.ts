@@ -119,27 +119,6 @@ export async function debugThreads(baseUrl: string): Promise<DebugThread[]> {
   return all;
 }
 
-/**
- * Resolves once `predicate` holds, checking every `intervalMs` (for predicates that cost a
- * request); rejects after `timeoutMs`, with `describe()` of the last state when given.
- */
-export async function pollUntil(
-  predicate: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs: number,
-  intervalMs = 25,
-  describe?: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) {
-      const detail = describe ? `: ${describe()}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A ThreadRelayClient with everything it hands the application recorded. */

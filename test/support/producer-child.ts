@@ -10,6 +10,7 @@
  *   { "id": 4, "op": "waitForDelivery", "threadId": "t", "seq": 3, "timeoutMs": 5000 }
  */
 import { createInterface } from 'node:readline';
+import { closeOnStop } from './child-entry.js';
 import { ANSWER } from './producer-protocol.js';
 import { createPublisher, type PublisherOptions } from '../../src/publisher/index.js';
 
@@ -77,10 +78,5 @@ createInterface({ input: process.stdin }).on('line', (line) => {
       }),
   );
 });
-process.stdin.on('end', () => {
-  publisher.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-});
+closeOnStop(() => publisher.close());
 answer({ ready: true });

@@ -1,11 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { buildRelayChild, PRODUCER_CHILD_ENTRY, startCompiledChild } from './child-build.js';
 import { ANSWER } from './producer-protocol.js';
-import { buildRelayChild, PRODUCER_CHILD_ENTRY } from './relay-child-process.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 interface Answer {
   id?: number;
@@ -28,28 +24,20 @@ export interface ProducerProcess {
 /** Starts `test/support/producer-child.ts` (compiled) with these publisher options. */
 export async function spawnProducer(options: object): Promise<ProducerProcess> {
   await buildRelayChild();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+  const started = startCompiledChild(PRODUCER_CHILD_ENTRY, {
     PRODUCER_CHILD_OPTIONS: JSON.stringify(options),
-  };
-  delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, [PRODUCER_CHILD_ENTRY], {
-    cwd: path.resolve(ROOT),
-    env,
-    stdio: ['pipe', 'pipe', 'inherit'],
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const child = started.process;
+  const exited = started.exited.then(() => undefined);
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let nextId = 1;
-  let markReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  createInterface({ input: child.stdout }).on('line', (line) => {
+  createInterface({ input: child.stdout! }).on('line', (line) => {
     if (!line.startsWith(`${ANSWER} `)) {
       process.stderr.write(`[producer] ${line}\n`);
       return;
     }
     const answer = JSON.parse(line.slice(ANSWER.length + 1)) as Answer;
-    if (answer.ready) return markReady();
+    if (answer.ready) return;
     const waiter = answer.id === undefined ? undefined : pending.get(answer.id);
     if (!waiter || answer.id === undefined) return;
     pending.delete(answer.id);
@@ -66,12 +54,11 @@ export async function spawnProducer(options: object): Promise<ProducerProcess> {
     for (const waiter of pending.values()) waiter.reject(new Error('producer process exited'));
     pending.clear();
   });
-  await Promise.race([
-    ready,
-    exited.then(() => {
-      throw new Error('producer process exited before it was ready');
-    }),
-  ]);
+  await started.waitForOutput(
+    new RegExp(`^${ANSWER} \\{"ready":true\\}$`, 'm'),
+    'the producer process to be ready',
+    30_000,
+  );
   return {
     process: child,
     exited,
@@ -79,15 +66,8 @@ export async function spawnProducer(options: object): Promise<ProducerProcess> {
       new Promise<T>((resolve, reject) => {
         const id = nextId++;
         pending.set(id, { resolve: resolve, reject });
-        child.stdin.write(`${JSON.stringify({ id, op, ...args })}\n`);
+        child.stdin!.write(`${JSON.stringify({ id, op, ...args })}\n`);
       }),
-    close: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.stdin.end();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
-    },
+    close: () => started.stop(),
   };
 }

@@ -1,6 +1,7 @@
 import { expect } from '@jest/globals';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runChild } from './child-process.js';
 
 /** Runs scripts/test_websocket_delivery.py (the runbook's Python probe) and reads what it printed. */
 export const PYTHON_PROBE = fileURLToPath(
@@ -8,12 +9,15 @@ export const PYTHON_PROBE = fileURLToPath(
 );
 export const AGENT_STEPS = ['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed'];
 
-/** Fails (never skips) without python3: the runbook's probe is part of what this repo promises. */
-export function requirePython(): void {
+/**
+ * Fails (never skips) without python3: the runbook's probe and the Python examples are part
+ * of what this repo promises. `script` names what needs it.
+ */
+export function requirePython(script = 'scripts/test_websocket_delivery.py'): void {
   const probe = spawnSync('python3', ['--version'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) {
     throw new Error(
-      'python3 is required to test scripts/test_websocket_delivery.py and was not found on PATH. ' +
+      `python3 is required to test ${script} and was not found on PATH. ` +
         'Install Python 3 (Debian/Ubuntu: apt-get install -y python3; macOS: brew install python3; ' +
         'Windows: https://www.python.org/downloads/), then run the tests again.',
     );
@@ -31,34 +35,23 @@ export interface ProbeRun {
 const EVENT_LINE =
   /^ {2}seq +(\d+) {2}(\S+) +\+ *\d+ ms after send {2}latency +(\d+) ms(?: {2}run (\S+))?$/;
 
-export function runPythonProbe(args: string[], killAfterMs = 30_000): Promise<ProbeRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', [PYTHON_PROBE, ...args], {
-      // No proxy from the environment may stand between the probe and the test server.
-      env: { ...process.env, PYTHONUNBUFFERED: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(killer);
-      const events = stdout
-        .split('\n')
-        .map((line) => EVENT_LINE.exec(line))
-        .filter((match): match is RegExpExecArray => match !== null)
-        .map((match) => ({
-          seq: Number(match[1]),
-          type: match[2] ?? '',
-          latencyMs: Number(match[3]),
-          runId: match[4],
-        }));
-      resolve({ code, stdout, stderr, events });
-    });
+export async function runPythonProbe(args: string[], killAfterMs = 30_000): Promise<ProbeRun> {
+  const { code, stdout, stderr } = await runChild('python3', [PYTHON_PROBE, ...args], {
+    // No proxy from the environment may stand between the probe and the test server.
+    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+    timeoutMs: killAfterMs,
   });
+  const events = stdout
+    .split('\n')
+    .map((line) => EVENT_LINE.exec(line))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .map((match) => ({
+      seq: Number(match[1]),
+      type: match[2] ?? '',
+      latencyMs: Number(match[3]),
+      runId: match[4],
+    }));
+  return { code, stdout, stderr, events };
 }
 
 function describeRun(run: ProbeRun): string {

@@ -1,9 +1,12 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { INSTALL_HINT, pingRedis, redisServerOnPath } from './redis.global-setup.js';
+import type { Child } from './child-process.js';
+import { startRedisServer } from './own-redis-server.js';
+import { INSTALL_HINT, redisServerOnPath } from './redis.global-setup.js';
+import { waitUntil } from './wait-until.js';
 
 /** A node's cluster bus listens on its port + 10000, which must be free too. */
 const BUS_OFFSET = 10_000;
@@ -47,7 +50,7 @@ function cli(args: string[]): string {
  * them all and removes their files. The shared Redis is never touched.
  */
 export class OwnRedisCluster {
-  private readonly children = new Map<number, ChildProcess>();
+  private readonly children = new Map<number, Child>();
   private readonly dir = mkdtempSync(path.join(tmpdir(), 'relay-cluster-'));
 
   private constructor(readonly ports: number[]) {}
@@ -67,11 +70,11 @@ export class OwnRedisCluster {
       ]);
       await cluster.waitHealthy();
       // Replicas take their role a moment after the create: wait until every master has one.
-      const deadline = Date.now() + 20_000;
-      while (cluster.roles().replicas.length < masters) {
-        if (Date.now() > deadline) throw new Error('the cluster replicas did not attach');
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitUntil(
+        () => cluster.roles().replicas.length >= masters,
+        'the cluster replicas to attach',
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
       await cluster.waitReplicasInSync();
       return cluster;
     } catch (error) {
@@ -108,19 +111,18 @@ export class OwnRedisCluster {
 
   /** Every node answers and says `cluster_state:ok`. */
   async waitHealthy(timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const ok = this.ports.every((port) => {
-        if (!this.children.has(port)) return true;
-        const info = spawnSync('redis-cli', ['-p', String(port), 'cluster', 'info'], {
-          encoding: 'utf8',
-        });
-        return info.status === 0 && info.stdout.includes('cluster_state:ok');
-      });
-      if (ok) return;
-      if (Date.now() > deadline) throw new Error('the cluster did not become healthy');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitUntil(
+      () =>
+        this.ports.every((port) => {
+          if (!this.children.has(port)) return true;
+          const info = spawnSync('redis-cli', ['-p', String(port), 'cluster', 'info'], {
+            encoding: 'utf8',
+          });
+          return info.status === 0 && info.stdout.includes('cluster_state:ok');
+        }),
+      'the cluster to become healthy',
+      { timeoutMs, intervalMs: 100 },
+    );
   }
 
   /**
@@ -128,27 +130,26 @@ export class OwnRedisCluster {
    * replica refuses `CLUSTER FAILOVER`, and a promoted one would not have its master's data.
    */
   async waitReplicasInSync(timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const synced = this.roles().replicas.every((port) => {
-        const info = spawnSync('redis-cli', ['-p', String(port), 'info', 'replication'], {
-          encoding: 'utf8',
-        }).stdout;
-        return info.includes('master_link_status:up') && info.includes('master_sync_in_progress:0');
-      });
-      if (synced) return;
-      if (Date.now() > deadline) throw new Error('the cluster replicas did not sync');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitUntil(
+      () =>
+        this.roles().replicas.every((port) => {
+          const info = spawnSync('redis-cli', ['-p', String(port), 'info', 'replication'], {
+            encoding: 'utf8',
+          }).stdout;
+          return (
+            info.includes('master_link_status:up') && info.includes('master_sync_in_progress:0')
+          );
+        }),
+      'the cluster replicas to sync',
+      { timeoutMs, intervalMs: 50 },
+    );
   }
 
   /** SIGKILLs one node (a master's replica is then promoted after the node timeout). */
   async kill(port: number): Promise<void> {
     const child = this.children.get(port);
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    if (!child?.running()) return;
+    await child.kill();
     this.children.delete(port);
   }
 
@@ -168,10 +169,6 @@ export class OwnRedisCluster {
 
   private async startNode(port: number): Promise<void> {
     const args = [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
       '--dir',
       this.dir,
       '--cluster-enabled',
@@ -192,14 +189,6 @@ export class OwnRedisCluster {
       '--logfile',
       path.join(this.dir, `node-${port}.log`),
     ];
-    const child = spawn('redis-server', args, { stdio: 'ignore' });
-    this.children.set(port, child);
-    const url = `redis://127.0.0.1:${port}`;
-    const deadline = Date.now() + 10_000;
-    while (!(await pingRedis(url, 200))) {
-      if (child.exitCode !== null) throw new Error(`redis-server on ${port} exited`);
-      if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not answer`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    this.children.set(port, await startRedisServer(port, args));
   }
 }

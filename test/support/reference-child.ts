@@ -5,15 +5,7 @@
  */
 import 'reflect-metadata';
 import { startReferenceServer } from '../demo/support/reference-server.js';
+import { serveUntilStopped } from './child-entry.js';
 
 const env = JSON.parse(process.env.REFERENCE_CHILD_ENV ?? '{}') as Record<string, string>;
-const server = await startReferenceServer(env);
-process.stdout.write(`RELAY_CHILD_READY ${server.url}\n`);
-
-process.stdin.on('end', () => {
-  server.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-});
-process.stdin.resume();
+serveUntilStopped(await startReferenceServer(env));

@@ -1,5 +1,14 @@
-import { type INestApplication, Module, type DynamicModule } from '@nestjs/common';
+import {
+  type DynamicModule,
+  type ForwardReference,
+  type INestApplication,
+  Module,
+  type NestApplicationOptions,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { io, type Socket } from 'socket.io-client';
 import {
   DeliveryService,
@@ -17,6 +26,50 @@ export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
 
 export type TestRelayOptions = Partial<ThreadRelayModuleOptions>;
 
+type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | ForwardReference;
+
+/** A host app as the tests build it: its modules and controllers, and how Nest runs it. */
+export interface HostAppOptions {
+  imports?: ModuleImport[];
+  controllers?: Type[];
+  /** Nest's application options; default: errors logged only. */
+  nest?: NestApplicationOptions;
+  /** Runs before the adapter is set and the app listens: a global prefix, the app's logger. */
+  configure?: (app: INestApplication) => void;
+  /** The address to listen on, default 127.0.0.1; `null`: every interface. */
+  host?: string | null;
+}
+
+export interface HostApp {
+  app: INestApplication;
+  /** `http://127.0.0.1:<port>`. */
+  url: string;
+  /** The listening socket's address and port. */
+  address: AddressInfo;
+  close(): Promise<void>;
+}
+
+/**
+ * Boots a real Nest app of `options` with the module's socket.io adapter, on a free port
+ * (listen(0)); the caller closes it.
+ */
+export async function startHostApp(options: HostAppOptions = {}): Promise<HostApp> {
+  @Module({ imports: options.imports ?? [], controllers: options.controllers ?? [] })
+  class HostAppModule {}
+  const app = await NestFactory.create(HostAppModule, {
+    abortOnError: false,
+    ...(options.nest ?? { logger: ['error'] }),
+  });
+  options.configure?.(app);
+  app.useWebSocketAdapter(new RelayIoAdapter(app));
+  const host = options.host === undefined ? '127.0.0.1' : options.host;
+  if (host === null) await app.listen(0);
+  else await app.listen(0, host);
+  const address = (app.getHttpServer() as Server).address();
+  if (address === null || typeof address === 'string') throw new Error('the app has no port');
+  return { app, url: `http://127.0.0.1:${address.port}`, address, close: () => app.close() };
+}
+
 export interface RelayApp {
   app: INestApplication;
   url: string;
@@ -26,21 +79,25 @@ export interface RelayApp {
   close(): Promise<void>;
 }
 
-/** Boots a real Nest app with the module on port 0; the caller closes it. */
-export async function startRelayApp(options: TestRelayOptions = {}): Promise<RelayApp> {
-  const relay: DynamicModule = ThreadRelayModule.forRoot({
+/**
+ * Boots a real Nest app with the module (JWT users, `options` on top) on a free port;
+ * `host` adds the host app's own controllers or modules. The caller closes it.
+ */
+export async function startRelayApp(
+  options: TestRelayOptions = {},
+  host: HostAppOptions = {},
+): Promise<RelayApp> {
+  const relay = ThreadRelayModule.forRoot({
     authenticate: jwtAuthenticator({ secret: TEST_JWT_SECRET }),
     ...options,
   });
-  @Module({ imports: [relay] })
-  class TestAppModule {}
-  const app = await NestFactory.create(TestAppModule, { logger: ['error'], abortOnError: false });
-  app.useWebSocketAdapter(new RelayIoAdapter(app));
-  await app.listen(0, '127.0.0.1');
-  const address = (app.getHttpServer() as import('node:http').Server).address() as { port: number };
+  const { app, url } = await startHostApp({
+    ...host,
+    imports: [relay, ...(host.imports ?? [])],
+  });
   return {
     app,
-    url: `http://127.0.0.1:${address.port}`,
+    url,
     registry: app.get(ThreadRegistryService),
     delivery: app.get(DeliveryService),
     token: (userId) => signUserToken(userId, TEST_JWT_SECRET),
@@ -69,20 +126,6 @@ export async function connectSocket(
     });
   });
   return socket;
-}
-
-/** Resolves when `predicate` holds, polling every 10 ms; rejects after `timeoutMs` with `what`. */
-export async function waitUntil(
-  predicate: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** The two backends every module-level suite runs against: in-memory and Redis under its own prefix. */

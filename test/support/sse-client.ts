@@ -1,3 +1,5 @@
+import { waitUntil } from './wait-until.js';
+
 /** A Server-Sent Events reader over fetch, for tests: every frame, comments included. */
 export interface SseFrame {
   id?: string;
@@ -85,17 +87,11 @@ export async function openSse(
         .filter((f) => f.data !== undefined)
         .map((f) => JSON.parse(f.data ?? 'null') as unknown),
     ended,
-    async waitFor(predicate, what, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!predicate(frames)) {
-        if (Date.now() > deadline) {
-          throw new Error(
-            `timed out waiting for ${what}; frames: ${JSON.stringify(frames.slice(-5))}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    },
+    waitFor: (predicate, what, timeoutMs = 10_000) =>
+      waitUntil(() => predicate(frames), what, {
+        timeoutMs,
+        detail: () => `frames ${JSON.stringify(frames.slice(-5))}`,
+      }),
     close: () => abort.abort(),
   };
 }

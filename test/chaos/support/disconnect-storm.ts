@@ -15,14 +15,11 @@ import { testRedisUrl, uniquePrefix } from '../../support/redis.js';
 import {
   TEST_ADMIN_TOKEN,
   TEST_JWT_SECRET,
-  waitUntil,
   type TestRelayOptions,
 } from '../../support/relay-app.js';
-import {
-  buildRelayChild,
-  spawnRelayChild,
-  type RelayChild,
-} from '../../support/relay-child-process.js';
+import { waitUntil } from '../../support/wait-until.js';
+import { buildRelayChild } from '../../support/child-build.js';
+import { spawnRelayChild, type RelayChild } from '../../support/relay-child-process.js';
 import { standaloneBackend, type ChaosBackend } from './backends.js';
 
 /**
@@ -311,14 +308,6 @@ async function replayedEvents(urls: string[]): Promise<number> {
   return total;
 }
 
-async function stopChild(child: RelayChild): Promise<void> {
-  child.process.stdin?.end();
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([child.exited, new Promise((r) => (timer = setTimeout(r, 5000)))]);
-  clearTimeout(timer);
-  await child.kill();
-}
-
 /**
  * The storm on `backend` (the relay instances' Redis: standalone or cluster); with
  * `baseline`, the same storm against the socket.io + redis-adapter app as well.
@@ -341,7 +330,7 @@ export function disconnectStormSuite(backend: ChaosBackend, options: { baseline:
 
     async function cleanup(): Promise<void> {
       await Promise.allSettled(clients.splice(0).map((c) => c.close()));
-      await Promise.allSettled(children.splice(0).map(stopChild));
+      await Promise.allSettled(children.splice(0).map((child) => child.stop()));
     }
 
     /** Separate processes, each listening; stopped after the test. */

@@ -7,7 +7,6 @@ import {
   drainSockets,
   expectExactlyOnce,
   ObservedClient,
-  pollUntil,
   postSend,
   range,
   sleep,
@@ -15,12 +14,10 @@ import {
   type SendOutcome,
 } from '../../support/chaos-harness.js';
 import { uniquePrefix } from '../../support/redis.js';
-import { TEST_ADMIN_TOKEN, waitUntil } from '../../support/relay-app.js';
-import {
-  buildRelayChild,
-  spawnRelayChild,
-  type RelayChild,
-} from '../../support/relay-child-process.js';
+import { TEST_ADMIN_TOKEN } from '../../support/relay-app.js';
+import { waitUntil } from '../../support/wait-until.js';
+import { spawnRelayChild, type RelayChild } from '../../support/relay-child-process.js';
+import { buildRelayChild } from '../../support/child-build.js';
 import { TcpProxy } from '../../support/tcp-proxy.js';
 import type { ChaosBackend } from './backends.js';
 
@@ -125,7 +122,7 @@ export function instanceKillSuite(backend: ChaosBackend): void {
       // Where each client landed, read from the shared registry.
       const byId = async () => new Map((await debugConnections(survivorUrl)).map((c) => [c.id, c]));
       let before = new Map<string, DebugConnection>();
-      await pollUntil(
+      await waitUntil(
         async () => {
           before = await byId();
           return clients.every(
@@ -133,7 +130,7 @@ export function instanceKillSuite(backend: ChaosBackend): void {
           );
         },
         'every client registered with all its threads',
-        10_000,
+        { timeoutMs: 10_000, intervalMs: 25 },
       );
       const homes = new Map(clients.map((c) => [c, before.get(c.client.socket!.id!)!.instanceId]));
       const homeOf = (c: ObservedClient) => homes.get(c)!;
@@ -189,7 +186,7 @@ export function instanceKillSuite(backend: ChaosBackend): void {
       await children[KILLED]!.kill();
 
       let reconnectMs = -1;
-      const reconnected = pollUntil(
+      const reconnected = waitUntil(
         async () => {
           const records = await Promise.all(
             doomed.map((c) => {
@@ -212,23 +209,21 @@ export function instanceKillSuite(backend: ChaosBackend): void {
           return ok;
         },
         'the dead instance’s clients re-joined on the survivors',
-        30_000,
-        25,
+        { timeoutMs: 30_000, intervalMs: 25 },
       );
       // When the dead instance's liveness key runs out: its last heartbeat + ttl (NaN if
       // already swept by the time this is read).
       const lastBeat = await redis!.hget(new RedisKeys(prefix).instances, instanceId(KILLED));
       const expiresMs = Number(lastBeat ?? NaN) + LIVENESS.ttlMs - killedAt;
       let sweepMs = -1;
-      const swept = pollUntil(
+      const swept = waitUntil(
         async () => {
           const left = await registry.connectionsOfInstance(instanceId(KILLED));
           if (left.length === 0) sweepMs = Date.now() - killedAt;
           return left.length === 0;
         },
         'the dead instance’s connections to leave the registry',
-        15_000,
-        10,
+        { timeoutMs: 15_000, intervalMs: 10 },
       );
       await Promise.all([reconnected, swept, producing]);
       const producedFor = Date.now() - killedAt;
@@ -272,16 +267,18 @@ export function instanceKillSuite(backend: ChaosBackend): void {
         const now = after.get(c.client.socket?.id ?? '')?.instanceId;
         return `${c.label} (on ${homeOf(c)}, now ${now ?? '?'}; sent via ${via}) ${c.lag(heads)}`;
       };
-      await pollUntil(
+      await waitUntil(
         () => clients.every((c) => c.caughtUp(heads)),
         'every client to reach every thread’s head',
-        30_000,
-        25,
-        () =>
-          clients
-            .filter((c) => !c.caughtUp(heads))
-            .map(describeLag)
-            .join('; '),
+        {
+          timeoutMs: 30_000,
+          intervalMs: 25,
+          detail: () =>
+            clients
+              .filter((c) => !c.caughtUp(heads))
+              .map(describeLag)
+              .join('; '),
+        },
       );
       // Whatever the servers had sent (a late duplicate included) is in the lists after this.
       await drainSockets(

@@ -1,16 +1,14 @@
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { AgentSimulatorService } from '../../../src/demo/agent-simulator.service.js';
 import { AppModule } from '../../../src/demo/app.module.js';
 import { readServerConfig } from '../../../src/demo/server-config.js';
-import { RelayIoAdapter } from '../../../src/gateway/relay-io.adapter.js';
+import { startHostApp } from '../../support/relay-app.js';
 
 export interface ReferenceServer {
   app: INestApplication;
@@ -37,20 +35,17 @@ export async function startReferenceServer(
   listen: ReferenceServerListen = {},
 ): Promise<ReferenceServer> {
   const config = readServerConfig({ LOG_LEVEL: 'silent', ...env });
-  const app = await NestFactory.create(AppModule.forConfig(config, { webRoot }), {
-    logger: false,
-    abortOnError: false,
+  const { app, url, address } = await startHostApp({
+    imports: [AppModule.forConfig(config, { webRoot })],
+    nest: { logger: false },
+    configure: (host) => {
+      host.get(AgentSimulatorService).timing = { stepMs: 5, chunkMs: 2 };
+    },
+    host: listen.host,
   });
-  app.useWebSocketAdapter(new RelayIoAdapter(app));
-  app.get(AgentSimulatorService).timing = { stepMs: 5, chunkMs: 2 };
-  const host = listen.host === undefined ? '127.0.0.1' : listen.host;
-  if (host === null) await app.listen(0);
-  else await app.listen(0, host);
-  const address = (app.getHttpServer() as Server).address();
-  if (address === null || typeof address === 'string') throw new Error('server has no port');
   return {
     app,
-    url: `http://127.0.0.1:${address.port}`,
+    url,
     port: address.port,
     boundTo: address.address,
     close: () => app.close(),
