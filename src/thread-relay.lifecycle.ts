@@ -5,12 +5,10 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { type MessageLog } from './delivery/message-log.interface.js';
-import { MESSAGE_LOG } from './thread-relay.constants.js';
+import { MESSAGE_LOG, REGISTRY_STORE, RELAY_REDIS } from './thread-relay.constants.js';
 import type { RedisBackend } from './redis/redis-backend.js';
 import { InstanceLivenessService } from './registry/instance-liveness.service.js';
 import { type RegistryStore } from './registry/registry-store.interface.js';
-import { REGISTRY_STORE } from './thread-relay.constants.js';
-import { RELAY_REDIS } from './thread-relay.constants.js';
 
 /**
  * Starts and stops what the module owns, in order: liveness after bootstrap; on shutdown

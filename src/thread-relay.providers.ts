@@ -1,26 +1,28 @@
 import type { Provider } from '@nestjs/common';
 import { MemoryMessageLog } from './delivery/memory-message-log.js';
 import { type MessageLog } from './delivery/message-log.interface.js';
-import { MESSAGE_LOG } from './thread-relay.constants.js';
+import {
+  CLUSTER_BUS,
+  MESSAGE_LOG,
+  RATE_LIMIT_STORE,
+  REGISTRY_STORE,
+  RELAY_OPTIONS,
+  RELAY_REDIS,
+} from './thread-relay.constants.js';
 import { type ClusterBus } from './cluster/cluster-bus.js';
-import { CLUSTER_BUS } from './thread-relay.constants.js';
 import { MemoryClusterBus } from './cluster/memory-cluster-bus.js';
 import { errorText, RelayLogger } from './thread-relay.logger.js';
 import type { RedisBackend } from './redis/redis-backend.js';
 import { MemoryRateLimitStore } from './limits/memory-rate-limit.store.js';
 import { type RateLimitStore } from './limits/rate-limit-store.interface.js';
-import { RATE_LIMIT_STORE } from './thread-relay.constants.js';
 import { MemoryRegistryStore } from './registry/memory-registry.store.js';
 import { type RegistryStore } from './registry/registry-store.interface.js';
-import { REGISTRY_STORE } from './thread-relay.constants.js';
-import { RELAY_REDIS } from './thread-relay.constants.js';
 import { resolveRelayOptions } from './thread-relay.options-resolver.js';
 import { THREAD_RELAY_MODULE_OPTIONS } from './thread-relay.module-definition.js';
 import {
   type ResolvedRelayOptions,
   type ThreadRelayModuleOptions,
 } from './thread-relay.options.js';
-import { RELAY_OPTIONS } from './thread-relay.constants.js';
 
 export { RELAY_REDIS } from './thread-relay.constants.js';
 

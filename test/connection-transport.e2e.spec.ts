@@ -18,13 +18,10 @@ describe.each(backendModes('transport'))(
         transports: ['polling', 'websocket'],
       });
       const id = socket.id!;
-      await waitUntil(
-        async () => (await relay.registry.getConnection(id)) !== null,
-        'registration',
-      );
+      await waitUntil(async () => (await relay.store.getConnection(id)) !== null, 'registration');
       await waitUntil(() => socket!.io.engine.transport.name === 'websocket', 'the client upgrade');
       await waitUntil(
-        async () => (await relay.registry.getConnection(id))?.transport === 'websocket',
+        async () => (await relay.store.getConnection(id))?.transport === 'websocket',
         'the registry to say websocket',
       );
     });

@@ -39,7 +39,7 @@ describe('two instances sharing Redis', () => {
       ok: true,
     });
     await waitUntil(
-      async () => (await a.registry.countConnectionsOfThread('cross-thread')) === 1,
+      async () => (await a.store.countConnectionsOfThread('cross-thread')) === 1,
       'join visible on A',
     );
 

@@ -88,8 +88,8 @@ describe('debug routes across two instances sharing Redis', () => {
     for (const socket of sockets.splice(0)) socket.close();
     await waitUntil(
       async () =>
-        (await a.registry.listConnections(null, 1000)).items.length === 0 &&
-        (await b.registry.listConnections(null, 1000)).items.length === 0,
+        (await a.store.listConnections(null, 1000)).items.length === 0 &&
+        (await b.store.listConnections(null, 1000)).items.length === 0,
       'the registry to drop closed connections',
     );
   });
@@ -225,7 +225,7 @@ describe('debug routes across two instances sharing Redis', () => {
     onB.on('thread:event', (e: ThreadEvent) => events.push(e));
     expect(await onB.emitWithAck('thread:join', { threadId })).toMatchObject({ ok: true });
     await waitUntil(
-      async () => (await a.registry.countConnectionsOfThread(threadId)) === 1,
+      async () => (await a.store.countConnectionsOfThread(threadId)) === 1,
       'the join visible on A',
     );
 

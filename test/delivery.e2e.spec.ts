@@ -179,14 +179,14 @@ describe.each(backendModes('delivery'))('DeliveryService (%s)', (_name, config) 
       ok: true,
       reset: 'epoch_mismatch',
     });
-    expect(await relay.registry.deliveredCursors(threadId, epoch)).toEqual({});
+    expect(await relay.store.deliveredCursors(threadId, epoch)).toEqual({});
 
     expect(await rejoin({ lastSeq: 2, epoch })).toMatchObject({ ok: true, replayed: 1 });
-    expect(await relay.registry.deliveredCursors(threadId, epoch)).toEqual({ hana: 2 });
+    expect(await relay.store.deliveredCursors(threadId, epoch)).toEqual({ hana: 2 });
     await expect(relay.delivery.waitForDelivery(threadId, 2, 10)).resolves.toBe(2);
     // Only upward: resuming from an earlier seq leaves the cursor where it is.
     expect(await rejoin({ lastSeq: 1, epoch })).toMatchObject({ ok: true, replayed: 2 });
-    expect(await relay.registry.deliveredCursors(threadId, epoch)).toEqual({ hana: 2 });
+    expect(await relay.store.deliveredCursors(threadId, epoch)).toEqual({ hana: 2 });
   });
 
   it('counts acks in the log’s epoch: a cursor of an expired log confirms nothing', async () => {
@@ -226,7 +226,7 @@ describe.each(backendModes('delivery'))('DeliveryService (%s)', (_name, config) 
       await socket.emitWithAck('thread:ack', { threadId, seq: 1, epoch: fresh.epoch }),
     ).toMatchObject({ ok: true, cursor: 1 });
     await expect(waiting).resolves.toBe(1);
-    expect(await relay.registry.deliveredCursors(threadId, fresh.epoch)).toEqual({ ines: 1 });
+    expect(await relay.store.deliveredCursors(threadId, fresh.epoch)).toEqual({ ines: 1 });
   });
 
   it('sendToUser reaches every connection of the user and nobody else', async () => {

@@ -286,12 +286,12 @@ describe.each([
       );
     }
     await waitUntil(
-      async () => (await relay.registry.connectionsOfUser('cycler')).length === 0,
+      async () => (await relay.store.connectionsOfUser('cycler')).length === 0,
       'registry drained',
     );
     await waitUntil(() => handler.localConnections === 0, 'handler drained');
     for (let i = 0; i < 5; i++) {
-      expect(await relay.registry.connectionsOfThread(`cycle-${i}`)).toEqual([]);
+      expect(await relay.store.connectionsOfThread(`cycle-${i}`)).toEqual([]);
     }
     const nsp = relay.app.get(LocalSockets).namespace;
     expect(nsp?.sockets.size).toBe(0);

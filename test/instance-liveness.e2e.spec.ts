@@ -63,18 +63,18 @@ describe('an instance killed without cleanup', () => {
 
     // The survivor sees the child's connections through the shared registry.
     await waitUntil(
-      async () => (await survivor.registry.connectionsOfInstance(childId)).length === 3,
+      async () => (await survivor.store.connectionsOfInstance(childId)).length === 3,
       'the child’s connections in the registry',
     );
-    expect((await survivor.registry.connectionsOfInstance(childId)).sort()).toEqual(
+    expect((await survivor.store.connectionsOfInstance(childId)).sort()).toEqual(
       [...doomedIds].sort(),
     );
-    expect((await survivor.registry.connectionsOfThread('lena-a')).sort()).toEqual(
+    expect((await survivor.store.connectionsOfThread('lena-a')).sort()).toEqual(
       [doomedIds[0]!, doomedIds[1]!, kept.id!].sort(),
     );
-    expect(await survivor.registry.connectionsOfThread('lena-b')).toEqual([doomedIds[0]]);
-    expect(await survivor.registry.connectionsOfThread('lars-a')).toEqual([doomedIds[2]]);
-    expect(await survivor.registry.getConnection(doomedIds[2]!)).toMatchObject({
+    expect(await survivor.store.connectionsOfThread('lena-b')).toEqual([doomedIds[0]]);
+    expect(await survivor.store.connectionsOfThread('lars-a')).toEqual([doomedIds[2]]);
+    expect(await survivor.store.getConnection(doomedIds[2]!)).toMatchObject({
       instanceId: childId,
       userId: 'lars',
       threads: ['lars-a'],
@@ -109,7 +109,7 @@ describe('an instance killed without cleanup', () => {
     const killedAt = Date.now();
 
     await waitUntil(
-      async () => (await survivor.registry.connectionsOfInstance(childId)).length === 0,
+      async () => (await survivor.store.connectionsOfInstance(childId)).length === 0,
       'the dead instance’s connections to be swept',
       SWEEP_BOUND_MS,
     );
@@ -121,15 +121,15 @@ describe('an instance killed without cleanup', () => {
       [2, 'assistant_message'],
     ]);
 
-    expect(await survivor.registry.connectionsOfThread('lena-b')).toEqual([]);
-    expect(await survivor.registry.connectionsOfThread('lars-a')).toEqual([]);
-    expect(await survivor.registry.countConnectionsOfThread('lars-a')).toBe(0);
+    expect(await survivor.store.connectionsOfThread('lena-b')).toEqual([]);
+    expect(await survivor.store.connectionsOfThread('lars-a')).toEqual([]);
+    expect(await survivor.store.countConnectionsOfThread('lars-a')).toBe(0);
     // The survivor's own connection is untouched.
-    expect(await survivor.registry.connectionsOfThread('lena-a')).toEqual([kept.id]);
-    expect(await survivor.registry.connectionsOfUser('lars')).toEqual([]);
-    expect(await survivor.registry.connectionsOfUser('lena')).toEqual([kept.id]);
-    for (const id of doomedIds) expect(await survivor.registry.getConnection(id)).toBeNull();
-    const listed = await survivor.registry.listConnections(null, 100);
+    expect(await survivor.store.connectionsOfThread('lena-a')).toEqual([kept.id]);
+    expect(await survivor.store.connectionsOfUser('lars')).toEqual([]);
+    expect(await survivor.store.connectionsOfUser('lena')).toEqual([kept.id]);
+    for (const id of doomedIds) expect(await survivor.store.getConnection(id)).toBeNull();
+    const listed = await survivor.store.listConnections(null, 100);
     expect(listed.items.map((c) => c.connectionId)).toEqual([kept.id]);
 
     // The threads and their logs outlive the instance: sends are kept for the owner's return.

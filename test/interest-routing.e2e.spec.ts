@@ -1,10 +1,9 @@
 import type { Socket } from 'socket.io-client';
 import type { ThreadEvent } from '../src/index.js';
 import { type ClusterBus } from '../src/cluster/cluster-bus.js';
-import { CLUSTER_BUS } from '../src/thread-relay.constants.js';
+import { CLUSTER_BUS, RELAY_REDIS } from '../src/thread-relay.constants.js';
 import { LiveThreadEvents } from '../src/delivery/live-thread-events.service.js';
 import type { RedisBackend } from '../src/redis/redis-backend.js';
-import { RELAY_REDIS } from '../src/thread-relay.constants.js';
 import { testRedisUrl, uniquePrefix } from './support/redis.js';
 import { connectSocket, type RelayApp } from './support/relay-app.js';
 import { useRelayApp } from './support/use-relay-app.js';

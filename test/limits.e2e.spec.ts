@@ -273,13 +273,13 @@ describe.each(instanceModes('limits'))('limits (%s)', (mode, instances, config) 
     await expect(notice).resolves.toMatchObject({ code: 'LIMIT_EXCEEDED' });
     await expect(closed).resolves.toBe('io server disconnect');
     await waitUntil(
-      async () => (await apps[0]!.registry.connectionsOfUser('many-tabs')).length === 3,
+      async () => (await apps[0]!.store.connectionsOfUser('many-tabs')).length === 3,
       'three registered connections',
     );
     // A closed tab frees its place.
     held[0]!.close();
     await waitUntil(
-      async () => (await apps[0]!.registry.connectionsOfUser('many-tabs')).length === 2,
+      async () => (await apps[0]!.store.connectionsOfUser('many-tabs')).length === 2,
       'the closed tab unregistered',
     );
     const next = await open('many-tabs');

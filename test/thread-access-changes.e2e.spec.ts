@@ -107,7 +107,7 @@ describe.each(instanceModes('access-changes'))(
       await other().delivery.sendToThread(threadId, 'assistant_message', { secret: 'victim-only' });
       await waitUntil(() => victim.events.length === 1, 'the victim’s event');
       expect(mallory.events).toEqual([]);
-      expect(await apps[0]!.registry.connectionsOfThread(threadId)).toEqual([victim.socket.id]);
+      expect(await apps[0]!.store.connectionsOfThread(threadId)).toEqual([victim.socket.id]);
     });
 
     it('takes the old owner out when a thread is unregistered and registered to someone else', async () => {
@@ -193,7 +193,7 @@ describe.each(instanceModes('access-changes'))(
       // A round trip after the sends: anything live would be here by now.
       await socket.emitWithAck('thread:leave', { threadId: 'nothing' });
       expect(events.slice(replayed).filter((e) => e.type === 'live')).toEqual([]);
-      expect(await app.registry.connectionsOfThread(threads[0]!)).toEqual([]);
+      expect(await app.store.connectionsOfThread(threads[0]!)).toEqual([]);
     });
 
     it('drops the thread in the SDK and says THREAD_LEFT', async () => {
@@ -226,7 +226,7 @@ describe.each(instanceModes('access-changes'))(
       await apps[0]!.delivery.sendToThread(threadId, 'assistant_message', { secret: true });
       await mal.socket.emitWithAck('thread:leave', { threadId: 'nothing' });
       expect(mal.events).toEqual([]);
-      expect(await apps[0]!.registry.connectionsOfThread(threadId)).not.toContain(mal.socket.id);
+      expect(await apps[0]!.store.connectionsOfThread(threadId)).not.toContain(mal.socket.id);
     });
 
     it('takes the others out when the hook throws for one member', async () => {
@@ -255,7 +255,7 @@ describe.each(instanceModes('access-changes'))(
       await apps[0]!.delivery.sendToThread(threadId, 'assistant_message', {});
       await hasty.socket.emitWithAck('thread:leave', { threadId: 'nothing' });
       expect(hasty.events).toEqual([]);
-      expect(await apps[0]!.registry.connectionsOfThread(threadId)).toEqual([]);
+      expect(await apps[0]!.store.connectionsOfThread(threadId)).toEqual([]);
     });
   },
 );

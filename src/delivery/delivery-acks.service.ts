@@ -1,6 +1,12 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import type { RegistryStore } from '../registry/registry-store.interface.js';
+import {
+  CLUSTER_BUS,
+  MESSAGE_LOG,
+  REGISTRY_STORE,
+  RELAY_OPTIONS,
+} from '../thread-relay.constants.js';
 import { type ClusterBus, type DeliveredNotice } from '../cluster/cluster-bus.js';
-import { CLUSTER_BUS } from '../thread-relay.constants.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { DeliveryTimeoutError } from '../errors/delivery-timeout.error.js';
 import { toError } from '../errors/to-error.js';
@@ -8,10 +14,8 @@ import { RelayMetrics } from '../observability/relay-metrics.service.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import { type ResolvedRelayOptions } from '../thread-relay.options.js';
-import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { LiveThreadEvents } from './live-thread-events.service.js';
 import { type MessageLog } from './message-log.interface.js';
-import { MESSAGE_LOG } from '../thread-relay.constants.js';
 
 /** An ack that named a log epoch the thread no longer has: nothing was recorded. */
 export interface StaleAck {
@@ -32,6 +36,7 @@ export class DeliveryAcks implements OnModuleDestroy {
 
   constructor(
     private readonly registry: ThreadRegistryService,
+    @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
     @Inject(MESSAGE_LOG) private readonly messages: MessageLog,
     @Inject(CLUSTER_BUS) private readonly bus: ClusterBus,
     private readonly live: LiveThreadEvents,
@@ -154,7 +159,7 @@ export class DeliveryAcks implements OnModuleDestroy {
     try {
       await this.bus.watchAcks(threadId);
       const readStore = async () => {
-        const cursors = await this.registry.deliveredCursors(threadId, epoch);
+        const cursors = await this.store.deliveredCursors(threadId, epoch);
         for (const [uid, cursor] of Object.entries(cursors)) consider(uid, cursor);
       };
       await readStore();
@@ -178,7 +183,7 @@ export class DeliveryAcks implements OnModuleDestroy {
   }
 
   private async raise(threadId: string, userId: string, seq: number, epoch: string) {
-    const cursor = await this.registry.recordDelivered(threadId, userId, seq, epoch);
+    const cursor = await this.store.recordDelivered(threadId, userId, seq, epoch);
     this.bus.announceDelivered({ threadId, userId, cursor, epoch });
     return cursor;
   }

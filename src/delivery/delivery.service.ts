@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import type { RegistryStore } from '../registry/registry-store.interface.js';
+import {
+  CLUSTER_BUS,
+  MESSAGE_LOG,
+  REGISTRY_STORE,
+  RELAY_OPTIONS,
+} from '../thread-relay.constants.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { type ClusterBus } from '../cluster/cluster-bus.js';
-import { CLUSTER_BUS } from '../thread-relay.constants.js';
 import type { HistoryPage } from '../protocol.js';
 import { RelayMetrics } from '../observability/relay-metrics.service.js';
 import { assertValidId } from '../ids.js';
@@ -10,13 +16,11 @@ import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { type Resolution } from '../registry/id-resolver.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import { type ResolvedRelayOptions } from '../thread-relay.options.js';
-import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { AvailabilityDeadlines } from './availability.js';
 import type { DeliveryReceipt, SendOptions, UserDeliveryReceipt } from './delivery.types.js';
 import { assertEventType, normalisePayload } from './event-payload.js';
 import { DeliveryAcks } from './delivery-acks.service.js';
 import { type MessageLog } from './message-log.interface.js';
-import { MESSAGE_LOG } from '../thread-relay.constants.js';
 
 /** Largest page `history()` returns; callers page with `afterSeq`. */
 export const MAX_HISTORY_PAGE = 1000;
@@ -35,6 +39,7 @@ export class DeliveryService {
 
   constructor(
     private readonly registry: ThreadRegistryService,
+    @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
     @Inject(MESSAGE_LOG) private readonly messages: MessageLog,
     @Inject(CLUSTER_BUS) private readonly bus: ClusterBus,
     private readonly acks: DeliveryAcks,
@@ -134,7 +139,7 @@ export class DeliveryService {
       const onlineConnections =
         countedMembers ??
         (await this.deadlines
-          .within(this.registry.countConnectionsOfThread(threadId), 'count connections')
+          .within(this.store.countConnectionsOfThread(threadId), 'count connections')
           .catch(() => -1));
       this.log.debug({
         msg: appended ? 'routed' : 'duplicate send',

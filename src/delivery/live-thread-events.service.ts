@@ -1,16 +1,14 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { type ClusterBus } from '../cluster/cluster-bus.js';
-import { CLUSTER_BUS } from '../thread-relay.constants.js';
+import { CLUSTER_BUS, MESSAGE_LOG, RELAY_OPTIONS } from '../thread-relay.constants.js';
 import type { LiveEvent } from '../cluster/live-event.js';
 import { PreEncodedJson } from '../sockets/pre-encoded-json.js';
 import { ServerEvents, type ThreadEvent } from '../protocol.js';
 import { LocalSockets } from '../sockets/local-sockets.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import { type ResolvedRelayOptions } from '../thread-relay.options.js';
-import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { AvailabilityDeadlines } from './availability.js';
 import { type MessageLog } from './message-log.interface.js';
-import { MESSAGE_LOG } from '../thread-relay.constants.js';
 import { ReplayGate } from './replay-gate.js';
 import { HeadWaiters } from './head-waiters.js';
 import { LiveGapFiller } from './live-gap-filler.js';

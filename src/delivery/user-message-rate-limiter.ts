@@ -2,10 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { RateLimitedError } from '../errors/rate-limited.error.js';
 import { quoteId } from '../errors/relay-error.js';
 import { type RateLimitStore } from '../limits/rate-limit-store.interface.js';
-import { RATE_LIMIT_STORE } from '../thread-relay.constants.js';
+import { RATE_LIMIT_STORE, RELAY_OPTIONS } from '../thread-relay.constants.js';
 import type { BucketRate } from '../limits/token-bucket.js';
 import { type ResolvedRelayOptions } from '../thread-relay.options.js';
-import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 
 /**
  * `limits.userMessages`: a token bucket per user, over every instance with Redis, because

@@ -1,10 +1,17 @@
-import { Body, Controller, HttpCode, NotFoundException, Post, UseFilters } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Post,
+  UseFilters,
+} from '@nestjs/common';
 import { signUserToken } from '../auth/sign-token.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { RelayErrorFilter } from '../http/relay-error.filter.js';
 import { isValidId } from '../ids.js';
 import { DEMO_CONFIG, type DemoConfig } from './demo.config.js';
-import { Inject } from '@nestjs/common';
 
 /** Dev sign-in: any user id gets a token. Off when NODE_ENV=production. */
 @Controller('auth')

@@ -1,4 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { RegistryStore } from '../registry/registry-store.interface.js';
+import { REGISTRY_STORE, RELAY_OPTIONS } from '../thread-relay.constants.js';
 import type { Namespace, Socket } from 'socket.io';
 import { DeliveryAcks } from '../delivery/delivery-acks.service.js';
 import { LiveUserEvents } from '../delivery/live-user-events.service.js';
@@ -11,7 +13,6 @@ import { ThreadAccessChanges } from '../registry/thread-access-changes.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { LocalSockets } from '../sockets/local-sockets.js';
 import { userRoom } from '../sockets/rooms.js';
-import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import { type ResolvedRelayOptions } from '../thread-relay.options.js';
 import { ClientEventDispatch } from './client-event-dispatch.js';
@@ -43,6 +44,7 @@ export class RelayConnectionHandler {
 
   constructor(
     private readonly registry: ThreadRegistryService,
+    @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
     acks: DeliveryAcks,
     userMessages: UserMessageService,
     private readonly sockets: LocalSockets,
@@ -155,7 +157,7 @@ export class RelayConnectionHandler {
     socket.conn.on('upgrade', () => {
       const transport = socket.conn.transport.name;
       void session.admitted.then(() =>
-        this.registry.touchConnection(socket.id, Date.now(), transport).catch(() => undefined),
+        this.store.touchConnection(socket.id, Date.now(), transport).catch(() => undefined),
       );
     });
     socket.on('disconnect', (reason) => {
@@ -181,7 +183,7 @@ export class RelayConnectionHandler {
     session.lastTouch = now;
     void session.admitted.then((admitted) => {
       if (!admitted) return;
-      this.registry.touchConnection(connectionId, now).catch(() => undefined);
+      this.store.touchConnection(connectionId, now).catch(() => undefined);
     });
   }
 }

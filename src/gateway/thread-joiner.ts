@@ -1,4 +1,5 @@
 import type { Socket } from 'socket.io';
+import type { RegistryStore } from '../registry/registry-store.interface.js';
 import type { DeliveryAcks } from '../delivery/delivery-acks.service.js';
 import type { LiveThreadEvents } from '../delivery/live-thread-events.service.js';
 import type { MessageLog } from '../delivery/message-log.interface.js';
@@ -35,6 +36,7 @@ export class ThreadJoiner {
 
   constructor(
     private readonly registry: ThreadRegistryService,
+    private readonly store: RegistryStore,
     private readonly admission: ThreadAdmissionService,
     private readonly acks: DeliveryAcks,
     private readonly live: LiveThreadEvents,
@@ -79,12 +81,12 @@ export class ThreadJoiner {
       });
       abort = () => plan.abort();
       try {
-        await this.registry.addConnectionThread(socket.id, threadId);
+        await this.store.addConnectionThread(socket.id, threadId);
         await this.confirm(socket, session, pending);
       } catch (error) {
         plan.abort();
         if (!session.isJoined(threadId)) {
-          await this.registry.removeConnectionThread(socket.id, threadId).catch(() => undefined);
+          await this.store.removeConnectionThread(socket.id, threadId).catch(() => undefined);
         }
         throw error;
       }
@@ -94,7 +96,7 @@ export class ThreadJoiner {
         this.assertRoomFor(session, threadId);
       } catch (error) {
         plan.abort();
-        await this.registry.removeConnectionThread(socket.id, threadId).catch(() => undefined);
+        await this.store.removeConnectionThread(socket.id, threadId).catch(() => undefined);
         throw error;
       }
       this.pending.close(pending);

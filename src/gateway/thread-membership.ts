@@ -1,4 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import type { RegistryStore } from '../registry/registry-store.interface.js';
+import { MESSAGE_LOG, REGISTRY_STORE, RELAY_OPTIONS } from '../thread-relay.constants.js';
 import type { Namespace, Socket } from 'socket.io';
 import { DeliveryAcks } from '../delivery/delivery-acks.service.js';
 import { LiveThreadEvents } from '../delivery/live-thread-events.service.js';
@@ -10,7 +12,6 @@ import type { AccessChange } from '../registry/thread-access-changes.js';
 import { ThreadAdmissionService } from '../registry/thread-admission.service.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { threadRoom } from '../sockets/rooms.js';
-import { MESSAGE_LOG, RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import { type ResolvedRelayOptions } from '../thread-relay.options.js';
 import type { ConnectionSession } from './connection-session.js';
@@ -37,6 +38,7 @@ export class ThreadMembership implements OnModuleDestroy {
 
   constructor(
     private readonly registry: ThreadRegistryService,
+    @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
     admission: ThreadAdmissionService,
     acks: DeliveryAcks,
     private readonly live: LiveThreadEvents,
@@ -48,6 +50,7 @@ export class ThreadMembership implements OnModuleDestroy {
     this.log = RelayLogger.for('RelayGateway', options);
     this.joiner = new ThreadJoiner(
       registry,
+      store,
       admission,
       acks,
       live,
@@ -102,7 +105,7 @@ export class ThreadMembership implements OnModuleDestroy {
     if (!wasJoined) return;
     this.members.remove(threadId, socket.id);
     this.live.unwatch(threadId, socket.id);
-    await this.registry.removeConnectionThread(socket.id, threadId);
+    await this.store.removeConnectionThread(socket.id, threadId);
     this.log.debug({ msg: 'thread left', connectionId: socket.id, threadId });
   }
 

@@ -1,12 +1,12 @@
 import { Body, Controller, Get, Inject, Post, Query, UseFilters, UseGuards } from '@nestjs/common';
+import type { RegistryStore } from '../registry/registry-store.interface.js';
+import { MESSAGE_LOG, REGISTRY_STORE, RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import type { DeliveryReceipt } from '../delivery/delivery.types.js';
 import { type MessageLog } from '../delivery/message-log.interface.js';
-import { MESSAGE_LOG } from '../thread-relay.constants.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { type ResolvedRelayOptions } from '../thread-relay.options.js';
-import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 import { RelayErrorFilter } from './relay-error.filter.js';
 import { PageArgsPipe, type PageArgs } from './page-args.pipe.js';
@@ -22,6 +22,7 @@ import { PageArgsPipe, type PageArgs } from './page-args.pipe.js';
 export class DebugController {
   constructor(
     private readonly registry: ThreadRegistryService,
+    @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
     private readonly delivery: DeliveryService,
     @Inject(MESSAGE_LOG) private readonly messages: MessageLog,
     @Inject(RELAY_OPTIONS) private readonly options: ResolvedRelayOptions,
@@ -29,7 +30,7 @@ export class DebugController {
 
   @Get('connections')
   async connections(@Query(PageArgsPipe) args: PageArgs): Promise<object> {
-    const page = await this.registry.listConnections(args.cursor, args.limit);
+    const page = await this.store.listConnections(args.cursor, args.limit);
     return {
       answeredBy: this.options.instanceId,
       connections: page.items.map((c) => ({
@@ -47,16 +48,16 @@ export class DebugController {
 
   @Get('threads')
   async threads(@Query(PageArgsPipe) args: PageArgs): Promise<object> {
-    const page = await this.registry.listThreads(args.cursor, args.limit);
+    const page = await this.store.listThreads(args.cursor, args.limit);
     const threads = await Promise.all(
       page.items.map(async (t) => {
         const [runs, state, liveConnections] = await Promise.all([
           this.registry.runsOfThread(t.threadId),
           this.messages.state(t.threadId),
-          this.registry.countConnectionsOfThread(t.threadId),
+          this.store.countConnectionsOfThread(t.threadId),
         ]);
         // Only cursors of the log as it is now: older epochs' seqs would not match its head.
-        const delivered = await this.registry.deliveredCursors(t.threadId, state.epoch);
+        const delivered = await this.store.deliveredCursors(t.threadId, state.epoch);
         return {
           threadId: t.threadId,
           ownerId: t.ownerId,
@@ -76,14 +77,14 @@ export class DebugController {
 
   @Get('mappings')
   async mappings(@Query(PageArgsPipe) args: PageArgs): Promise<object> {
-    const page = await this.registry.listThreads(args.cursor, args.limit);
+    const page = await this.store.listThreads(args.cursor, args.limit);
     const threadToConnections: Record<string, string[]> = {};
     const runToThread: Record<string, string> = {};
     const userToConnections: Record<string, string[]> = {};
     await Promise.all(
       page.items.map(async (t) => {
         const [connections, runs] = await Promise.all([
-          this.registry.connectionsOfThread(t.threadId),
+          this.store.connectionsOfThread(t.threadId),
           this.registry.runsOfThread(t.threadId),
         ]);
         threadToConnections[t.threadId] = connections;
@@ -93,7 +94,7 @@ export class DebugController {
     const owners = [...new Set(page.items.map((t) => t.ownerId))];
     await Promise.all(
       owners.map(async (userId) => {
-        userToConnections[userId] = await this.registry.connectionsOfUser(userId);
+        userToConnections[userId] = await this.store.connectionsOfUser(userId);
       }),
     );
     return {

@@ -1,10 +1,8 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { type MessageLog } from '../delivery/message-log.interface.js';
-import { MESSAGE_LOG } from '../thread-relay.constants.js';
+import { MESSAGE_LOG, REGISTRY_STORE, RELAY_REDIS } from '../thread-relay.constants.js';
 import type { RedisBackend } from '../redis/redis-backend.js';
 import { type RegistryStore } from '../registry/registry-store.interface.js';
-import { REGISTRY_STORE } from '../thread-relay.constants.js';
-import { RELAY_REDIS } from '../thread-relay.constants.js';
 
 /** Closes the stores, then the Redis clients the module created (a client passed in stays open). */
 @Injectable()

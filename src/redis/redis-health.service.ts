@@ -10,8 +10,7 @@ import type { RedisBackend } from './redis-backend.js';
 import { LocalSockets } from '../sockets/local-sockets.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import { type ResolvedRelayOptions } from '../thread-relay.options.js';
-import { RELAY_OPTIONS } from '../thread-relay.constants.js';
-import { RELAY_REDIS } from '../thread-relay.constants.js';
+import { RELAY_OPTIONS, RELAY_REDIS } from '../thread-relay.constants.js';
 
 /** How often a ready connection is probed with PING (catches a Redis that hangs without closing). */
 const PING_EVERY_MS = 2_000;

@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { RelayLogger } from '../thread-relay.logger.js';
 import { type ResolvedRelayOptions } from '../thread-relay.options.js';
-import { RELAY_OPTIONS } from '../thread-relay.constants.js';
+import { REGISTRY_STORE, RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { type RegistryStore } from './registry-store.interface.js';
-import { REGISTRY_STORE } from '../thread-relay.constants.js';
 import { ThreadRegistryService } from './thread-registry.service.js';
 
 /**

@@ -1,9 +1,8 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { type AccessChange, type ClusterBus } from '../cluster/cluster-bus.js';
-import { CLUSTER_BUS } from '../thread-relay.constants.js';
+import { CLUSTER_BUS, RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import { type ResolvedRelayOptions } from '../thread-relay.options.js';
-import { RELAY_OPTIONS } from '../thread-relay.constants.js';
 
 export type { AccessChange, AccessChangeReason } from '../cluster/cluster-bus.js';
 

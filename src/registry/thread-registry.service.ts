@@ -7,10 +7,9 @@ import { ThreadNotFoundError } from '../errors/thread-not-found.error.js';
 import { ThreadOwnershipConflictError } from '../errors/thread-ownership-conflict.error.js';
 import { RelayLogger } from '../thread-relay.logger.js';
 import { type ResolvedRelayOptions, type ThreadAction } from '../thread-relay.options.js';
-import { RELAY_OPTIONS } from '../thread-relay.constants.js';
+import { REGISTRY_STORE, RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { type RegistryStore } from './registry-store.interface.js';
-import { REGISTRY_STORE } from '../thread-relay.constants.js';
-import type { ClaimResult, ConnectionRecord, IdLookup, Page } from './registry.types.js';
+import type { ClaimResult, ConnectionRecord, IdLookup } from './registry.types.js';
 import type { ThreadMetadata, ThreadRecord } from '../thread-record.js';
 import { assertValidId, isRunFormId, parseRunId } from '../ids.js';
 import { ThreadAccessChanges } from './thread-access-changes.js';
@@ -267,55 +266,6 @@ export class ThreadRegistryService {
       transport: record?.transport,
       reason,
     });
-  }
-
-  addConnectionThread(connectionId: string, threadId: string): Promise<void> {
-    return this.store.addConnectionThread(connectionId, threadId);
-  }
-
-  removeConnectionThread(connectionId: string, threadId: string): Promise<void> {
-    return this.store.removeConnectionThread(connectionId, threadId);
-  }
-
-  touchConnection(connectionId: string, at = Date.now(), transport?: string): Promise<void> {
-    return this.store.touchConnection(connectionId, at, transport);
-  }
-
-  getConnection(connectionId: string): Promise<ConnectionRecord | null> {
-    return this.store.getConnection(connectionId);
-  }
-
-  connectionsOfThread(threadId: string): Promise<string[]> {
-    return this.store.connectionsOfThread(threadId);
-  }
-
-  countConnectionsOfThread(threadId: string): Promise<number> {
-    return this.store.countConnectionsOfThread(threadId);
-  }
-
-  connectionsOfUser(userId: string): Promise<string[]> {
-    return this.store.connectionsOfUser(userId);
-  }
-
-  connectionsOfInstance(instanceId: string): Promise<string[]> {
-    return this.store.connectionsOfInstance(instanceId);
-  }
-
-  listThreads(cursor: string | null, limit: number): Promise<Page<ThreadRecord>> {
-    return this.store.listThreads(cursor, limit);
-  }
-
-  listConnections(cursor: string | null, limit: number): Promise<Page<ConnectionRecord>> {
-    return this.store.listConnections(cursor, limit);
-  }
-
-  recordDelivered(threadId: string, userId: string, seq: number, epoch: string): Promise<number> {
-    return this.store.recordDelivered(threadId, userId, seq, epoch);
-  }
-
-  /** Delivered cursors per user that count in log `epoch` (the log's current one, normally). */
-  deliveredCursors(threadId: string, epoch: string): Promise<Record<string, number>> {
-    return this.store.deliveredCursors(threadId, epoch);
   }
 
   private claimed(result: ClaimResult, threadId: string, userId: string): ThreadRecord {

@@ -13,10 +13,12 @@ import { io, type Socket } from 'socket.io-client';
 import {
   DeliveryService,
   jwtAuthenticator,
+  REGISTRY_STORE,
   RelayIoAdapter,
   signUserToken,
   ThreadRegistryService,
   ThreadRelayModule,
+  type RegistryStore,
   type ThreadRelayModuleOptions,
 } from '../../src/index.js';
 import { testRedisUrl, uniquePrefix } from './redis.js';
@@ -74,6 +76,8 @@ export interface RelayApp {
   app: INestApplication;
   url: string;
   registry: ThreadRegistryService;
+  /** The registry's store, for what tests read of connections and cursors. */
+  store: RegistryStore;
   delivery: DeliveryService;
   token(userId: string): Promise<string>;
   close(): Promise<void>;
@@ -99,6 +103,7 @@ export async function startRelayApp(
     app,
     url,
     registry: app.get(ThreadRegistryService),
+    store: app.get<symbol, RegistryStore>(REGISTRY_STORE),
     delivery: app.get(DeliveryService),
     token: (userId) => signUserToken(userId, TEST_JWT_SECRET),
     close: () => app.close(),
