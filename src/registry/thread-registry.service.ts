@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { BadRequestError } from '../errors/bad-request.error.js';
 import { InvalidIdError } from '../errors/invalid-id.error.js';
 import type { RelayError } from '../errors/relay-error.js';
 import { RunConflictError } from '../errors/run-conflict.error.js';
@@ -11,8 +10,9 @@ import { REGISTRY_STORE, RELAY_OPTIONS } from '../thread-relay.constants.js';
 import { type RegistryStore } from './registry-store.interface.js';
 import type { ClaimResult, ConnectionRecord, IdLookup } from './registry.types.js';
 import type { ThreadMetadata, ThreadRecord } from '../thread-record.js';
-import { assertValidId, isRunFormId, parseRunId } from '../ids.js';
+import { assertValidId, parseRunId } from '../ids.js';
 import { ThreadAccessChanges } from './thread-access-changes.js';
+import { RegistryInput } from './registry-input.js';
 import { IdResolver, type Resolution } from './id-resolver.js';
 import { TouchThrottle } from './touch-throttle.js';
 
@@ -25,6 +25,7 @@ export class ThreadRegistryService {
   private readonly log: RelayLogger;
   private readonly resolver: IdResolver;
   private readonly touches: TouchThrottle;
+  private readonly input: RegistryInput;
 
   constructor(
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
@@ -33,6 +34,7 @@ export class ThreadRegistryService {
   ) {
     this.log = RelayLogger.for(ThreadRegistryService.name, options);
     this.resolver = new IdResolver(store, this.log);
+    this.input = new RegistryInput(this.log);
     // A lease renewal at most every tenth of the lease (capped at 10 min) per thread here.
     const ttlMs = options.history.autoThreadTtlSeconds * 1000;
     this.touches = new TouchThrottle(Math.min(ttlMs / 10, 600_000));
@@ -49,8 +51,8 @@ export class ThreadRegistryService {
     userId: string,
     metadata: ThreadMetadata = {},
   ): Promise<ThreadRecord> {
-    const tid = this.checkedThreadId(threadId, { userId });
-    const uid = this.checked(userId, 'userId', { threadId: tid });
+    const tid = this.input.threadId(threadId, { userId });
+    const uid = this.input.id(userId, 'userId', { threadId: tid });
     const result = await this.store.claimThread({
       threadId: tid,
       ownerId: uid,
@@ -66,7 +68,7 @@ export class ThreadRegistryService {
    * outcome is returned: the caller turns it into the answer its user should get.
    */
   async claimForUser(threadId: string, userId: string): Promise<ClaimResult> {
-    const tid = this.checkedThreadId(threadId, { userId });
+    const tid = this.input.threadId(threadId, { userId });
     const result = await this.store.claimThread(
       { threadId: tid, ownerId: userId, createdAt: Date.now(), metadata: {} },
       {
@@ -83,7 +85,7 @@ export class ThreadRegistryService {
   }
 
   async unregisterThread(threadId: string): Promise<boolean> {
-    const tid = this.checked(threadId, 'threadId');
+    const tid = this.input.id(threadId, 'threadId');
     this.resolver.forget(tid);
     const removed = await this.store.deleteThread(tid);
     if (removed) {
@@ -98,8 +100,8 @@ export class ThreadRegistryService {
    * using a registered thread's id as a run id, is `RunConflictError`.
    */
   async registerRun(runId: string, threadId: string): Promise<void> {
-    const rid = this.checked(runId, 'runId', { threadId });
-    const tid = this.checked(threadId, 'threadId', { runId: rid });
+    const rid = this.input.id(runId, 'runId', { threadId });
+    const tid = this.input.id(threadId, 'threadId', { runId: rid });
     if (!(await this.store.getThread(tid))) {
       const error = new ThreadNotFoundError(tid, `cannot register run ${rid}`);
       this.log.warn({
@@ -130,7 +132,7 @@ export class ThreadRegistryService {
   }
 
   async unregisterRun(runId: string): Promise<boolean> {
-    const rid = this.checked(runId, 'runId');
+    const rid = this.input.id(runId, 'runId');
     this.resolver.forgetId(rid);
     return this.store.deleteRun(rid);
   }
@@ -170,12 +172,12 @@ export class ThreadRegistryService {
   }
 
   getThread(threadId: string): Promise<ThreadRecord | null> {
-    return this.store.getThread(this.checked(threadId, 'threadId'));
+    return this.store.getThread(this.input.id(threadId, 'threadId'));
   }
 
   /** Whether an id is a registered thread or run (and of which thread), in one read. */
   lookupId(id: string): Promise<IdLookup> {
-    return this.store.lookupId(this.checked(id, 'id'));
+    return this.store.lookupId(this.input.id(id, 'id'));
   }
 
   /**
@@ -208,16 +210,16 @@ export class ThreadRegistryService {
    * after a change your `threadAccess` hook decides on (a member removed from a team).
    */
   revalidateAccess(threadId: string): void {
-    const tid = this.checked(threadId, 'threadId');
+    const tid = this.input.id(threadId, 'threadId');
     this.changes.emit({ threadId: tid, reason: 'revalidate' });
   }
 
   threadsOfUser(userId: string): Promise<string[]> {
-    return this.store.threadsOfUser(this.checked(userId, 'userId'));
+    return this.store.threadsOfUser(this.input.id(userId, 'userId'));
   }
 
   runsOfThread(threadId: string): Promise<string[]> {
-    return this.store.runsOfThread(this.checked(threadId, 'threadId'));
+    return this.store.runsOfThread(this.input.id(threadId, 'threadId'));
   }
 
   /**
@@ -289,33 +291,5 @@ export class ThreadRegistryService {
   private refused(error: RelayError, threadId: string, userId: string): RelayError {
     this.log.warn({ msg: 'thread registration refused', threadId, userId, code: error.code });
     return error;
-  }
-
-  /** A valid id that is not of the run form, which is reserved for runs. */
-  private checkedThreadId(value: unknown, context: Record<string, string> = {}): string {
-    const tid = this.checked(value, 'threadId', context);
-    if (isRunFormId(tid)) {
-      this.log.warn({
-        msg: 'registry input refused',
-        field: 'threadId',
-        code: 'BAD_REQUEST',
-        ...context,
-      });
-      throw new BadRequestError(
-        `threadId ${JSON.stringify(tid.slice(0, 120))} has the run form <thread>_run_<millis>_<hex>, which is reserved for run ids`,
-      );
-    }
-    return tid;
-  }
-
-  private checked(value: unknown, field: string, context: Record<string, string> = {}): string {
-    try {
-      return assertValidId(value, field);
-    } catch (error) {
-      if (error instanceof InvalidIdError) {
-        this.log.warn({ msg: 'registry input refused', field, code: error.code, ...context });
-      }
-      throw error;
-    }
   }
 }
