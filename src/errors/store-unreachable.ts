@@ -11,11 +11,12 @@ const CLIENT_ERRORS = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedErr
  * Messages of ioredis (connection lost, offline queue off, redirections that do not settle,
  * a slot map that cannot be refreshed, a command timeout) and Redis replies of a cluster in
  * failover or a server that is starting (`UNBLOCKED`: a WAIT on a master that became a
- * replica in a failover). Anchored at the start: an id that merely contains
+ * replica in a failover, or a WAIT that reaches it just after: `ERR WAIT cannot be used with
+ * replica instances`). Anchored at the start: an id that merely contains
  * one of these words is not an outage.
  */
 const MESSAGES =
-  /^(Connection is closed|Connection is aborted|Command aborted due to connection close|Command timed out|Stream isn't writeable|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|Cluster is ended|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|LOADING|READONLY|UNBLOCKED)\b/;
+  /^(Connection is closed|Connection is aborted|Command aborted due to connection close|Command timed out|Stream isn't writeable|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|Cluster is ended|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|LOADING|READONLY|UNBLOCKED|ERR WAIT cannot be used with replica instances)\b/;
 
 /**
  * Whether an error says that the store (Redis) cannot be reached right now, rather than

@@ -20,6 +20,9 @@ describe('isStoreUnreachable', () => {
     new Error(
       'UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)',
     ),
+    new Error(
+      'ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.',
+    ),
     new Error('Command aborted due to connection close'),
     new Error("READONLY You can't write against a read only replica."),
     new Error('CLUSTERDOWN The cluster is down'),
