@@ -28,7 +28,9 @@ function portIsFree(port: number): Promise<boolean> {
 async function clusterPorts(count: number): Promise<number[]> {
   const ports: number[] = [];
   while (ports.length < count) {
-    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below Linux's ephemeral range (32768-60999), bus ports included: a port checked free
+    // here cannot be taken by an outgoing connection before the node binds it.
+    const port = 20_000 + Math.floor(Math.random() * 2_700);
     if (ports.includes(port) || ports.includes(port + BUS_OFFSET)) continue;
     if ((await portIsFree(port)) && (await portIsFree(port + BUS_OFFSET))) ports.push(port);
   }
