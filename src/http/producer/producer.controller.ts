@@ -3,7 +3,6 @@ import {
   Controller,
   Get,
   HttpCode,
-  Inject,
   Param,
   Post,
   Put,
@@ -19,7 +18,6 @@ import type { DeliveryReceipt } from '../../delivery/delivery.types.js';
 import { assertValidId } from '../../ids.js';
 import { RelayErrorFilter } from '../relay-error.filter.js';
 import { DeliveryWait, type DeliveryStatus } from './delivery-wait.js';
-import { parseInput } from './parse-input.js';
 import { ProducerBatch, type BatchResult } from './producer-batch.js';
 import { ProducerKeyGuard } from './producer-key.guard.js';
 import {
@@ -27,9 +25,9 @@ import {
   type RunRegistration,
   type ThreadRegistration,
 } from './producer-registrations.js';
-import { idempotencyKeyOf, producerIdOf } from './producer-request.js';
-import type { LocalRateLimiter } from '../../limits/local-rate-limiter.js';
-import { PRODUCER_REQUEST_LIMITER } from '../../thread-relay.constants.js';
+import { idempotencyKeyOf } from './producer-request.js';
+import { InputPipe, ValidIdPipe } from '../validation.pipes.js';
+import { ChargePerEvent } from './producer-key.guard.js';
 import {
   batchBody,
   deliveryQuery,
@@ -37,12 +35,18 @@ import {
   registerRunBody,
   registerThreadBody,
   userEventBody,
+  type BatchBody,
+  type DeliveryQuery,
+  type EventBody,
+  type RegisterRunBody,
+  type RegisterThreadBody,
+  type UserEventBody,
 } from './producer.schemas.js';
 
 /**
  * The HTTP producer API: what an in-process producer does with `ThreadRegistryService` and
- * `DeliveryService`, for workers in any language. Each route takes its rate-limit token
- * before reading the body, so malformed floods are limited like good ones.
+ * `DeliveryService`, for workers in any language. The guard takes each request's rate-limit
+ * token before the body is read, so malformed floods are limited like good ones.
  */
 @Controller('v1')
 @UseGuards(ProducerKeyGuard)
@@ -53,34 +57,25 @@ export class ProducerController {
     private readonly delivery: DeliveryService,
     private readonly batch: ProducerBatch,
     private readonly deliveryWait: DeliveryWait,
-    @Inject(PRODUCER_REQUEST_LIMITER) private readonly limiter: LocalRateLimiter,
   ) {}
 
   @Put('threads/:threadId')
   @HttpCode(200)
   registerThread(
-    @Req() request: Request,
-    @Param('threadId') threadId: string,
-    @Body() body: unknown,
+    @Param('threadId', new ValidIdPipe('threadId')) threadId: string,
+    @Body(new InputPipe(registerThreadBody, 'request body')) input: RegisterThreadBody,
   ): Promise<ThreadRegistration> {
-    this.limiter.take(producerIdOf(request));
-    const tid = assertValidId(threadId, 'threadId');
-    const input = parseInput(registerThreadBody, body, 'request body');
     const ownerId = assertValidId(input.ownerId, 'ownerId');
-    return this.registrations.registerThread(tid, ownerId, input.metadata);
+    return this.registrations.registerThread(threadId, ownerId, input.metadata);
   }
 
   @Put('runs/:runId')
   @HttpCode(200)
   registerRun(
-    @Req() request: Request,
-    @Param('runId') runId: string,
-    @Body() body: unknown,
+    @Param('runId', new ValidIdPipe('runId')) runId: string,
+    @Body(new InputPipe(registerRunBody, 'request body')) input: RegisterRunBody,
   ): Promise<RunRegistration> {
-    this.limiter.take(producerIdOf(request));
-    const rid = assertValidId(runId, 'runId');
-    const input = parseInput(registerRunBody, body, 'request body');
-    return this.registrations.registerRun(rid, input.threadId);
+    return this.registrations.registerRun(runId, input.threadId);
   }
 
   /** 201 with the receipt; a repeated idempotency key 200 with the first send's receipt. */
@@ -88,12 +83,9 @@ export class ProducerController {
   async send(
     @Req() request: Request,
     @Res({ passthrough: true }) response: Response,
-    @Param('threadOrRunId') id: string,
-    @Body() body: unknown,
+    @Param('threadOrRunId', new ValidIdPipe('threadOrRunId')) target: string,
+    @Body(new InputPipe(eventBody, 'request body')) input: EventBody,
   ): Promise<DeliveryReceipt> {
-    this.limiter.take(producerIdOf(request));
-    const target = assertValidId(id, 'threadOrRunId');
-    const input = parseInput(eventBody, body, 'request body');
     const idempotencyKey = idempotencyKeyOf(request, input.idempotencyKey);
     const receipt = await this.delivery.sendToThread(target, input.type, input.payload, {
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
@@ -104,40 +96,29 @@ export class ProducerController {
 
   @Post('events')
   @HttpCode(200)
+  @ChargePerEvent()
   async sendBatch(
-    @Req() request: Request,
-    @Body() body: unknown,
+    @Body(new InputPipe(batchBody, 'request body')) input: BatchBody,
   ): Promise<{ results: BatchResult[] }> {
-    const events = (body as { events?: unknown } | undefined)?.events;
-    this.limiter.take(producerIdOf(request), Array.isArray(events) ? events.length : 1);
-    const input = parseInput(batchBody, body, 'request body');
     return { results: await this.batch.send(input.events) };
   }
 
   @Get('threads/:threadId/delivery')
   deliveryStatus(
-    @Req() request: Request,
-    @Param('threadId') threadId: string,
-    @Query() query: unknown,
+    @Param('threadId', new ValidIdPipe('threadId')) threadId: string,
+    @Query(new InputPipe(deliveryQuery, 'query')) input: DeliveryQuery,
   ): Promise<DeliveryStatus> {
-    this.limiter.take(producerIdOf(request));
-    const tid = assertValidId(threadId, 'threadId');
-    const input = parseInput(deliveryQuery, query, 'query');
-    return this.deliveryWait.wait(tid, Number(input.seq), Number(input.waitMs ?? 0));
+    return this.deliveryWait.wait(threadId, Number(input.seq), Number(input.waitMs ?? 0));
   }
 
   /** Live only, to every connection of the user; nothing is stored, so nothing to wait for. */
   @Post('users/:userId/events')
   @HttpCode(202)
   async sendToUser(
-    @Req() request: Request,
-    @Param('userId') userId: string,
-    @Body() body: unknown,
+    @Param('userId', new ValidIdPipe('userId')) userId: string,
+    @Body(new InputPipe(userEventBody, 'request body')) input: UserEventBody,
   ): Promise<{ messageId: string }> {
-    this.limiter.take(producerIdOf(request));
-    const uid = assertValidId(userId, 'userId');
-    const input = parseInput(userEventBody, body, 'request body');
-    const { messageId } = await this.delivery.sendToUser(uid, input.type, input.payload);
+    const { messageId } = await this.delivery.sendToUser(userId, input.type, input.payload);
     return { messageId };
   }
 }

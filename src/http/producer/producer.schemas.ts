@@ -80,3 +80,9 @@ export const deliveryQuery = z.strictObject({
 });
 
 export type BatchItem = z.infer<typeof batchItem>;
+export type RegisterThreadBody = z.infer<typeof registerThreadBody>;
+export type RegisterRunBody = z.infer<typeof registerRunBody>;
+export type EventBody = z.infer<typeof eventBody>;
+export type BatchBody = z.infer<typeof batchBody>;
+export type UserEventBody = z.infer<typeof userEventBody>;
+export type DeliveryQuery = z.infer<typeof deliveryQuery>;
