@@ -18,99 +18,75 @@ export class RelayMetrics {
   readonly registry = new Registry();
 
   /** Sends that reached the log; `result` is `appended` or `duplicate` (idempotency key seen). */
-  readonly eventsAppended = new Counter({
-    name: 'relay_events_appended_total',
-    help: 'Events appended to thread logs by this instance',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
+  readonly eventsAppended = this.counter(
+    'relay_events_appended_total',
+    'Events appended to thread logs by this instance',
+    ['result'],
+  );
 
-  readonly eventsFannedOut = new Counter({
-    name: 'relay_events_fanned_out_total',
-    help: 'Appended events this instance published to joined connections on every instance',
-    registers: [this.registry],
-  });
+  readonly eventsFannedOut = this.counter(
+    'relay_events_fanned_out_total',
+    'Appended events this instance published to joined connections on every instance',
+  );
 
-  readonly eventsReplayed = new Counter({
-    name: 'relay_events_replayed_total',
-    help: 'Events re-sent from the log to connections joining with a cursor behind the head',
-    registers: [this.registry],
-  });
+  readonly eventsReplayed = this.counter(
+    'relay_events_replayed_total',
+    'Events re-sent from the log to connections joining with a cursor behind the head',
+  );
 
-  readonly acks = new Counter({
-    name: 'relay_acks_total',
-    help: 'Cumulative thread:ack messages recorded by this instance',
-    registers: [this.registry],
-  });
+  readonly acks = this.counter(
+    'relay_acks_total',
+    'Cumulative thread:ack messages recorded by this instance',
+  );
 
-  readonly resets = new Counter({
-    name: 'relay_resets_total',
-    help: 'thread:reset notices sent because a cursor could not be served',
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
+  readonly resets = this.counter(
+    'relay_resets_total',
+    'thread:reset notices sent because a cursor could not be served',
+    ['reason'],
+  );
 
   /** `source` is `send` (DeliveryService) or `socket` (a client request refused or failed). */
-  readonly errors = new Counter({
-    name: 'relay_errors_total',
-    help: 'Failures by error code',
-    labelNames: ['source', 'code'] as const,
-    registers: [this.registry],
-  });
+  readonly errors = this.counter('relay_errors_total', 'Failures by error code', [
+    'source',
+    'code',
+  ]);
 
-  readonly appendSeconds = new Histogram({
-    name: 'relay_append_duration_seconds',
-    help: 'Time to append one event to its thread log',
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [this.registry],
-  });
+  readonly appendSeconds = this.histogram(
+    'relay_append_duration_seconds',
+    'Time to append one event to its thread log',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
 
-  readonly deliverySeconds = new Histogram({
-    name: 'relay_delivery_latency_seconds',
-    help: 'From an event being created (its ts) to the acknowledgement that covers it',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-    registers: [this.registry],
-  });
+  readonly deliverySeconds = this.histogram(
+    'relay_delivery_latency_seconds',
+    'From an event being created (its ts) to the acknowledgement that covers it',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  );
 
   /** Server-Sent Events streams that ended, by why (a fixed set: see `StreamEnd`). */
-  readonly sseStreamsEnded = new Counter({
-    name: 'relay_sse_streams_ended_total',
-    help: 'Server-Sent Events streams that ended, by reason',
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
+  readonly sseStreamsEnded = this.counter(
+    'relay_sse_streams_ended_total',
+    'Server-Sent Events streams that ended, by reason',
+    ['reason'],
+  );
 
   private localState: () => LocalGatewayState = () => ({ connections: 0, joinedThreads: 0 });
   private openSseStreams: () => number = () => 0;
 
   constructor() {
-    // Gauges read the gateway's own bookkeeping when scraped, so they can never drift.
-    const state = () => this.localState();
-    new Gauge({
-      name: 'relay_connections',
-      help: 'Live socket.io connections on this instance',
-      registers: [this.registry],
-      collect() {
-        this.set(state().connections);
-      },
-    });
-    new Gauge({
-      name: 'relay_joined_threads',
-      help: 'Distinct threads joined by at least one connection on this instance',
-      registers: [this.registry],
-      collect() {
-        this.set(state().joinedThreads);
-      },
-    });
-    const sse = () => this.openSseStreams();
-    new Gauge({
-      name: 'relay_sse_streams',
-      help: 'Open Server-Sent Events streams on this instance',
-      registers: [this.registry],
-      collect() {
-        this.set(sse());
-      },
-    });
+    this.gauge(
+      'relay_connections',
+      'Live socket.io connections on this instance',
+      () => this.localState().connections,
+    );
+    this.gauge(
+      'relay_joined_threads',
+      'Distinct threads joined by at least one connection on this instance',
+      () => this.localState().joinedThreads,
+    );
+    this.gauge('relay_sse_streams', 'Open Server-Sent Events streams on this instance', () =>
+      this.openSseStreams(),
+    );
   }
 
   /** The SSE streams tell the gauge where to read; called once when they start. */
@@ -129,5 +105,29 @@ export class RelayMetrics {
 
   text(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  private counter<L extends string = never>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+  ): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private histogram(name: string, help: string, buckets: number[]): Histogram {
+    return new Histogram({ name, help, buckets, registers: [this.registry] });
+  }
+
+  /** A gauge read when scraped, from what the instance keeps anyway, so it can never drift. */
+  private gauge(name: string, help: string, read: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
   }
 }
