@@ -1,11 +1,12 @@
 import type { DynamicModule, Provider, Type } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
-import { InvalidOptionError } from './errors/invalid-option.error.js';
 import { DebugController } from './http/debug.controller.js';
 import { HealthController } from './http/health.controller.js';
 import { HistoryController } from './http/history.controller.js';
 import { MetricsController } from './http/metrics.controller.js';
 import { type MetricsAccess } from './http/metrics-access.js';
+import { invalidOptionError } from './options/option-name.js';
+import { routesExtraSchema } from './options/routes-extra.schema.js';
 import { METRICS_ACCESS } from './thread-relay.constants.js';
 import { ProducerController } from './http/producer/producer.controller.js';
 import { SseController } from './sse/sse.controller.js';
@@ -43,68 +44,11 @@ export interface ResolvedRelayRoutes {
   producer: boolean;
 }
 
-const SEGMENT = /^[A-Za-z0-9._~-]+$/;
-
-function flag(name: string, value: unknown): boolean {
-  if (value === undefined) return true;
-  if (typeof value !== 'boolean') {
-    throw new InvalidOptionError(
-      `routes.${name}`,
-      `must be true or false, got ${JSON.stringify(value)}`,
-    );
-  }
-  return value;
-}
-
+/** Applies the defaults and checks every route option; throws `InvalidOptionError` naming the first bad one. */
 export function resolveRelayRoutes(routes: RelayRoutes | undefined): ResolvedRelayRoutes {
-  if (routes !== undefined && (typeof routes !== 'object' || routes === null)) {
-    throw new InvalidOptionError('routes', 'must be an object');
-  }
-  const given = routes ?? {};
-  const known = new Set(['prefix', 'health', 'metrics', 'history', 'debug', 'producer']);
-  const unknown = Object.keys(given).find((key) => !known.has(key));
-  if (unknown !== undefined) {
-    throw new InvalidOptionError(
-      `routes.${unknown}`,
-      `is not an option (${[...known].join(', ')})`,
-    );
-  }
-  let prefix: string | null = null;
-  if (given.prefix !== undefined) {
-    const trimmed = typeof given.prefix === 'string' ? given.prefix.replace(/^\/+|\/+$/g, '') : '';
-    if (
-      trimmed.length > 200 ||
-      !trimmed.split('/').every((s) => SEGMENT.test(s) && s !== '.' && s !== '..')
-    ) {
-      throw new InvalidOptionError(
-        'routes.prefix',
-        `must be a path of segments of letters, digits and . _ ~ - (not . or ..), e.g. "relay" or "api/relay", got ${JSON.stringify(given.prefix)}`,
-      );
-    }
-    prefix = trimmed;
-  }
-  let metrics: ResolvedRelayRoutes['metrics'] = { token: null };
-  if (given.metrics === false) metrics = null;
-  else if (typeof given.metrics === 'object' && given.metrics !== null) {
-    const { token } = given.metrics;
-    if (typeof token !== 'string' || token.length < 16) {
-      throw new InvalidOptionError(
-        'routes.metrics.token',
-        'must be a string of at least 16 characters',
-      );
-    }
-    metrics = { token };
-  } else if (given.metrics !== undefined && given.metrics !== true) {
-    throw new InvalidOptionError('routes.metrics', 'must be true, false or { token }');
-  }
-  return {
-    prefix,
-    health: flag('health', given.health),
-    metrics,
-    history: flag('history', given.history),
-    debug: flag('debug', given.debug),
-    producer: flag('producer', given.producer),
-  };
+  const result = routesExtraSchema.safeParse({ routes });
+  if (!result.success) throw invalidOptionError(result.error);
+  return result.data.routes;
 }
 
 /** The controllers, providers and imports that mount the chosen routes on `module`. */

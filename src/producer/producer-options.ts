@@ -1,4 +1,5 @@
-import { InvalidOptionError } from '../errors/invalid-option.error.js';
+import { invalidOptionError } from '../options/option-name.js';
+import { producerOptionsSchema } from '../options/producer-options.schema.js';
 import type { ThreadRelayModuleOptions } from '../thread-relay.options.js';
 
 /**
@@ -22,22 +23,7 @@ const refuseEveryone = () => Promise.resolve(null);
 export function producerModuleOptions(
   options: ThreadRelayProducerOptions,
 ): ThreadRelayModuleOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('options', 'must be an object with at least `redis`');
-  }
-  if (options.redis === undefined || options.redis === null || options.redis === '') {
-    throw new InvalidOptionError(
-      'redis',
-      'is required for a producer: events reach the gateway instances through Redis (a URL, ioredis options, an ioredis client, { cluster: [...] } or an ioredis Cluster)',
-    );
-  }
-  return {
-    redis: options.redis,
-    ...(options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix }),
-    ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
-    ...(options.history === undefined ? {} : { history: options.history }),
-    ...(options.delivery === undefined ? {} : { delivery: options.delivery }),
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
-    authenticate: refuseEveryone,
-  };
+  const result = producerOptionsSchema.safeParse(options);
+  if (!result.success) throw invalidOptionError(result.error);
+  return { ...result.data, authenticate: refuseEveryone };
 }
