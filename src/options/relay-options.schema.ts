@@ -14,7 +14,7 @@ import { deliverySection, historySection, livenessSection } from './delivery.sch
 import { limitsSection } from './limits.schema.js';
 import { got, hook, mustBeObject, nullishOr } from './option-primitives.js';
 import { redisOption } from './redis.schema.js';
-import { debugSection, producerSection } from './routes.schema.js';
+import { debugSection, producerSection } from './access.schema.js';
 
 const KiB = 1024;
 

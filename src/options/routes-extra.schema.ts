@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { givenObject, pickKeys } from './given-object.js';
+import { bearerSecret } from './access.schema.js';
 import { describe, oneOf } from './option-primitives.js';
 
 /** The options of the `routes` extra, in the order a refused unknown key lists them. */
@@ -45,8 +46,6 @@ const routeGroup = z
   .boolean({ error: (issue) => `must be true or false, got ${asJson(issue)}` })
   .default(true);
 
-const notToken = 'must be a string of at least 16 characters';
-
 /** `true`, `false` or `{ token }`; other keys beside `token` are ignored. */
 const metrics = oneOf<{ token: string | null } | null>(
   [
@@ -60,7 +59,7 @@ const metrics = oneOf<{ token: string | null } | null>(
       schema: z
         .custom<object>()
         .transform(pickKeys(['token']))
-        .pipe(z.object({ token: z.string({ error: notToken }).min(16, { error: notToken }) })),
+        .pipe(z.object({ token: bearerSecret })),
     },
   ],
   () => 'must be true, false or { token }',

@@ -5,12 +5,14 @@ import { got, integer, section } from './option-primitives.js';
 const MAX_PRODUCER_KEY_CHARS = 1024;
 const MAX_PRODUCER_KEYS = 100;
 
+const notToken = 'must be a string of at least 16 characters';
+
+/** A shared secret a caller sends as a bearer token (admin, metrics): 16+ characters. */
+export const bearerSecret = z.string({ error: notToken }).min(16, { error: notToken });
+
 /** `debug`: who may open `/debug/websocket/*`. */
 export const debugSection = section({
-  adminToken: z
-    .string({ error: 'must be a string of at least 16 characters' })
-    .min(16, { error: 'must be a string of at least 16 characters' })
-    .optional(),
+  adminToken: bearerSecret.optional(),
   allowLoopbackWithoutToken: z.boolean({ error: got('must be a boolean') }).default(false),
 });
 
