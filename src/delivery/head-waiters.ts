@@ -1,3 +1,4 @@
+import { SetsByKey } from '../sets-by-key.js';
 import type { ThreadLine } from './thread-line.js';
 
 interface HeadWaiter {
@@ -8,7 +9,7 @@ interface HeadWaiter {
 
 /** Who waits for a thread's line to reach a seq of an epoch (replays, before joining the room). */
 export class HeadWaiters {
-  private readonly waiting = new Map<string, Set<HeadWaiter>>();
+  private readonly waiting = new SetsByKey<string, HeadWaiter>();
 
   /**
    * Resolves true once `line` (the thread's, now) reaches `seq` of `epoch`, false after
@@ -24,25 +25,17 @@ export class HeadWaiters {
     if (!line || line.epoch !== epoch) return Promise.resolve(false);
     if (line.head >= seq) return Promise.resolve(true);
     return new Promise<boolean>((resolve) => {
-      let set = this.waiting.get(threadId);
-      if (!set) {
-        set = new Set();
-        this.waiting.set(threadId, set);
-      }
       const waiter: HeadWaiter = {
         epoch,
         seq,
         done: (reached) => {
           clearTimeout(timer);
-          set.delete(waiter);
-          if (set.size === 0 && this.waiting.get(threadId) === set) {
-            this.waiting.delete(threadId);
-          }
+          this.waiting.delete(threadId, waiter);
           resolve(reached);
         },
       };
       const timer = setTimeout(() => waiter.done(false), timeoutMs);
-      set.add(waiter);
+      this.waiting.add(threadId, waiter);
     });
   }
 

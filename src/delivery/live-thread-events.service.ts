@@ -13,6 +13,7 @@ import { ReplayGate } from './replay-gate.js';
 import { HeadWaiters } from './head-waiters.js';
 import { LiveGapFiller } from './live-gap-filler.js';
 import { ThreadLine } from './thread-line.js';
+import { SetsByKey } from '../sets-by-key.js';
 
 interface Watchers {
   holders: Set<string>;
@@ -33,8 +34,8 @@ export class LiveThreadEvents implements OnModuleDestroy {
   private readonly deadlines: AvailabilityDeadlines;
   private readonly watched = new Map<string, Watchers>();
   private readonly lines = new Map<string, ThreadLine>();
-  private readonly gates = new Map<string, Set<ReplayGate>>();
-  private readonly taps = new Map<string, Set<(event: ThreadEvent) => void>>();
+  private readonly gates = new SetsByKey<string, ReplayGate>();
+  private readonly taps = new SetsByKey<string, (event: ThreadEvent) => void>();
   private readonly headWaiters = new HeadWaiters();
   private readonly gaps: LiveGapFiller;
   /** Threads whose live events are held while an access change is checked. */
@@ -148,43 +149,24 @@ export class LiveThreadEvents implements OnModuleDestroy {
    * watched for events to come. Answers the function that removes the listener.
    */
   tap(threadId: string, listener: (event: ThreadEvent) => void): () => void {
-    let set = this.taps.get(threadId);
-    if (!set) {
-      set = new Set();
-      this.taps.set(threadId, set);
-    }
-    set.add(listener);
-    return () => {
-      const current = this.taps.get(threadId);
-      current?.delete(listener);
-      if (current?.size === 0) this.taps.delete(threadId);
-    };
+    this.taps.add(threadId, listener);
+    return () => this.taps.delete(threadId, listener);
   }
 
   /** Live events of the thread are held by the gate until `closeGate`. */
   openGate(threadId: string): ReplayGate {
     const gate = new ReplayGate(threadId);
-    let set = this.gates.get(threadId);
-    if (!set) {
-      set = new Set();
-      this.gates.set(threadId, set);
-    }
-    set.add(gate);
+    this.gates.add(threadId, gate);
     return gate;
   }
 
   closeGate(gate: ReplayGate): void {
-    const set = this.gates.get(gate.threadId);
-    if (!set) return;
-    set.delete(gate);
-    if (set.size === 0) this.gates.delete(gate.threadId);
+    this.gates.delete(gate.threadId, gate);
   }
 
   /** How many gates are open; tests use it to assert nothing is left behind. */
   get openGates(): number {
-    let count = 0;
-    for (const set of this.gates.values()) count += set.size;
-    return count;
+    return this.gates.size;
   }
 
   /** The epoch and highest seq this instance sent to the thread's local connections. */

@@ -1,3 +1,5 @@
+import { SetsByKey } from '../sets-by-key.js';
+
 /** A join between its first store read and the moment it counts as joined. */
 export interface PendingJoin {
   readonly threadId: string;
@@ -14,21 +16,16 @@ export interface PendingJoin {
  * missed by both: the join decided on the old state, and the recheck did not see it yet.
  */
 export class PendingJoins {
-  private readonly byThread = new Map<string, Set<PendingJoin>>();
+  private readonly byThread = new SetsByKey<string, PendingJoin>();
 
   open(threadId: string, connectionId: string): PendingJoin {
     const pending: PendingJoin = { threadId, connectionId, cancelled: false, recheck: false };
-    const set = this.byThread.get(threadId);
-    if (set) set.add(pending);
-    else this.byThread.set(threadId, new Set([pending]));
+    this.byThread.add(threadId, pending);
     return pending;
   }
 
   close(pending: PendingJoin): void {
-    const set = this.byThread.get(pending.threadId);
-    if (!set) return;
-    set.delete(pending);
-    if (set.size === 0) this.byThread.delete(pending.threadId);
+    this.byThread.delete(pending.threadId, pending);
   }
 
   /** Every pending join of the thread checks access again before it completes. */

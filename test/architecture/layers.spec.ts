@@ -14,6 +14,7 @@ const LAYERS: string[][] = [
     'protocol.ts',
     'thread-relay.constants.ts',
     'thread-record.ts',
+    'sets-by-key.ts',
     'sockets/',
     'observability/',
     'errors/',
