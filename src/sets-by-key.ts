@@ -23,6 +23,16 @@ export class SetsByKey<K, V> {
     return this.sets.has(key);
   }
 
+  /** The keys that hold at least one value. */
+  keys(): K[] {
+    return [...this.sets.keys()];
+  }
+
+  /** How many keys hold at least one value. */
+  get keyCount(): number {
+    return this.sets.size;
+  }
+
   /** How many values are held under every key. */
   get size(): number {
     let count = 0;

@@ -1,22 +1,19 @@
+import { SetsByKey } from '../sets-by-key.js';
+
 /**
  * Which local connections joined each thread, kept as joins and leaves happen: the
  * `relay_joined_threads` gauge reads its size in O(1), and a change of a thread's access
  * rechecks only its own members.
  */
 export class LocalThreadMembers {
-  private readonly members = new Map<string, Set<string>>();
+  private readonly members = new SetsByKey<string, string>();
 
   add(threadId: string, connectionId: string): void {
-    const set = this.members.get(threadId);
-    if (set) set.add(connectionId);
-    else this.members.set(threadId, new Set([connectionId]));
+    this.members.add(threadId, connectionId);
   }
 
   remove(threadId: string, connectionId: string): void {
-    const set = this.members.get(threadId);
-    if (!set) return;
-    set.delete(connectionId);
-    if (set.size === 0) this.members.delete(threadId);
+    this.members.delete(threadId, connectionId);
   }
 
   of(threadId: string): string[] {
@@ -24,11 +21,11 @@ export class LocalThreadMembers {
   }
 
   threads(): string[] {
-    return [...this.members.keys()];
+    return this.members.keys();
   }
 
   /** Distinct threads joined by at least one local connection. */
   get size(): number {
-    return this.members.size;
+    return this.members.keyCount;
   }
 }
