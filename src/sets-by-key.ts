@@ -19,6 +19,11 @@ export class SetsByKey<K, V> {
     return this.sets.get(key);
   }
 
+  /** Drops the key with all its values. */
+  deleteKey(key: K): void {
+    this.sets.delete(key);
+  }
+
   has(key: K): boolean {
     return this.sets.has(key);
   }

@@ -1,4 +1,5 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { SetsByKey } from '../sets-by-key.js';
 import type { RegistryStore } from '../registry/registry-store.interface.js';
 import {
   CLUSTER_BUS,
@@ -31,7 +32,7 @@ export interface StaleAck {
 @Injectable()
 export class DeliveryAcks implements OnModuleDestroy {
   private readonly log: RelayLogger;
-  private readonly waiters = new Map<string, Set<(notice: DeliveredNotice) => void>>();
+  private readonly waiters = new SetsByKey<string, (notice: DeliveredNotice) => void>();
   private readonly stopListening: () => void;
 
   constructor(
@@ -149,12 +150,7 @@ export class DeliveryAcks implements OnModuleDestroy {
     const waiter = (notice: DeliveredNotice) => {
       if (notice.epoch === epoch) consider(notice.userId, notice.cursor);
     };
-    let set = this.waiters.get(threadId);
-    if (!set) {
-      set = new Set();
-      this.waiters.set(threadId, set);
-    }
-    set.add(waiter);
+    this.waiters.add(threadId, waiter);
     let timer: NodeJS.Timeout | undefined;
     try {
       await this.bus.watchAcks(threadId);
@@ -176,8 +172,7 @@ export class DeliveryAcks implements OnModuleDestroy {
       throw toError(error);
     } finally {
       clearTimeout(timer);
-      set.delete(waiter);
-      if (set.size === 0) this.waiters.delete(threadId);
+      this.waiters.delete(threadId, waiter);
       this.bus.unwatchAcks(threadId);
     }
   }

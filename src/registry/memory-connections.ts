@@ -1,5 +1,6 @@
 import type { ConnectionLimits, ConnectionRecord, Page } from './registry.types.js';
-import { addTo, page, removeFrom } from './memory-indexes.js';
+import { page } from './memory-paging.js';
+import { SetsByKey } from '../sets-by-key.js';
 
 interface StoredConnection {
   /** Position in the listing order; see `page`. */
@@ -14,9 +15,9 @@ interface StoredConnection {
  */
 export class MemoryConnections {
   private readonly connections = new Map<string, StoredConnection>();
-  private readonly threadConns = new Map<string, Set<string>>();
-  private readonly userConns = new Map<string, Set<string>>();
-  private readonly instanceConns = new Map<string, Set<string>>();
+  private readonly threadConns = new SetsByKey<string, string>();
+  private readonly userConns = new SetsByKey<string, string>();
+  private readonly instanceConns = new SetsByKey<string, string>();
   /** instanceId -> time its heartbeat lapses. */
   private readonly instances = new Map<string, number>();
 
@@ -40,9 +41,9 @@ export class MemoryConnections {
       threads: new Set(threads),
     };
     this.connections.set(record.connectionId, stored);
-    addTo(this.userConns, record.userId, record.connectionId);
-    addTo(this.instanceConns, record.instanceId, record.connectionId);
-    for (const threadId of stored.threads) addTo(this.threadConns, threadId, record.connectionId);
+    this.userConns.add(record.userId, record.connectionId);
+    this.instanceConns.add(record.instanceId, record.connectionId);
+    for (const threadId of stored.threads) this.threadConns.add(threadId, record.connectionId);
     return true;
   }
 
@@ -72,13 +73,13 @@ export class MemoryConnections {
     // Joining after the connection was removed would leave a ghost in the thread index.
     if (stored) {
       stored.threads.add(threadId);
-      addTo(this.threadConns, threadId, connectionId);
+      this.threadConns.add(threadId, connectionId);
     }
   }
 
   removeThread(connectionId: string, threadId: string): void {
     this.connections.get(connectionId)?.threads.delete(threadId);
-    removeFrom(this.threadConns, threadId, connectionId);
+    this.threadConns.delete(threadId, connectionId);
   }
 
   ofThread(threadId: string): string[] {
@@ -123,15 +124,15 @@ export class MemoryConnections {
       this.connections.delete(connectionId);
       removed += 1;
     }
-    this.instanceConns.delete(instanceId);
+    this.instanceConns.deleteKey(instanceId);
     this.instances.delete(instanceId);
     return removed;
   }
 
   private unindex(connectionId: string, stored: StoredConnection): void {
-    removeFrom(this.userConns, stored.record.userId, connectionId);
-    removeFrom(this.instanceConns, stored.record.instanceId, connectionId);
-    for (const threadId of stored.threads) removeFrom(this.threadConns, threadId, connectionId);
+    this.userConns.delete(stored.record.userId, connectionId);
+    this.instanceConns.delete(stored.record.instanceId, connectionId);
+    for (const threadId of stored.threads) this.threadConns.delete(threadId, connectionId);
   }
 }
 

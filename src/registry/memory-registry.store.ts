@@ -10,7 +10,8 @@ import type {
 } from './registry.types.js';
 import type { ThreadRecord } from '../thread-record.js';
 import { MemoryConnections } from './memory-connections.js';
-import { addTo, done, page, removeFrom, settle } from './memory-indexes.js';
+import { done, page, settle } from './memory-paging.js';
+import { SetsByKey } from '../sets-by-key.js';
 
 export interface MemoryRegistryStoreOptions {
   /** Clock for liveness and leases; tests inject a fake one instead of waiting. */
@@ -40,12 +41,12 @@ export class MemoryRegistryStore implements RegistryStore {
   private nextOrder = 1;
 
   private readonly threads = new Map<string, StoredThread>();
-  private readonly userThreads = new Map<string, Set<string>>();
+  private readonly userThreads = new SetsByKey<string, string>();
   /** Leased (auto-registered) threads per owner, for the per-user cap. */
-  private readonly userLeased = new Map<string, Set<string>>();
+  private readonly userLeased = new SetsByKey<string, string>();
   private readonly leased = new Set<string>();
   private readonly runs = new Map<string, string>();
-  private readonly threadRuns = new Map<string, Set<string>>();
+  private readonly threadRuns = new SetsByKey<string, string>();
   /** threadId -> userId -> delivered cursor and the log epoch it counts in. */
   private readonly delivered = new Map<string, Map<string, { epoch: string; seq: number }>>();
   private readonly connections: MemoryConnections;
@@ -81,9 +82,9 @@ export class MemoryRegistryStore implements RegistryStore {
     this.delivered.delete(record.threadId);
     this.onThreadCreated(record.threadId);
     this.threads.set(record.threadId, stored);
-    addTo(this.userThreads, record.ownerId, record.threadId);
+    this.userThreads.add(record.ownerId, record.threadId);
     if (lease) {
-      addTo(this.userLeased, record.ownerId, record.threadId);
+      this.userLeased.add(record.ownerId, record.threadId);
       this.leased.add(record.threadId);
     }
     return done({ outcome: 'created', record: copyThread(stored.record) });
@@ -126,7 +127,7 @@ export class MemoryRegistryStore implements RegistryStore {
     const existing = this.runs.get(runId);
     if (existing !== undefined) return done({ outcome: 'mapped', threadId: existing });
     this.runs.set(runId, threadId);
-    addTo(this.threadRuns, threadId, runId);
+    this.threadRuns.add(threadId, runId);
     return done({ outcome: 'mapped', threadId });
   }
 
@@ -148,7 +149,7 @@ export class MemoryRegistryStore implements RegistryStore {
     const threadId = this.runs.get(runId);
     if (threadId === undefined) return done(false);
     this.runs.delete(runId);
-    removeFrom(this.threadRuns, threadId, runId);
+    this.threadRuns.delete(threadId, runId);
     return done(true);
   }
 
@@ -259,7 +260,7 @@ export class MemoryRegistryStore implements RegistryStore {
     stored.leaseUntil = null;
     delete stored.record.autoRegistered;
     this.leased.delete(stored.record.threadId);
-    removeFrom(this.userLeased, stored.record.ownerId, stored.record.threadId);
+    this.userLeased.delete(stored.record.ownerId, stored.record.threadId);
   }
 
   private expireDue(): string[] {
@@ -275,10 +276,10 @@ export class MemoryRegistryStore implements RegistryStore {
   private forget(threadId: string, stored: StoredThread): void {
     this.threads.delete(threadId);
     this.leased.delete(threadId);
-    removeFrom(this.userThreads, stored.record.ownerId, threadId);
-    removeFrom(this.userLeased, stored.record.ownerId, threadId);
+    this.userThreads.delete(stored.record.ownerId, threadId);
+    this.userLeased.delete(stored.record.ownerId, threadId);
     for (const runId of this.threadRuns.get(threadId) ?? []) this.runs.delete(runId);
-    this.threadRuns.delete(threadId);
+    this.threadRuns.deleteKey(threadId);
     // A thread registered again later starts a new log; old cursors would claim acks it never had.
     this.delivered.delete(threadId);
   }

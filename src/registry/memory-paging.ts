@@ -1,7 +1,7 @@
 import { BadRequestError } from '../errors/bad-request.error.js';
 import type { Page } from './registry.types.js';
 
-/** Index and paging helpers of the in-process registry. */
+/** Paging of the in-process registry's listings, and its answers as promises. */
 
 /**
  * The cursor is the `order` of the last item returned, not an offset, so removing items
@@ -45,17 +45,4 @@ export function done<T>(value: T): Promise<T> {
 /** Turns a throw into a rejection, as an async store would report it. */
 export function settle<T>(compute: () => T): Promise<T> {
   return new Promise((resolve) => resolve(compute()));
-}
-
-export function addTo(index: Map<string, Set<string>>, key: string, value: string): void {
-  const set = index.get(key);
-  if (set) set.add(value);
-  else index.set(key, new Set([value]));
-}
-
-export function removeFrom(index: Map<string, Set<string>>, key: string, value: string): void {
-  const set = index.get(key);
-  if (!set) return;
-  set.delete(value);
-  if (set.size === 0) index.delete(key);
 }
