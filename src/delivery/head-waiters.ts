@@ -39,6 +39,10 @@ export class HeadWaiters {
     });
   }
 
+  has(threadId: string): boolean {
+    return this.waiting.has(threadId);
+  }
+
   /** Tells the waiters of the thread whose seq `line` reached (or can no longer reach). */
   settle(threadId: string, line: ThreadLine | undefined): void {
     const waiters = this.waiting.get(threadId);

@@ -252,7 +252,10 @@ export class LiveThreadEvents implements OnModuleDestroy {
     line.sent(event);
     const gates = this.gates.get(threadId);
     if (gates) for (const gate of gates) gate.push(event.event);
-    this.headWaiters.settle(threadId, this.lines.get(threadId));
+    // Every live event passes here: only threads with a replay waiting pay for the check.
+    if (this.headWaiters.has(threadId)) {
+      this.headWaiters.settle(threadId, this.lines.get(threadId));
+    }
     const taps = this.taps.get(threadId);
     if (taps) {
       for (const listener of taps) {

@@ -1,22 +1,8 @@
-import type { ChainableCommander } from 'ioredis';
 import type { LogState } from '../delivery/message-log.interface.js';
 import { decodeEventBody, type EventBody } from '../events/thread-event.codec.js';
 import { asArray, asInteger, asString } from './redis-replies.js';
 
 /** Reads the message log's replies: its transactions, state, stream entries and stored events. */
-
-/** EXEC's replies, each checked for its own error. */
-export async function execTransaction(
-  transaction: ChainableCommander,
-  what: string,
-): Promise<unknown[]> {
-  const results = await transaction.exec();
-  if (!results) throw new Error(`Redis discarded the ${what} transaction`);
-  return results.map(([error, value]) => {
-    if (error) throw error;
-    return value;
-  });
-}
 
 export function toState(epoch: unknown, head: unknown, length: unknown): LogState {
   const headSeq = asInteger(head, 'head');

@@ -16,14 +16,8 @@ import type {
 } from '../delivery/message-log.interface.js';
 import { RedisKeys } from './redis-keys.js';
 import { APPEND, ENSURE } from './redis-message-log.scripts.js';
-import {
-  decodeBody,
-  execTransaction,
-  seqOfStreamId,
-  streamFields,
-  toState,
-} from './redis-message-log.replies.js';
-import { asArray, asInteger, asString } from './redis-replies.js';
+import { decodeBody, seqOfStreamId, streamFields, toState } from './redis-message-log.replies.js';
+import { asArray, asInteger, asString, exec } from './redis-replies.js';
 
 /**
  * Most bytes one XRANGE may return, judged by the largest event the log ever held: Redis
@@ -148,7 +142,7 @@ export class RedisMessageLog implements MessageLog {
     const first = Math.min(limit, chunkFor(this.maxEventBytes));
     const head = this.client.multi().hmget(metaKey, 'epoch', 'head', 'maxb').xlen(logKey);
     if (first > 0) head.xrange(logKey, `${afterSeq + 1}-0`, '+', 'COUNT', first);
-    const [meta, length, entries] = await execTransaction(head, 'read');
+    const [meta, length, entries] = await exec(head, 'read');
     const [epoch, headSeq, largest] = asArray(meta, 'read state');
     if (epoch === null || epoch === undefined) {
       return { epoch: '', headSeq: 0, firstSeq: 1, events: [] };
@@ -176,7 +170,7 @@ export class RedisMessageLog implements MessageLog {
       if (batch.length === 0 || wanted <= 0 || cursor >= state.headSeq) {
         return bounded({ ...state, events }, maxBytes, bytes);
       }
-      const [again, more] = await execTransaction(
+      const [again, more] = await exec(
         this.client
           .multi()
           .hget(metaKey, 'epoch')

@@ -2,9 +2,14 @@ import type { ChainableCommander } from 'ioredis';
 
 /** Guards for Redis replies: a reply of an unexpected shape is an error, never a silent default. */
 
-export async function exec(pipeline: ChainableCommander): Promise<unknown[]> {
+/** A pipeline's or transaction's replies, each checked for its own error; `what` names a transaction. */
+export async function exec(pipeline: ChainableCommander, what?: string): Promise<unknown[]> {
   const results = await pipeline.exec();
-  if (!results) throw new Error('Redis discarded the pipeline');
+  if (!results) {
+    throw new Error(
+      what ? `Redis discarded the ${what} transaction` : 'Redis discarded the pipeline',
+    );
+  }
   return results.map(([error, value]) => {
     if (error) throw error;
     return value;
