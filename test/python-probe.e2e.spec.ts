@@ -12,6 +12,11 @@ import { startReferenceServer, type ReferenceServer } from './demo/support/refer
 import { expectCompleteRun, requirePython, runPythonProbe } from './support/python-probe.js';
 import { freePort } from './support/redis.global-setup.js';
 
+/** The probe sending `ping` as `userId` to `url`, with `extra` flags. */
+function pingProbe(userId: string, url: string, ...extra: string[]) {
+  return runPythonProbe(['--user-id', userId, '--message', 'ping', '--url', url, ...extra]);
+}
+
 const PROD_SECRET = 'a-production-secret-of-at-least-32-bytes';
 
 type Mode = 'refuse' | 'hold';
@@ -83,14 +88,7 @@ describe('scripts/test_websocket_delivery.py against the reference server (devel
   });
 
   it('signs in, sends, and prints the agent run over SSE in seq order with latencies (exit 0)', async () => {
-    const run = await runPythonProbe([
-      '--user-id',
-      'test',
-      '--message',
-      'ping',
-      '--url',
-      server.url,
-    ]);
+    const run = await pingProbe('test', server.url);
     expectCompleteRun(run);
     expect(run.stdout).toMatch(/^probe: http:\/\/127\.0\.0\.1:\d+ as test, timeout 15000 ms$/m);
     expect(run.stdout).toMatch(/\] signed in as test$/m);
@@ -119,7 +117,7 @@ describe('scripts/test_websocket_delivery.py against the reference server (devel
   it('falls back to REST polling when a proxy refuses the event stream (exit 0)', async () => {
     const proxy = await startSseBreakingProxy(server.url, 'refuse');
     proxies.push(proxy);
-    const run = await runPythonProbe(['--user-id', 'u1', '--message', 'ping', '--url', proxy.url]);
+    const run = await pingProbe('u1', proxy.url);
     expectCompleteRun(run);
     expect(run.stdout).toMatch(
       /\] SSE unusable \(GET \/threads\/thread_[0-9a-f]{16}\/events answered 502 text\/html\): following by REST polling after seq 0$/m,
@@ -129,7 +127,7 @@ describe('scripts/test_websocket_delivery.py against the reference server (devel
   it('falls back to REST polling when a proxy holds the event stream back (exit 0)', async () => {
     const proxy = await startSseBreakingProxy(server.url, 'hold');
     proxies.push(proxy);
-    const run = await runPythonProbe(['--user-id', 'u2', '--message', 'ping', '--url', proxy.url]);
+    const run = await pingProbe('u2', proxy.url);
     expectCompleteRun(run);
     expect(run.stdout).toMatch(
       /\] SSE unusable \(no answer within 3 s\): following by REST polling/,
@@ -139,16 +137,7 @@ describe('scripts/test_websocket_delivery.py against the reference server (devel
   it('fails when SSE is required and cannot be used (--transport sse, exit 1)', async () => {
     const proxy = await startSseBreakingProxy(server.url, 'refuse');
     proxies.push(proxy);
-    const run = await runPythonProbe([
-      '--user-id',
-      'u3',
-      '--message',
-      'ping',
-      '--url',
-      proxy.url,
-      '--transport',
-      'sse',
-    ]);
+    const run = await pingProbe('u3', proxy.url, '--transport', 'sse');
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
       /^probe: FAILED \(REFUSED\): the event stream cannot be used: GET \/threads\/\S+\/events answered 502/,
@@ -166,16 +155,7 @@ describe('scripts/test_websocket_delivery.py against the reference server (devel
   });
 
   it('exits 1 UNAUTHORIZED with a token the server refuses', async () => {
-    const run = await runPythonProbe([
-      '--user-id',
-      'x',
-      '--message',
-      'ping',
-      '--url',
-      server.url,
-      '--token',
-      'not-a-jwt',
-    ]);
+    const run = await pingProbe('x', server.url, '--token', 'not-a-jwt');
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^probe: FAILED \(UNAUTHORIZED\): the server refused the token/);
     expect(run.events).toEqual([]);
@@ -183,7 +163,7 @@ describe('scripts/test_websocket_delivery.py against the reference server (devel
 
   it('exits 1 SERVER_DOWN, naming the URL and the cause, when nothing listens', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
-    const run = await runPythonProbe(['--user-id', 'x', '--message', 'ping', '--url', url]);
+    const run = await pingProbe('x', url);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`probe: FAILED (SERVER_DOWN): cannot reach ${url}: ECONNREFUSED`);
   });
@@ -191,18 +171,7 @@ describe('scripts/test_websocket_delivery.py against the reference server (devel
   it('exits 1 TIMEOUT when the run does not come through in time', async () => {
     const proxy = await startSseBreakingProxy(server.url, 'hold');
     proxies.push(proxy);
-    const run = await runPythonProbe([
-      '--user-id',
-      'slow',
-      '--message',
-      'ping',
-      '--url',
-      proxy.url,
-      '--transport',
-      'sse',
-      '--timeout-ms',
-      '1000',
-    ]);
+    const run = await pingProbe('slow', proxy.url, '--transport', 'sse', '--timeout-ms', '1000');
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
       /^probe: FAILED \(TIMEOUT\): timed out after 1000 ms waiting for agent_completed \(got 0 event\(s\): none\)/,
@@ -244,30 +213,14 @@ describe('scripts/test_websocket_delivery.py against the reference server in pro
   });
 
   it('says dev sign-in is off without --token (exit 1)', async () => {
-    const run = await runPythonProbe([
-      '--user-id',
-      'ops',
-      '--message',
-      'ping',
-      '--url',
-      server.url,
-    ]);
+    const run = await pingProbe('ops', server.url);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^probe: FAILED \(DEV_TOKEN_UNAVAILABLE\): .*pass --token/);
   });
 
   it('comes through with a token the server accepts (--token, exit 0)', async () => {
     const token = await signUserToken('ops', PROD_SECRET);
-    const run = await runPythonProbe([
-      '--user-id',
-      'ops',
-      '--message',
-      'ping',
-      '--url',
-      server.url,
-      '--token',
-      token,
-    ]);
+    const run = await pingProbe('ops', server.url, '--token', token);
     expectCompleteRun(run);
     expect(run.stdout).toMatch(/\] using the given token$/m);
   });
