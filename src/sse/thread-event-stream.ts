@@ -1,8 +1,7 @@
 import type { Response } from 'express';
 import { toErrorBody } from '../errors/error-answer.js';
 import type { HistoryPage, ThreadEvent } from '../protocol.js';
-import type { SseCursor } from './sse-cursor.js';
-import { formatSseId } from './sse-cursor.js';
+import { type SseCursor, formatSseId } from './sse-cursor.js';
 import type { SseEncoder } from './sse-formats.js';
 
 /** Events per log read while catching up. */
@@ -110,19 +109,7 @@ export class ThreadEventStream {
 
   private deliver(event: ThreadEvent): void {
     if (this.leftEpochs.has(event.epoch)) return;
-    if (event.epoch !== this.epoch) {
-      if (this.sentAny) {
-        // A new log under the thread: everything before is gone for the client too. The
-        // reset first closes what the client has open of the old log, then the format's
-        // state starts over.
-        this.writeReset('log_replaced', event.epoch);
-        this.encoder.restart();
-        this.leave(event.epoch);
-      } else {
-        // The log did not exist when the stream started: this is its first event.
-        this.epoch = event.epoch;
-      }
-    }
+    if (event.epoch !== this.epoch) this.switchTo(event.epoch);
     if (event.seq <= this.last) return;
     if (event.seq === this.last + 1) {
       this.send(event);
@@ -131,6 +118,21 @@ export class ThreadEventStream {
     this.held.push(event);
     this.catchingUp = true;
     this.catchUp().catch((error: unknown) => this.fail(error));
+  }
+
+  /** The thread's log is not the one the stream follows. */
+  private switchTo(epoch: string): void {
+    if (!this.sentAny) {
+      // The log did not exist when the stream started: this is its first event.
+      this.epoch = epoch;
+      return;
+    }
+    // A new log under the thread: everything before is gone for the client too. The reset
+    // first closes what the client has open of the old log, then the format's state starts
+    // over.
+    this.writeReset('log_replaced', epoch);
+    this.encoder.restart();
+    this.leave(epoch);
   }
 
   /** Moves the stream to another log; the old one's events are dropped from now on. */
@@ -191,13 +193,7 @@ export class ThreadEventStream {
         if (!next || this.ended) return;
         const { page } = next;
         if (page.epoch !== this.epoch && page.headSeq > 0) {
-          if (this.sentAny) {
-            this.writeReset('log_replaced', page.epoch);
-            this.encoder.restart();
-            this.leave(page.epoch);
-          } else {
-            this.epoch = page.epoch;
-          }
+          this.switchTo(page.epoch);
           continue;
         }
         const before = this.last;
