@@ -99,27 +99,32 @@ function withDerivedDefaults(given: GivenOptions): ResolvedRelayOptions {
   };
 }
 
+/** Room above `delivery.maxEventBytes` that a frame or body needs for its envelope and ids. */
+const ENVELOPE_BYTES = 1024;
+
 /** Rules that tie one section's option to another's. */
 function checkAcrossSections(options: ResolvedRelayOptions, ctx: z.RefinementCtx): void {
-  const { maxEventBytes } = options.delivery;
-  // A user message's frame is its text (at most maxEventBytes less 400, as JSON) and ids.
-  const smallestFrame = maxEventBytes + 1024;
-  const { maxPayloadBytes } = options.gateway;
-  if (maxPayloadBytes < smallestFrame) {
-    ctx.addIssue({
-      code: 'custom',
+  const smallest = options.delivery.maxEventBytes + ENVELOPE_BYTES;
+  const carriers = [
+    // A user message's frame is its text (at most maxEventBytes less 400, as JSON) and ids.
+    {
       path: ['gateway', 'maxPayloadBytes'],
-      message: `must be at least delivery.maxEventBytes + 1024 (${smallestFrame}), or the largest user message could not be sent; got ${maxPayloadBytes}`,
-    });
-  }
-  // The largest body a producer needs is one event of maxEventBytes and its envelope.
-  const smallestProducerBody = maxEventBytes + 1024;
-  const { maxBodyBytes } = options.producer;
-  if (maxBodyBytes < smallestProducerBody) {
+      size: options.gateway.maxPayloadBytes,
+      carries: 'the largest user message',
+    },
+    // The largest body a producer needs is one event of maxEventBytes and its envelope.
+    {
+      path: ['producer', 'maxBodyBytes'],
+      size: options.producer.maxBodyBytes,
+      carries: 'the largest event',
+    },
+  ];
+  for (const { path, size, carries } of carriers) {
+    if (size >= smallest) continue;
     ctx.addIssue({
       code: 'custom',
-      path: ['producer', 'maxBodyBytes'],
-      message: `must be at least delivery.maxEventBytes + 1024 (${smallestProducerBody}), or the largest event could not be sent; got ${maxBodyBytes}`,
+      path,
+      message: `must be at least delivery.maxEventBytes + ${ENVELOPE_BYTES} (${smallest}), or ${carries} could not be sent; got ${size}`,
     });
   }
   if (options.delivery.replicaAcks > 0 && options.redis.kind === 'none') {
