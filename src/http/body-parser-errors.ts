@@ -1,6 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
+import type { ErrorCode } from '../protocol.js';
 import { PRODUCER_ROUTE } from './producer/producer-routes.js';
 
 /**
@@ -24,45 +25,34 @@ interface EarlyHttpError {
 
 interface ModuleAnswer {
   status: number;
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
+/**
+ * Body-parser's own errors, by `type`. JSON.parse messages can quote part of the body, so a
+ * client's bytes are never echoed. 415 keeps the code BAD_REQUEST: RelayErrorFilter gives
+ * every 4xx it has no name for that code, so clients need no new one; the status tells
+ * those cases apart.
+ */
+const BY_TYPE = new Map<unknown, [status: number, code: ErrorCode, message: string]>([
+  ['entity.parse.failed', [400, 'BAD_REQUEST', 'request body is not valid JSON']],
+  ['entity.too.large', [413, 'PAYLOAD_TOO_LARGE', 'request body is too large']],
+  ['charset.unsupported', [415, 'BAD_REQUEST', 'request body charset must be UTF-8']],
+  ['encoding.unsupported', [415, 'BAD_REQUEST', 'request body content encoding is not supported']],
+  ['parameters.too.many', [413, 'PAYLOAD_TOO_LARGE', 'request body has too many parameters']],
+  ['querystring.parse.rangeError', [400, 'BAD_REQUEST', 'request body nests too deep']],
+]);
+
 function answerFor(error: EarlyHttpError): ModuleAnswer | undefined {
-  switch (error.type) {
-    case 'entity.parse.failed':
-      // JSON.parse messages can quote part of the body; a client's bytes are not echoed.
-      return { status: 400, code: 'BAD_REQUEST', message: 'request body is not valid JSON' };
-    case 'entity.too.large':
-      return {
-        status: 413,
-        code: 'PAYLOAD_TOO_LARGE',
-        message:
-          typeof error.limit === 'number'
-            ? `request body is larger than the ${error.limit}-byte limit`
-            : 'request body is too large',
-      };
-    // 415 keeps the code BAD_REQUEST: RelayErrorFilter gives every 4xx it has no name for
-    // that code, so clients need no new one; the status tells this case apart.
-    case 'charset.unsupported':
-      return { status: 415, code: 'BAD_REQUEST', message: 'request body charset must be UTF-8' };
-    case 'encoding.unsupported':
-      return {
-        status: 415,
-        code: 'BAD_REQUEST',
-        message: 'request body content encoding is not supported',
-      };
-    case 'parameters.too.many':
-      return {
-        status: 413,
-        code: 'PAYLOAD_TOO_LARGE',
-        message: 'request body has too many parameters',
-      };
-    case 'querystring.parse.rangeError':
-      return { status: 400, code: 'BAD_REQUEST', message: 'request body nests too deep' };
-    default:
-      return byStatus(error);
+  if (error.type === 'entity.too.large' && typeof error.limit === 'number') {
+    const message = `request body is larger than the ${error.limit}-byte limit`;
+    return { status: 413, code: 'PAYLOAD_TOO_LARGE', message };
   }
+  const known = BY_TYPE.get(error.type);
+  if (known === undefined) return byStatus(error);
+  const [status, code, message] = known;
+  return { status, code, message };
 }
 
 /**
