@@ -197,13 +197,18 @@ function act(action: () => Promise<void>): void {
   action().catch((error: unknown) => showError(describe(error)));
 }
 
+/** The id typed into `input`, or null (and the rule said) when it is not one. */
+function typedId(input: HTMLInputElement, what: string): string | null {
+  const id = input.value.trim();
+  if (isValidId(id)) return id;
+  showError(`a ${what} id is 1-200 letters, digits or _ . : @ -`);
+  return null;
+}
+
 ui.signInForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  const userId = ui.userId.value.trim();
-  if (!isValidId(userId)) {
-    showError('a user id is 1-200 letters, digits or _ . : @ -');
-    return;
-  }
+  const userId = typedId(ui.userId, 'user');
+  if (userId === null) return;
   ui.signInButton.disabled = true;
   act(async () => {
     try {
@@ -229,11 +234,8 @@ ui.threadList.addEventListener('click', (event) => {
 
 ui.openThreadForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  const threadId = ui.openThreadId.value.trim();
-  if (!isValidId(threadId)) {
-    showError('a thread id is 1-200 letters, digits or _ . : @ -');
-    return;
-  }
+  const threadId = typedId(ui.openThreadId, 'thread');
+  if (threadId === null) return;
   ui.openThreadId.value = '';
   act(() => openThread(threadId));
 });
