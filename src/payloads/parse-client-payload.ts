@@ -1,18 +1,10 @@
-import type { z } from 'zod';
-import { BadRequestError } from '../errors/bad-request.error.js';
+import { inputParser } from './input-parser.js';
 
-/** Parses untrusted input, turning the first problem into one BAD_REQUEST message. */
-export function parseClientPayload<S extends z.ZodType>(
-  schema: S,
-  input: unknown,
-  event: string,
-): z.infer<S> {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new BadRequestError(`${event} expects an object payload`);
-  }
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-  throw new BadRequestError(`${event}: ${where}${issue?.message ?? 'invalid payload'}`);
-}
+/** Parses a socket event's payload, turning the first problem into one BAD_REQUEST message. */
+export const parseClientPayload = inputParser({
+  notAnObject: (event) => `${event} expects an object payload`,
+  problem: (event, issue) => {
+    const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+    return `${event}: ${where}${issue?.message ?? 'invalid payload'}`;
+  },
+});
