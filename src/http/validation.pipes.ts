@@ -1,4 +1,4 @@
-import { Injectable, type PipeTransform } from '@nestjs/common';
+import { Body, Injectable, Param, Query, type PipeTransform } from '@nestjs/common';
 import type { z } from 'zod';
 import { assertValidId } from '../ids.js';
 import { parseInput } from './producer/parse-input.js';
@@ -25,3 +25,14 @@ export class InputPipe<S extends z.ZodType> implements PipeTransform<unknown, z.
     return parseInput(this.schema, value, this.what);
   }
 }
+
+/** A route parameter that must be a valid id, named as the route names it. */
+export const IdParam = (name: string): ParameterDecorator => Param(name, new ValidIdPipe(name));
+
+/** The JSON body, parsed into `schema`. */
+export const ValidBody = (schema: z.ZodType): ParameterDecorator =>
+  Body(new InputPipe(schema, 'request body'));
+
+/** The query string, parsed into `schema`. */
+export const ValidQuery = (schema: z.ZodType): ParameterDecorator =>
+  Query(new InputPipe(schema, 'query'));

@@ -1,12 +1,9 @@
 import {
-  Body,
   Controller,
   Get,
   HttpCode,
-  Param,
   Post,
   Put,
-  Query,
   Req,
   Res,
   UseFilters,
@@ -19,15 +16,14 @@ import { assertValidId } from '../../ids.js';
 import { RelayErrorFilter } from '../relay-error.filter.js';
 import { DeliveryWait, type DeliveryStatus } from './delivery-wait.js';
 import { ProducerBatch, type BatchResult } from './producer-batch.js';
-import { ProducerKeyGuard } from './producer-key.guard.js';
+import { ProducerKeyGuard, ChargePerEvent } from './producer-key.guard.js';
 import {
   ProducerRegistrations,
   type RunRegistration,
   type ThreadRegistration,
 } from './producer-registrations.js';
 import { idempotencyKeyOf } from './producer-request.js';
-import { InputPipe, ValidIdPipe } from '../validation.pipes.js';
-import { ChargePerEvent } from './producer-key.guard.js';
+import { IdParam, ValidBody, ValidQuery } from '../validation.pipes.js';
 import {
   batchBody,
   deliveryQuery,
@@ -60,20 +56,18 @@ export class ProducerController {
   ) {}
 
   @Put('threads/:threadId')
-  @HttpCode(200)
   registerThread(
-    @Param('threadId', new ValidIdPipe('threadId')) threadId: string,
-    @Body(new InputPipe(registerThreadBody, 'request body')) input: RegisterThreadBody,
+    @IdParam('threadId') threadId: string,
+    @ValidBody(registerThreadBody) input: RegisterThreadBody,
   ): Promise<ThreadRegistration> {
     const ownerId = assertValidId(input.ownerId, 'ownerId');
     return this.registrations.registerThread(threadId, ownerId, input.metadata);
   }
 
   @Put('runs/:runId')
-  @HttpCode(200)
   registerRun(
-    @Param('runId', new ValidIdPipe('runId')) runId: string,
-    @Body(new InputPipe(registerRunBody, 'request body')) input: RegisterRunBody,
+    @IdParam('runId') runId: string,
+    @ValidBody(registerRunBody) input: RegisterRunBody,
   ): Promise<RunRegistration> {
     return this.registrations.registerRun(runId, input.threadId);
   }
@@ -83,8 +77,8 @@ export class ProducerController {
   async send(
     @Req() request: Request,
     @Res({ passthrough: true }) response: Response,
-    @Param('threadOrRunId', new ValidIdPipe('threadOrRunId')) target: string,
-    @Body(new InputPipe(eventBody, 'request body')) input: EventBody,
+    @IdParam('threadOrRunId') target: string,
+    @ValidBody(eventBody) input: EventBody,
   ): Promise<DeliveryReceipt> {
     const idempotencyKey = idempotencyKeyOf(request, input.idempotencyKey);
     const receipt = await this.delivery.sendToThread(target, input.type, input.payload, {
@@ -97,16 +91,14 @@ export class ProducerController {
   @Post('events')
   @HttpCode(200)
   @ChargePerEvent()
-  async sendBatch(
-    @Body(new InputPipe(batchBody, 'request body')) input: BatchBody,
-  ): Promise<{ results: BatchResult[] }> {
+  async sendBatch(@ValidBody(batchBody) input: BatchBody): Promise<{ results: BatchResult[] }> {
     return { results: await this.batch.send(input.events) };
   }
 
   @Get('threads/:threadId/delivery')
   deliveryStatus(
-    @Param('threadId', new ValidIdPipe('threadId')) threadId: string,
-    @Query(new InputPipe(deliveryQuery, 'query')) input: DeliveryQuery,
+    @IdParam('threadId') threadId: string,
+    @ValidQuery(deliveryQuery) input: DeliveryQuery,
   ): Promise<DeliveryStatus> {
     return this.deliveryWait.wait(threadId, Number(input.seq), Number(input.waitMs ?? 0));
   }
@@ -115,8 +107,8 @@ export class ProducerController {
   @Post('users/:userId/events')
   @HttpCode(202)
   async sendToUser(
-    @Param('userId', new ValidIdPipe('userId')) userId: string,
-    @Body(new InputPipe(userEventBody, 'request body')) input: UserEventBody,
+    @IdParam('userId') userId: string,
+    @ValidBody(userEventBody) input: UserEventBody,
   ): Promise<{ messageId: string }> {
     const { messageId } = await this.delivery.sendToUser(userId, input.type, input.payload);
     return { messageId };
