@@ -8,7 +8,8 @@ import {
   TOUCH_CONNECTION,
 } from './redis-registry.scripts.js';
 import { asArray, asHash, asNullableString, asStringArray, exec } from './redis-replies.js';
-import type { ConnectionLimits, ConnectionRecord } from '../registry/registry.types.js';
+import type { ConnectionRecord } from '../registry/registry.types.js';
+import type { ConnectionLimits } from '../registry/registry-store.interface.js';
 
 /**
  * Connections of the registry. A connection's own keys (`conn:{C}` and its thread set)

@@ -2,7 +2,7 @@ import type { RedisClient } from './redis-client.js';
 import type { RedisKeys } from './redis-keys.js';
 import { DROP_RUN_OF, PUT_RUN, TAKE_RUN } from './redis-registry.scripts.js';
 import { asNullableString, exec } from './redis-replies.js';
-import type { IdLookup, RunClaim } from '../registry/registry.types.js';
+import type { IdLookup, RunClaim } from '../registry/registry-store.interface.js';
 
 /**
  * Runs of the registry: `run:{R}` names its thread and decides the mapping (one script,

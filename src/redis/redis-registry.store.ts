@@ -7,16 +7,8 @@ import { RedisLeaseSweep } from './redis-registry.lease-sweep.js';
 import { RedisRegistryListings } from './redis-registry.listings.js';
 import { RedisRuns } from './redis-registry.runs.js';
 import { RedisThreads } from './redis-registry.threads.js';
-import type { RegistryStore } from '../registry/registry-store.interface.js';
-import type {
-  ClaimResult,
-  ConnectionLimits,
-  ConnectionRecord,
-  IdLookup,
-  Page,
-  RunClaim,
-  ThreadLease,
-} from '../registry/registry.types.js';
+import type * as Store from '../registry/registry-store.interface.js';
+import type { ConnectionRecord, Page } from '../registry/registry.types.js';
 import type { ThreadRecord } from '../thread-record.js';
 
 export interface RedisRegistryStoreOptions {
@@ -43,7 +35,7 @@ export interface RedisRegistryStoreOptions {
  * lease sweep, connections, instances, delivered cursors, listings); this class is the
  * `RegistryStore` that hands each call to its concern.
  */
-export class RedisRegistryStore implements RegistryStore {
+export class RedisRegistryStore implements Store.RegistryStore {
   private readonly threads: RedisThreads;
   private readonly runs: RedisRuns;
   private readonly leaseSweep: RedisLeaseSweep;
@@ -68,7 +60,7 @@ export class RedisRegistryStore implements RegistryStore {
     this.listings = new RedisRegistryListings(client, keys, this.connections);
   }
 
-  claimThread(record: ThreadRecord, lease?: ThreadLease): Promise<ClaimResult> {
+  claimThread(record: ThreadRecord, lease?: Store.ThreadLease): Promise<Store.ClaimResult> {
     return this.threads.claimThread(record, lease);
   }
 
@@ -96,7 +88,7 @@ export class RedisRegistryStore implements RegistryStore {
     return this.leaseSweep.sweepExpiredThreads();
   }
 
-  putRun(runId: string, threadId: string): Promise<RunClaim> {
+  putRun(runId: string, threadId: string): Promise<Store.RunClaim> {
     return this.runs.putRun(runId, threadId);
   }
 
@@ -104,7 +96,7 @@ export class RedisRegistryStore implements RegistryStore {
     return this.runs.getRunThread(runId);
   }
 
-  lookupId(id: string): Promise<IdLookup> {
+  lookupId(id: string): Promise<Store.IdLookup> {
     return this.runs.lookupId(id);
   }
 
@@ -116,7 +108,7 @@ export class RedisRegistryStore implements RegistryStore {
     return this.runs.deleteRun(runId);
   }
 
-  putConnection(record: ConnectionRecord, limits?: ConnectionLimits): Promise<boolean> {
+  putConnection(record: ConnectionRecord, limits?: Store.ConnectionLimits): Promise<boolean> {
     return this.connections.putConnection(record, limits);
   }
 

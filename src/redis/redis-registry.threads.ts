@@ -11,7 +11,7 @@ import {
   TOUCH_THREAD,
 } from './redis-registry.scripts.js';
 import { asArray, asInteger, asNullableString, asString, asStringArray } from './redis-replies.js';
-import type { ClaimResult, ThreadLease } from '../registry/registry.types.js';
+import type { ClaimResult, ThreadLease } from '../registry/registry-store.interface.js';
 import type { ThreadRecord } from '../thread-record.js';
 
 /**

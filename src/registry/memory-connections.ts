@@ -1,4 +1,5 @@
-import type { ConnectionLimits, ConnectionRecord, Page } from './registry.types.js';
+import type { ConnectionRecord, Page } from './registry.types.js';
+import type { ConnectionLimits } from './registry-store.interface.js';
 import { page } from './memory-paging.js';
 import { SetsByKey } from '../sets-by-key.js';
 

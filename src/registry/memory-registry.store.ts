@@ -1,13 +1,5 @@
-import type { RegistryStore } from './registry-store.interface.js';
-import type {
-  ClaimResult,
-  ConnectionLimits,
-  ConnectionRecord,
-  IdLookup,
-  Page,
-  RunClaim,
-  ThreadLease,
-} from './registry.types.js';
+import type * as Store from './registry-store.interface.js';
+import type { ConnectionRecord, Page } from './registry.types.js';
 import type { ThreadRecord } from '../thread-record.js';
 import { MemoryConnections } from './memory-connections.js';
 import { done, page, settle } from './memory-paging.js';
@@ -35,7 +27,7 @@ interface StoredThread {
  * resolves, so claims and cursor raises are atomic without locks. Liveness and leases are
  * kept by timestamps, like the Redis store's TTL keys, so both pass the same contract suite.
  */
-export class MemoryRegistryStore implements RegistryStore {
+export class MemoryRegistryStore implements Store.RegistryStore {
   private readonly now: () => number;
   private readonly onThreadCreated: (threadId: string) => void;
   private nextOrder = 1;
@@ -57,7 +49,7 @@ export class MemoryRegistryStore implements RegistryStore {
     this.connections = new MemoryConnections(this.now, () => this.nextOrder++);
   }
 
-  claimThread(record: ThreadRecord, lease?: ThreadLease): Promise<ClaimResult> {
+  claimThread(record: ThreadRecord, lease?: Store.ThreadLease): Promise<Store.ClaimResult> {
     const runThread = this.runs.get(record.threadId);
     if (runThread !== undefined) return done({ outcome: 'run_id', threadId: runThread });
     const existing = this.liveThread(record.threadId);
@@ -122,7 +114,7 @@ export class MemoryRegistryStore implements RegistryStore {
     return done(this.expireDue());
   }
 
-  putRun(runId: string, threadId: string): Promise<RunClaim> {
+  putRun(runId: string, threadId: string): Promise<Store.RunClaim> {
     if (this.liveThread(runId)) return done({ outcome: 'thread_id' });
     const existing = this.runs.get(runId);
     if (existing !== undefined) return done({ outcome: 'mapped', threadId: existing });
@@ -135,7 +127,7 @@ export class MemoryRegistryStore implements RegistryStore {
     return done(this.runs.get(runId) ?? null);
   }
 
-  lookupId(id: string): Promise<IdLookup> {
+  lookupId(id: string): Promise<Store.IdLookup> {
     const runThread = this.runs.get(id);
     if (runThread !== undefined) return done({ kind: 'run', threadId: runThread });
     return done(this.liveThread(id) ? { kind: 'thread' } : null);
@@ -153,7 +145,7 @@ export class MemoryRegistryStore implements RegistryStore {
     return done(true);
   }
 
-  putConnection(record: ConnectionRecord, limits: ConnectionLimits = {}): Promise<boolean> {
+  putConnection(record: ConnectionRecord, limits: Store.ConnectionLimits = {}): Promise<boolean> {
     return done(this.connections.put(record, limits));
   }
 

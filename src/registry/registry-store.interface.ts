@@ -1,12 +1,4 @@
-import type {
-  ClaimResult,
-  ConnectionLimits,
-  ConnectionRecord,
-  IdLookup,
-  Page,
-  RunClaim,
-  ThreadLease,
-} from './registry.types.js';
+import type { ConnectionRecord, Page } from './registry.types.js';
 import type { ThreadRecord } from '../thread-record.js';
 
 /**
@@ -86,4 +78,34 @@ export interface RegistryStore {
 
   /** Releases what the store created (not clients passed in by the user). */
   close(): Promise<void>;
+}
+
+/** How an auto-registration is bounded: it expires when unused and counts against the owner's cap. */
+export interface ThreadLease {
+  /** The thread expires this long after its last use (claim, touch). */
+  ttlSeconds: number;
+  /** Most live auto-registered threads one user may own. */
+  maxPerUser: number;
+}
+
+export type ClaimResult =
+  /** `created`: this call registered it; `existing`: it was registered already (by anyone). */
+  | { outcome: 'created' | 'existing'; record: ThreadRecord }
+  /** The id is a registered run (of `threadId`): ids are threads or runs, never both. */
+  | { outcome: 'run_id'; threadId: string }
+  /** A leased claim when the owner already has `limit` live auto-registered threads. */
+  | { outcome: 'limit'; limit: number };
+
+export type RunClaim =
+  /** The run maps to `threadId` after the call (an earlier mapping wins). */
+  | { outcome: 'mapped'; threadId: string }
+  /** The run id is a registered thread id. */
+  | { outcome: 'thread_id' };
+
+/** What an id names in the registry, read in one step. */
+export type IdLookup = { kind: 'thread' } | { kind: 'run'; threadId: string } | null;
+
+export interface ConnectionLimits {
+  /** Most connections one user may hold at once, over every instance; absent = no cap. */
+  maxPerUser?: number;
 }

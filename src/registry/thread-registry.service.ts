@@ -7,8 +7,8 @@ import { ThreadOwnershipConflictError } from '../errors/thread-ownership-conflic
 import { RelayLogger } from '../thread-relay.logger.js';
 import { type ResolvedRelayOptions, type ThreadAction } from '../thread-relay.options.js';
 import { REGISTRY_STORE, RELAY_OPTIONS } from '../thread-relay.constants.js';
-import { type RegistryStore } from './registry-store.interface.js';
-import type { ClaimResult, ConnectionRecord, IdLookup } from './registry.types.js';
+import { type RegistryStore, type ClaimResult, type IdLookup } from './registry-store.interface.js';
+import type { ConnectionRecord } from './registry.types.js';
 import type { ThreadMetadata, ThreadRecord } from '../thread-record.js';
 import { assertValidId, parseRunId } from '../ids.js';
 import { ThreadAccessChanges } from './thread-access-changes.js';

@@ -1,12 +1,11 @@
 import { BadRequestError } from '../../src/errors/bad-request.error.js';
-import type { RegistryStore } from '../../src/registry/registry-store.interface.js';
 import type {
+  RegistryStore,
   ClaimResult,
-  ConnectionRecord,
-  Page,
   RunClaim,
   ThreadLease,
-} from '../../src/registry/registry.types.js';
+} from '../../src/registry/registry-store.interface.js';
+import type { ConnectionRecord, Page } from '../../src/registry/registry.types.js';
 import type { ThreadRecord } from '../../src/thread-record.js';
 import { waitUntil } from '../support/wait-until.js';
 
