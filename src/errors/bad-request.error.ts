@@ -1,6 +1,7 @@
 import { RelayError } from './relay-error.js';
 
 export class BadRequestError extends RelayError {
-  readonly code = 'BAD_REQUEST';
-  readonly status = 400;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('BAD_REQUEST', message, options);
+  }
 }

@@ -1,9 +1,6 @@
 import { quoteId, RelayError } from './relay-error.js';
 
 export class DeliveryTimeoutError extends RelayError {
-  readonly code = 'DELIVERY_TIMEOUT';
-  readonly status = 504;
-
   constructor(
     readonly threadId: string,
     readonly seq: number,
@@ -11,6 +8,7 @@ export class DeliveryTimeoutError extends RelayError {
     readonly deliveredSeq: number,
   ) {
     super(
+      'DELIVERY_TIMEOUT',
       `Thread ${quoteId(threadId)} seq ${seq} was not acknowledged within ${timeoutMs} ms (delivered cursor is ${deliveredSeq})`,
     );
   }

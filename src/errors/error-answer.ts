@@ -1,6 +1,6 @@
 import type { ErrorBody } from '../protocol.js';
 import { RateLimitedError } from './rate-limited.error.js';
-import { RelayError } from './relay-error.js';
+import { ERROR_STATUS, RelayError } from './relay-error.js';
 import { asUnavailableIfUnreachable } from './store-unreachable.js';
 
 /** How long a client waits after a 503: long enough to not hammer a store that is down, short for a blip. */
@@ -39,7 +39,11 @@ export function errorAnswer(thrown: unknown): ErrorAnswer {
       unexpected: false,
     };
   }
-  return { status: 500, body: { code: 'INTERNAL', message: 'internal error' }, unexpected: true };
+  return {
+    status: ERROR_STATUS.INTERNAL,
+    body: { code: 'INTERNAL', message: 'internal error' },
+    unexpected: true,
+  };
 }
 
 /** The body alone, for socket acks and SSE frames. */

@@ -2,13 +2,10 @@ import { RelayError } from './relay-error.js';
 
 /** A quota is used up (joined threads, connections, auto-registered threads); nothing was done. */
 export class LimitExceededError extends RelayError {
-  readonly code = 'LIMIT_EXCEEDED';
-  readonly status = 429;
-
   constructor(
     readonly limit: string,
     message: string,
   ) {
-    super(message);
+    super('LIMIT_EXCEEDED', message);
   }
 }

@@ -2,14 +2,11 @@ import { RelayError } from './relay-error.js';
 
 /** Too many requests in a short time; nothing was done. Retry after `retryAfterMs`. */
 export class RateLimitedError extends RelayError {
-  readonly code = 'RATE_LIMITED';
-  readonly status = 429;
-
   constructor(
     readonly limit: string,
     readonly retryAfterMs: number,
     message: string,
   ) {
-    super(message);
+    super('RATE_LIMITED', message);
   }
 }

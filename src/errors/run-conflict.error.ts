@@ -2,11 +2,8 @@ import { quoteId, RelayError } from './relay-error.js';
 
 /** An id that would mean two things: a run mapped twice, or a run and a thread sharing an id. */
 export class RunConflictError extends RelayError {
-  readonly code = 'RUN_CONFLICT';
-  readonly status = 409;
-
   private constructor(message: string) {
-    super(message);
+    super('RUN_CONFLICT', message);
   }
 
   static alreadyMapped(runId: string, existingThreadId: string, requestedThreadId: string) {

@@ -1,6 +1,7 @@
 import { RelayError } from './relay-error.js';
 
 export class UnauthorizedError extends RelayError {
-  readonly code = 'UNAUTHORIZED';
-  readonly status = 401;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UNAUTHORIZED', message, options);
+  }
 }
