@@ -94,7 +94,7 @@ describe('an instance killed without cleanup', () => {
       prefix,
       undefined,
       undefined,
-      { channelOf: (threadId) => keys.threadLive(threadId), command: 'PUBLISH' },
+      { channelOf: (threadId) => keys.thread(threadId, 'live'), command: 'PUBLISH' },
     );
     const stranded = await childLog.append({
       id: randomUUID(),

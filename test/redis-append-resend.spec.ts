@@ -110,7 +110,7 @@ describe('RedisMessageLog when the reply to an append is lost and ioredis resend
     // The reply really was lost: the answer came from the resend.
     expect(proxy.lost).toBe(lostBefore + 1);
 
-    const entries = await direct.xrange(new RedisKeys(prefix).threadLog(threadId), '-', '+');
+    const entries = await direct.xrange(new RedisKeys(prefix).thread(threadId, 'log'), '-', '+');
     const ids = entries.map(([, fields]) => (JSON.parse(fields[1]!) as { id: string }).id);
     expect(ids.filter((id) => id === event.id)).toHaveLength(1);
     expect(entries).toHaveLength(2);

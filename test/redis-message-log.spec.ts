@@ -129,9 +129,9 @@ describe('RedisMessageLog on Redis', () => {
     const keys = new RedisKeys(keyPrefix);
     const stored = await keysWithPrefix(shared, keyPrefix);
     expect(stored).toEqual([
-      keys.threadIdem(threadId),
-      keys.threadLog(threadId),
-      keys.threadMeta(threadId),
+      keys.thread(threadId, 'idem'),
+      keys.thread(threadId, 'log'),
+      keys.thread(threadId, 'meta'),
     ]);
     for (const key of stored) {
       expect(key).toContain(`{${threadId}}`);
@@ -139,10 +139,10 @@ describe('RedisMessageLog on Redis', () => {
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(120_000);
     }
-    expect(await shared.type(keys.threadMeta(threadId))).toBe('hash');
-    expect(await shared.type(keys.threadLog(threadId))).toBe('stream');
-    expect(await shared.type(keys.threadIdem(threadId))).toBe('hash');
-    expect(await shared.hget(keys.threadMeta(threadId), 'head')).toBe('1');
+    expect(await shared.type(keys.thread(threadId, 'meta'))).toBe('hash');
+    expect(await shared.type(keys.thread(threadId, 'log'))).toBe('stream');
+    expect(await shared.type(keys.thread(threadId, 'idem'))).toBe('hash');
+    expect(await shared.hget(keys.thread(threadId, 'meta'), 'head')).toBe('1');
 
     await log.drop(threadId);
     expect(await keysWithPrefix(shared, keyPrefix)).toEqual([]);
@@ -153,7 +153,7 @@ describe('RedisMessageLog on Redis', () => {
     const log = new RedisMessageLog(shared, { ttlSeconds: 90, maxPerThread: 10 }, keyPrefix);
     const threadId = `ensured-${randomUUID()}`;
     await log.ensure(threadId);
-    const ttl = await shared.pttl(new RedisKeys(keyPrefix).threadMeta(threadId));
+    const ttl = await shared.pttl(new RedisKeys(keyPrefix).thread(threadId, 'meta'));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(90_000);
     await log.drop(threadId);
@@ -165,7 +165,7 @@ describe('RedisMessageLog on Redis', () => {
     const keys = new RedisKeys(prefix);
     await log.append(newEvent(threadId, 1), { idempotencyKey: 'k' });
     await log.append(newEvent(threadId, 2));
-    await shared.del(keys.threadMeta(threadId));
+    await shared.del(keys.thread(threadId, 'meta'));
 
     const next = await log.append(newEvent(threadId, 3), { idempotencyKey: 'k' });
     expect(next.appended).toBe(true);

@@ -313,7 +313,7 @@ describe('RedisRegistryStore scripts', () => {
   it('replaces a cursor stored before cursors had an epoch', async () => {
     const client = clients.create(server.url);
     const store = new RedisRegistryStore(client, 'legacy:');
-    const key = new RedisKeys('legacy:').threadDelivered('t-1');
+    const key = new RedisKeys('legacy:').thread('t-1', 'delivered');
     await client.hset(key, 'alice', '500');
     await expect(store.deliveredCursors('t-1', 'e1')).resolves.toEqual({});
     await expect(store.recordDelivered('t-1', 'alice', 3, 'e1')).resolves.toBe(3);
@@ -339,20 +339,20 @@ describe('RedisKeys', () => {
     expect(keys.threadLeases('t')).toBe(`app:thread_leases:{${indexBucketOf('t')}}`);
     expect(keys.threadLeasesBucket(15)).toBe('app:thread_leases:{15}');
     expect(keys.run('r')).toBe('app:run:{r}');
-    expect(keys.userLeased('u')).toBe('app:user:{u}:leased');
+    expect(keys.user('u', 'leased')).toBe('app:user:{u}:leased');
     expect(keys.connections('c')).toBe(`app:connections:{${indexBucketOf('c')}}`);
     expect(keys.connectionsBucket(0)).toBe('app:connections:{0}');
     expect(keys.instances).toBe('app:instances');
     expect(keys.thread('t')).toBe('app:thread:{t}');
-    expect(keys.threadRuns('t')).toBe('app:thread:{t}:runs');
-    expect(keys.threadConns('t')).toBe('app:thread:{t}:conns');
-    expect(keys.threadDelivered('t')).toBe('app:thread:{t}:delivered');
-    expect(keys.userThreads('u')).toBe('app:user:{u}:threads');
-    expect(keys.userConns('u')).toBe('app:user:{u}:conns');
+    expect(keys.thread('t', 'runs')).toBe('app:thread:{t}:runs');
+    expect(keys.thread('t', 'conns')).toBe('app:thread:{t}:conns');
+    expect(keys.thread('t', 'delivered')).toBe('app:thread:{t}:delivered');
+    expect(keys.user('u', 'threads')).toBe('app:user:{u}:threads');
+    expect(keys.user('u', 'conns')).toBe('app:user:{u}:conns');
     expect(keys.conn('c')).toBe('app:conn:{c}');
-    expect(keys.connThreads('c')).toBe('app:conn:{c}:threads');
+    expect(keys.conn('c', 'threads')).toBe('app:conn:{c}:threads');
     expect(keys.instance('i')).toBe('app:instance:{i}');
-    expect(keys.instanceConns('i')).toBe('app:instance:{i}:conns');
+    expect(keys.instance('i', 'conns')).toBe('app:instance:{i}:conns');
   });
 
   it('spreads ids over every bucket of the global indexes, stably', () => {

@@ -47,7 +47,7 @@ export class RedisBackend {
         // A new thread never inherits the log of an earlier thread under its id.
         threadDataKeys: (threadId) => keys.threadLogKeys(threadId),
         announceCursors: {
-          channelOf: (threadId) => keys.threadAcks(threadId),
+          channelOf: (threadId) => keys.thread(threadId, 'acks'),
           command,
         },
       }),
@@ -57,9 +57,9 @@ export class RedisBackend {
         connections.commands,
         options.history,
         options.keyPrefix,
-        (threadId) => keys.threadConns(threadId),
+        (threadId) => keys.thread(threadId, 'conns'),
         options.delivery.maxEventBytes,
-        { channelOf: (threadId) => keys.threadLive(threadId), command },
+        { channelOf: (threadId) => keys.thread(threadId, 'live'), command },
         connections.confirmed
           ? new ReplicaAcks({
               replicas: options.delivery.replicaAcks,

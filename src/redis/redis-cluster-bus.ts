@@ -71,27 +71,27 @@ export class RedisClusterBus implements ClusterBus {
   }
 
   watchThread(threadId: string): Promise<void> {
-    return this.interest.watch(this.channels.threadLive(threadId));
+    return this.interest.watch(this.channels.thread(threadId, 'live'));
   }
 
   unwatchThread(threadId: string): void {
-    this.interest.unwatch(this.channels.threadLive(threadId));
+    this.interest.unwatch(this.channels.thread(threadId, 'live'));
   }
 
   watchAcks(threadId: string): Promise<void> {
-    return this.interest.watch(this.channels.threadAcks(threadId));
+    return this.interest.watch(this.channels.thread(threadId, 'acks'));
   }
 
   unwatchAcks(threadId: string): void {
-    this.interest.unwatch(this.channels.threadAcks(threadId));
+    this.interest.unwatch(this.channels.thread(threadId, 'acks'));
   }
 
   watchUser(userId: string): Promise<void> {
-    return this.interest.watch(this.channels.userLive(userId));
+    return this.interest.watch(this.channels.user(userId, 'live'));
   }
 
   unwatchUser(userId: string): void {
-    this.interest.unwatch(this.channels.userLive(userId));
+    this.interest.unwatch(this.channels.user(userId, 'live'));
   }
 
   /** Published by the append script. */
@@ -101,11 +101,11 @@ export class RedisClusterBus implements ClusterBus {
   announceDelivered(_notice: DeliveredNotice): void {}
 
   async publishAccessChange(change: AccessChange): Promise<void> {
-    await this.publish(this.channels.threadLive(change.threadId), encodeAccessChange(change));
+    await this.publish(this.channels.thread(change.threadId, 'live'), encodeAccessChange(change));
   }
 
   async publishUserEvent(event: UserEvent): Promise<void> {
-    await this.publish(this.channels.userLive(event.userId), encodeUserEvent(event));
+    await this.publish(this.channels.user(event.userId, 'live'), encodeUserEvent(event));
   }
 
   get watchedChannels(): number {

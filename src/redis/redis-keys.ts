@@ -1,5 +1,11 @@
 import { InvalidOptionError } from '../errors/invalid-option.error.js';
 
+/** The keys and channels under `<p>thread:{T}:`. */
+export type ThreadPart = 'runs' | 'conns' | 'delivered' | 'meta' | 'log' | 'idem' | 'live' | 'acks';
+
+/** The keys and channels under `<p>user:{U}:` (the user has no key of its own). */
+export type UserPart = 'threads' | 'leased' | 'conns' | 'live';
+
 /**
  * The module's whole Redis namespace, keys and pub/sub channels (`<p>` is the configured
  * key prefix, empty by default).
@@ -34,6 +40,9 @@ import { InvalidOptionError } from '../errors/invalid-option.error.js';
  * | `<p>thread:{T}:live`  | the thread's appended events, and its access changes |
  * | `<p>thread:{T}:acks`  | the thread's delivered-cursor notices               |
  * | `<p>user:{U}:live`    | events for every connection of user U               |
+ *
+ * Each per-id key is `<p><kind>:{<id>}`, some followed by `:<part>`; `RedisKeys` has one
+ * method per kind, with the kind's parts as its type, so no caller spells a key by hand.
  *
  * `redis-cli HGETALL thread_registry` therefore lists every thread and its owner. The
  * indexes written on every connect, disconnect and auto-registration are split in 16
@@ -73,7 +82,7 @@ export class RedisKeys {
   }
 
   connectionsBucket(bucket: number): string {
-    return `${this.prefix}connections:{${bucket}}`;
+    return this.key('connections', String(bucket));
   }
 
   /** The bucket of `thread_leases` that holds this thread's lease end. */
@@ -82,94 +91,46 @@ export class RedisKeys {
   }
 
   threadLeasesBucket(bucket: number): string {
-    return `${this.prefix}thread_leases:{${bucket}}`;
+    return this.key('thread_leases', String(bucket));
   }
 
-  thread(threadId: string): string {
-    return `${this.prefix}thread:{${threadId}}`;
+  thread(threadId: string, part?: ThreadPart): string {
+    return this.key('thread', threadId, part);
   }
 
-  threadRuns(threadId: string): string {
-    return `${this.thread(threadId)}:runs`;
+  user(userId: string, part: UserPart): string {
+    return this.key('user', userId, part);
   }
 
-  threadConns(threadId: string): string {
-    return `${this.thread(threadId)}:conns`;
+  conn(connectionId: string, part?: 'threads'): string {
+    return this.key('conn', connectionId, part);
   }
 
-  threadDelivered(threadId: string): string {
-    return `${this.thread(threadId)}:delivered`;
+  instance(instanceId: string, part?: 'conns'): string {
+    return this.key('instance', instanceId, part);
   }
 
   run(runId: string): string {
-    return `${this.prefix}run:{${runId}}`;
-  }
-
-  userThreads(userId: string): string {
-    return `${this.prefix}user:{${userId}}:threads`;
-  }
-
-  userLeased(userId: string): string {
-    return `${this.prefix}user:{${userId}}:leased`;
-  }
-
-  userConns(userId: string): string {
-    return `${this.prefix}user:{${userId}}:conns`;
-  }
-
-  conn(connectionId: string): string {
-    return `${this.prefix}conn:{${connectionId}}`;
-  }
-
-  connThreads(connectionId: string): string {
-    return `${this.conn(connectionId)}:threads`;
-  }
-
-  instance(instanceId: string): string {
-    return `${this.prefix}instance:{${instanceId}}`;
-  }
-
-  instanceConns(instanceId: string): string {
-    return `${this.instance(instanceId)}:conns`;
+    return this.key('run', runId);
   }
 
   /** A token bucket of `limits` (`um:<user>` for a user's messages). */
   rateLimit(key: string): string {
-    return `${this.prefix}ratelimit:{${key}}`;
+    return this.key('ratelimit', key);
   }
 
   /** A single-use stream ticket (`POST /threads/:id/stream-tickets`). */
   streamTicket(ticket: string): string {
-    return `${this.prefix}ticket:{${ticket}}`;
-  }
-
-  threadMeta(threadId: string): string {
-    return `${this.thread(threadId)}:meta`;
-  }
-
-  threadLog(threadId: string): string {
-    return `${this.thread(threadId)}:log`;
-  }
-
-  threadIdem(threadId: string): string {
-    return `${this.thread(threadId)}:idem`;
+    return this.key('ticket', ticket);
   }
 
   /** A thread's message log keys, in the order its Lua scripts expect them as KEYS. */
   threadLogKeys(threadId: string): [meta: string, log: string, idem: string] {
-    return [this.threadMeta(threadId), this.threadLog(threadId), this.threadIdem(threadId)];
-  }
-
-  threadLive(threadId: string): string {
-    return `${this.thread(threadId)}:live`;
-  }
-
-  threadAcks(threadId: string): string {
-    return `${this.thread(threadId)}:acks`;
-  }
-
-  userLive(userId: string): string {
-    return `${this.prefix}user:{${userId}}:live`;
+    return [
+      this.thread(threadId, 'meta'),
+      this.thread(threadId, 'log'),
+      this.thread(threadId, 'idem'),
+    ];
   }
 
   /** What a channel of this layout is for, and whose; null for any other channel. */
@@ -186,6 +147,11 @@ export class RedisKeys {
     if (head === 'thread:' && tail === ':acks') return { kind: 'acks', id };
     if (head === 'user:' && tail === ':live') return { kind: 'user', id };
     return null;
+  }
+
+  private key(kind: string, id: string, part?: string): string {
+    const key = `${this.prefix}${kind}:{${id}}`;
+    return part === undefined ? key : `${key}:${part}`;
   }
 }
 

@@ -68,11 +68,11 @@ export class RedisMessageLog implements MessageLog {
     // event id is fresh per call, so without a key of the caller's it is the key ('#'
     // cannot start a caller's key): the second run then finds the first instead of
     // storing the event again under the next seq.
-    const meta = this.keys.threadMeta(threadId);
+    const [meta, log, idem] = this.keys.threadLogKeys(threadId);
     const keys = [
       meta,
-      this.keys.threadLog(threadId),
-      this.keys.threadIdem(threadId),
+      log,
+      idem,
       // Without a set to count, the meta key stands in: it is in the slot and never read.
       this.countedSetOf?.(threadId) ?? meta,
     ];

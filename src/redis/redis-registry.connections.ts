@@ -26,7 +26,7 @@ export class RedisConnectionRecords {
     const { connectionId: id } = record;
     const admitted = await ADMIT_CONNECTION.run(
       this.client,
-      [this.keys.userConns(record.userId)],
+      [this.keys.user(record.userId, 'conns')],
       [id, limits.maxPerUser ?? -1],
     );
     if (admitted !== 1) return false;
@@ -34,27 +34,27 @@ export class RedisConnectionRecords {
       this.client
         .pipeline()
         .hmget(this.keys.conn(id), 'userId', 'instanceId')
-        .smembers(this.keys.connThreads(id)),
+        .smembers(this.keys.conn(id, 'threads')),
     );
     const [oldUser, oldInstance] = asArray(previous).map(asNullableString);
     const threads = new Set(record.threads);
     // A replaced record must not leave its old user, instance or threads pointing at it.
     const writes: Promise<unknown>[] = [];
     if (oldUser != null && oldUser !== record.userId) {
-      writes.push(this.client.srem(this.keys.userConns(oldUser), id));
+      writes.push(this.client.srem(this.keys.user(oldUser, 'conns'), id));
     }
     if (oldInstance != null && oldInstance !== record.instanceId) {
-      writes.push(this.client.srem(this.keys.instanceConns(oldInstance), id));
+      writes.push(this.client.srem(this.keys.instance(oldInstance, 'conns'), id));
     }
     for (const threadId of asStringArray(previousThreads)) {
       if (!threads.has(threadId))
-        writes.push(this.client.srem(this.keys.threadConns(threadId), id));
+        writes.push(this.client.srem(this.keys.thread(threadId, 'conns'), id));
     }
     // The connection's own keys (one slot) in one transaction, so the record and its thread
     // set are replaced together; the indexes live in other slots and follow.
     const own = this.client
       .multi()
-      .del(this.keys.connThreads(id))
+      .del(this.keys.conn(id, 'threads'))
       .hset(this.keys.conn(id), {
         userId: record.userId,
         instanceId: record.instanceId,
@@ -62,13 +62,13 @@ export class RedisConnectionRecords {
         connectedAt: String(record.connectedAt),
         lastSeenAt: String(record.lastSeenAt),
       });
-    if (threads.size > 0) own.sadd(this.keys.connThreads(id), ...threads);
+    if (threads.size > 0) own.sadd(this.keys.conn(id, 'threads'), ...threads);
     writes.push(exec(own));
     for (const threadId of threads)
-      writes.push(this.client.sadd(this.keys.threadConns(threadId), id));
+      writes.push(this.client.sadd(this.keys.thread(threadId, 'conns'), id));
     writes.push(
-      this.client.sadd(this.keys.userConns(record.userId), id),
-      this.client.sadd(this.keys.instanceConns(record.instanceId), id),
+      this.client.sadd(this.keys.user(record.userId, 'conns'), id),
+      this.client.sadd(this.keys.instance(record.instanceId, 'conns'), id),
       this.client.hset(this.keys.connections(id), id, record.instanceId),
     );
     await Promise.all(writes);
@@ -80,7 +80,7 @@ export class RedisConnectionRecords {
       this.client
         .pipeline()
         .hgetall(this.keys.conn(connectionId))
-        .smembers(this.keys.connThreads(connectionId)),
+        .smembers(this.keys.conn(connectionId, 'threads')),
     );
     return toConnectionRecord(connectionId, asHash(hash), asStringArray(threads));
   }
@@ -103,7 +103,10 @@ export class RedisConnectionRecords {
     const taken = await Promise.all(
       connectionIds.map(async (id) =>
         asArray(
-          await TAKE_CONNECTION.run(this.client, [this.keys.conn(id), this.keys.connThreads(id)]),
+          await TAKE_CONNECTION.run(this.client, [
+            this.keys.conn(id),
+            this.keys.conn(id, 'threads'),
+          ]),
         ),
       ),
     );
@@ -114,12 +117,13 @@ export class RedisConnectionRecords {
     connectionIds.forEach((id, i) => {
       const [, userId, instanceId, threads] = taken[i] ?? [];
       for (const threadId of asStringArray(threads)) {
-        writes.push(this.client.srem(this.keys.threadConns(threadId), id));
+        writes.push(this.client.srem(this.keys.thread(threadId, 'conns'), id));
       }
       const user = asNullableString(userId);
-      if (user !== null) writes.push(this.client.srem(this.keys.userConns(user), id));
+      if (user !== null) writes.push(this.client.srem(this.keys.user(user, 'conns'), id));
       const instance = asNullableString(instanceId);
-      if (instance !== null) writes.push(this.client.srem(this.keys.instanceConns(instance), id));
+      if (instance !== null)
+        writes.push(this.client.srem(this.keys.instance(instance, 'conns'), id));
     });
     await Promise.all(writes);
     return connectionIds.filter((_, i) => taken[i]?.[0] === 1 || unlisted[i] === 1).length;
@@ -128,37 +132,37 @@ export class RedisConnectionRecords {
   async addConnectionThread(connectionId: string, threadId: string): Promise<void> {
     const joined = await JOIN_THREAD.run(
       this.client,
-      [this.keys.conn(connectionId), this.keys.connThreads(connectionId)],
+      [this.keys.conn(connectionId), this.keys.conn(connectionId, 'threads')],
       [threadId],
     );
     if (joined !== 1) return;
     // In this order, each answered before the next: the two keys may be on different nodes.
-    await this.client.sadd(this.keys.threadConns(threadId), connectionId);
+    await this.client.sadd(this.keys.thread(threadId, 'conns'), connectionId);
     const stillThere = await this.client.exists(this.keys.conn(connectionId));
     // Deleted between the join and the thread index write: undo, or the thread keeps a ghost.
-    if (stillThere === 0) await this.client.srem(this.keys.threadConns(threadId), connectionId);
+    if (stillThere === 0) await this.client.srem(this.keys.thread(threadId, 'conns'), connectionId);
   }
 
   async removeConnectionThread(connectionId: string, threadId: string): Promise<void> {
     await Promise.all([
-      this.client.srem(this.keys.connThreads(connectionId), threadId),
-      this.client.srem(this.keys.threadConns(threadId), connectionId),
+      this.client.srem(this.keys.conn(connectionId, 'threads'), threadId),
+      this.client.srem(this.keys.thread(threadId, 'conns'), connectionId),
     ]);
   }
 
   connectionsOfThread(threadId: string): Promise<string[]> {
-    return this.client.smembers(this.keys.threadConns(threadId));
+    return this.client.smembers(this.keys.thread(threadId, 'conns'));
   }
 
   countConnectionsOfThread(threadId: string): Promise<number> {
-    return this.client.scard(this.keys.threadConns(threadId));
+    return this.client.scard(this.keys.thread(threadId, 'conns'));
   }
 
   connectionsOfUser(userId: string): Promise<string[]> {
-    return this.client.smembers(this.keys.userConns(userId));
+    return this.client.smembers(this.keys.user(userId, 'conns'));
   }
 
   connectionsOfInstance(instanceId: string): Promise<string[]> {
-    return this.client.smembers(this.keys.instanceConns(instanceId));
+    return this.client.smembers(this.keys.instance(instanceId, 'conns'));
   }
 }

@@ -32,7 +32,7 @@ export class RedisDeliveredCursors {
   }
 
   async deliveredCursors(threadId: string, epoch: string): Promise<Record<string, number>> {
-    const hash = await this.client.hgetall(this.keys.threadDelivered(threadId));
+    const hash = await this.client.hgetall(this.keys.thread(threadId, 'delivered'));
     const cursors: Record<string, number> = {};
     for (const [userId, value] of Object.entries(hash)) {
       const sep = value.lastIndexOf(':');
@@ -55,7 +55,7 @@ export class RedisDeliveredCursors {
     for (const raise of raises) {
       RAISE_CURSOR.run(
         this.client,
-        [this.keys.threadDelivered(raise.threadId)],
+        [this.keys.thread(raise.threadId, 'delivered')],
         [
           raise.userId,
           String(raise.seq),

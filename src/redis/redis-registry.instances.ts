@@ -38,10 +38,10 @@ export class RedisInstances {
   }
 
   async removeInstance(instanceId: string): Promise<number> {
-    const connectionIds = await this.client.smembers(this.keys.instanceConns(instanceId));
+    const connectionIds = await this.client.smembers(this.keys.instance(instanceId, 'conns'));
     const removed = await this.connections.deleteConnections(connectionIds);
     await Promise.all([
-      this.client.del(this.keys.instance(instanceId), this.keys.instanceConns(instanceId)),
+      this.client.del(this.keys.instance(instanceId), this.keys.instance(instanceId, 'conns')),
       this.client.hdel(this.keys.instances, instanceId),
     ]);
     return removed;

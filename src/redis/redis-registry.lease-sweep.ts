@@ -42,8 +42,8 @@ export class RedisLeaseSweep {
     const [lapsed, detail] = asArray(
       await SWEEP_THREAD.run(this.client, [
         this.keys.thread(threadId),
-        this.keys.threadRuns(threadId),
-        this.keys.threadDelivered(threadId),
+        this.keys.thread(threadId, 'runs'),
+        this.keys.thread(threadId, 'delivered'),
       ]),
     );
     if (lapsed === 0) {

@@ -20,7 +20,7 @@ export class RedisRuns {
     );
     if (stored === null) return { outcome: 'thread_id' };
     // Also when the run existed: re-adding heals an index write that was interrupted.
-    if (stored === threadId) await this.client.sadd(this.keys.threadRuns(threadId), runId);
+    if (stored === threadId) await this.client.sadd(this.keys.thread(threadId, 'runs'), runId);
     return { outcome: 'mapped', threadId: stored };
   }
 
@@ -39,13 +39,13 @@ export class RedisRuns {
   }
 
   runsOfThread(threadId: string): Promise<string[]> {
-    return this.client.smembers(this.keys.threadRuns(threadId));
+    return this.client.smembers(this.keys.thread(threadId, 'runs'));
   }
 
   async deleteRun(runId: string): Promise<boolean> {
     const threadId = asNullableString(await TAKE_RUN.run(this.client, [this.keys.run(runId)]));
     if (threadId === null) return false;
-    await this.client.srem(this.keys.threadRuns(threadId), runId);
+    await this.client.srem(this.keys.thread(threadId, 'runs'), runId);
     return true;
   }
 

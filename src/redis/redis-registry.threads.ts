@@ -41,8 +41,8 @@ export class RedisThreads {
         [
           this.keys.thread(threadId),
           this.keys.run(threadId),
-          this.keys.threadRuns(threadId),
-          this.keys.threadDelivered(threadId),
+          this.keys.thread(threadId, 'runs'),
+          this.keys.thread(threadId, 'delivered'),
           ...this.threadDataKeys(threadId),
         ],
         [ownerId, record.createdAt, JSON.stringify(record.metadata), lease?.ttlSeconds ?? 0],
@@ -53,7 +53,7 @@ export class RedisThreads {
       await this.runs.dropRuns(threadId, asStringArray(reply[1]));
       await Promise.all([
         this.client.hset(this.keys.threadRegistry, threadId, ownerId),
-        this.client.sadd(this.keys.userThreads(ownerId), threadId),
+        this.client.sadd(this.keys.user(ownerId, 'threads'), threadId),
         lease
           ? this.client.zadd(this.keys.threadLeases(threadId), leaseEnd(lease.ttlSeconds), threadId)
           : null,
@@ -65,7 +65,7 @@ export class RedisThreads {
     }
     // Someone else's reservation, or a place held for a claim that did not create.
     const undo = async () => {
-      if (reserved === 2) await this.client.srem(this.keys.userLeased(ownerId), threadId);
+      if (reserved === 2) await this.client.srem(this.keys.user(ownerId, 'leased'), threadId);
     };
     if (outcome === 'run_id') {
       await undo();
@@ -96,16 +96,16 @@ export class RedisThreads {
     await Promise.all([
       this.client.zadd(this.keys.threadLeases(threadId), 'GT', leaseEnd(ttlSeconds), threadId),
       this.client.hset(this.keys.threadRegistry, threadId, owner),
-      this.client.sadd(this.keys.userThreads(owner), threadId),
-      this.client.sadd(this.keys.userLeased(owner), threadId),
+      this.client.sadd(this.keys.user(owner, 'threads'), threadId),
+      this.client.sadd(this.keys.user(owner, 'leased'), threadId),
     ]);
   }
 
   async deleteThread(threadId: string): Promise<boolean> {
     const taken = await TAKE_THREAD.run(this.client, [
       this.keys.thread(threadId),
-      this.keys.threadRuns(threadId),
-      this.keys.threadDelivered(threadId),
+      this.keys.thread(threadId, 'runs'),
+      this.keys.thread(threadId, 'delivered'),
     ]);
     if (taken === null) return false;
     const [owner, runs] = asArray(taken);
@@ -114,7 +114,7 @@ export class RedisThreads {
   }
 
   async threadsOfUser(userId: string): Promise<string[]> {
-    const ids = await this.client.smembers(this.keys.userThreads(userId));
+    const ids = await this.client.smembers(this.keys.user(userId, 'threads'));
     const live = await keysExist(
       this.client,
       ids.map((id) => this.keys.thread(id)),
@@ -127,8 +127,8 @@ export class RedisThreads {
     await this.runs.dropRuns(threadId, runs);
     await Promise.all([
       this.client.zrem(this.keys.threadLeases(threadId), threadId),
-      owner !== null ? this.client.srem(this.keys.userThreads(owner), threadId) : null,
-      owner !== null ? this.client.srem(this.keys.userLeased(owner), threadId) : null,
+      owner !== null ? this.client.srem(this.keys.user(owner, 'threads'), threadId) : null,
+      owner !== null ? this.client.srem(this.keys.user(owner, 'leased'), threadId) : null,
     ]);
     if (owner !== null) {
       // Only while the entry still names this owner: a new claim may have indexed it anew.
@@ -138,7 +138,7 @@ export class RedisThreads {
 
   /** 1: the owner holds a place for the thread already; 2: taken now; 0: the cap is reached. */
   private async reserveLease(ownerId: string, threadId: string, cap: number): Promise<number> {
-    const key = this.keys.userLeased(ownerId);
+    const key = this.keys.user(ownerId, 'leased');
     const reserve = async () =>
       asInteger(await RESERVE_LEASE.run(this.client, [key], [threadId, cap]));
     const first = await reserve();
@@ -174,12 +174,12 @@ export class RedisThreads {
     if (existing.autoRegistered && lease) {
       writes.push(
         this.client.zadd(leases, 'GT', leaseEnd(lease.ttlSeconds), threadId),
-        this.client.sadd(this.keys.userLeased(ownerId), threadId),
+        this.client.sadd(this.keys.user(ownerId, 'leased'), threadId),
       );
     } else if (!existing.autoRegistered) {
       writes.push(
         this.client.zrem(leases, threadId),
-        this.client.srem(this.keys.userLeased(ownerId), threadId),
+        this.client.srem(this.keys.user(ownerId, 'leased'), threadId),
       );
     }
     await Promise.all(writes);
