@@ -12,7 +12,6 @@ import { BadRequestError } from '../errors/bad-request.error.js';
 import { DeliveryTimeoutError } from '../errors/delivery-timeout.error.js';
 import { toError } from '../errors/to-error.js';
 import { RelayMetrics } from '../observability/relay-metrics.service.js';
-import { ThreadRegistryService } from '../registry/thread-registry.service.js';
 import { errorText, RelayLogger } from '../thread-relay.logger.js';
 import { type ResolvedRelayOptions } from '../thread-relay.options.js';
 import { LiveThreadEvents } from './live-thread-events.service.js';
@@ -36,7 +35,6 @@ export class DeliveryAcks implements OnModuleDestroy {
   private readonly stopListening: () => void;
 
   constructor(
-    private readonly registry: ThreadRegistryService,
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
     @Inject(MESSAGE_LOG) private readonly messages: MessageLog,
     @Inject(CLUSTER_BUS) private readonly bus: ClusterBus,
@@ -124,6 +122,7 @@ export class DeliveryAcks implements OnModuleDestroy {
    * after `timeoutMs`. The stored cursors are authoritative: they are read after the
    * notices are listened to (so an ack in between is not missed) and again before giving
    * up (so a notice lost with its connection does not make a delivered seq time out).
+   * `threadId` is resolved and checked already (`DeliveryService.waitForDelivery`).
    */
   async waitForDelivery(
     threadId: string,
@@ -136,7 +135,7 @@ export class DeliveryAcks implements OnModuleDestroy {
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
       throw new BadRequestError(`timeoutMs must be a non-negative number, got ${timeoutMs}`);
     }
-    const target = userId ?? (await this.registry.getThread(threadId))?.ownerId;
+    const target = userId ?? (await this.store.getThread(threadId))?.ownerId;
     // Cursors count in one epoch: one left from a log that expired says nothing about this one.
     const { epoch } = await this.messages.state(threadId);
     let best = 0;
