@@ -1,12 +1,12 @@
 import type { JsonValue, ThreadEvent } from '../protocol.js';
 import { asPayload, text } from './payload-fields.js';
+import { renderedId, startedRunId } from './event-ids.js';
+import { PendingToolCalls, type PendingToolCall } from './pending-tool-calls.js';
 import { resetFields, resetId, THREAD_RESET, type StreamResetNotice } from './reset-notice.js';
+import { nativeObject, type WireObject } from './wire-object.js';
 
 /** An AG-UI event as it goes on the wire: `type` and its fields (docs.ag-ui.com, events). */
-export interface AgUiEvent {
-  type: string;
-  [field: string]: unknown;
-}
+export type AgUiEvent = WireObject;
 
 /** A producer's event of type `ag-ui:<TYPE>` is an AG-UI event already: its payload holds the fields. */
 export const AG_UI_NATIVE_PREFIX = 'ag-ui:';
@@ -15,12 +15,6 @@ interface OpenRun {
   runId: string;
   /** Opened by the renderer around an event that came outside any run. */
   synthetic: boolean;
-}
-
-interface PendingToolCall {
-  toolCallId: string;
-  name: string;
-  args: string;
 }
 
 function json(value: JsonValue | undefined): string {
@@ -63,25 +57,20 @@ function json(value: JsonValue | undefined): string {
 export class AgUiRenderer {
   private run: OpenRun | null = null;
   private textMessage: { messageId: string; role: string } | null = null;
-  private readonly pendingTools: PendingToolCall[] = [];
+  private readonly pendingTools = new PendingToolCalls();
 
   constructor(private readonly threadId: string) {}
 
   render(event: ThreadEvent): AgUiEvent[] {
-    const out: AgUiEvent[] = [];
-    if (event.type.startsWith(AG_UI_NATIVE_PREFIX)) {
-      const native = {
-        ...asPayload(event.payload),
-        type: event.type.slice(AG_UI_NATIVE_PREFIX.length),
-      };
+    const native = nativeObject(event, AG_UI_NATIVE_PREFIX);
+    if (native) {
       this.track(native);
-      out.push(native);
-      return out;
+      return [native];
     }
+    const out: AgUiEvent[] = [];
     if (event.type === 'agent_started') {
       out.push(...this.finishRun());
-      const runId =
-        text(asPayload(event.payload).runId) ?? event.runId ?? `run-${event.epoch}-${event.seq}`;
+      const runId = startedRunId(event);
       out.push(this.startRun(runId, false));
       return out;
     }
@@ -120,7 +109,7 @@ export class AgUiRenderer {
     }
     this.run = null;
     this.textMessage = null;
-    this.pendingTools.length = 0;
+    this.pendingTools.clear();
     const runId = resetId(notice);
     out.push(
       { type: 'RUN_STARTED', threadId: this.threadId, runId },
@@ -143,8 +132,7 @@ export class AgUiRenderer {
 
   private renderInRun(event: ThreadEvent): AgUiEvent[] {
     const payload = asPayload(event.payload);
-    // The log's epoch too: a new log under the thread numbers its events from 1 again.
-    const id = `${this.threadId}:${event.epoch}:${event.seq}`;
+    const id = renderedId(this.threadId, event);
     switch (event.type) {
       case 'agent_thinking': {
         const delta = text(payload.thought) ?? text(payload.text) ?? json(event.payload);
@@ -170,26 +158,16 @@ export class AgUiRenderer {
           { type: 'TEXT_MESSAGE_END', messageId: id },
         ];
       case 'tool_executing': {
-        const call: PendingToolCall = {
-          toolCallId: text(payload.toolCallId) ?? `${id}:tool`,
-          name: text(payload.tool) ?? 'tool',
-          args: json(payload.args ?? {}),
-        };
-        this.pendingTools.push(call);
+        const call = this.pendingTools.open(payload, `${id}:tool`);
         return [...this.closeText(), ...toolCall(call)];
       }
       case 'tool_completed': {
-        const name = text(payload.tool);
-        const wanted = text(payload.toolCallId);
-        const index = this.pendingTools.findIndex((call) =>
-          wanted ? call.toolCallId === wanted : call.name === name,
-        );
-        const [call] = index >= 0 ? this.pendingTools.splice(index, 1) : [];
+        const call = this.pendingTools.take(payload);
         return [
           {
             type: 'TOOL_CALL_RESULT',
             messageId: `${id}:result`,
-            toolCallId: wanted ?? call?.toolCallId ?? `${id}:tool`,
+            toolCallId: text(payload.toolCallId) ?? call?.toolCallId ?? `${id}:tool`,
             content: json(payload.result),
             role: 'tool',
           },
@@ -222,13 +200,13 @@ export class AgUiRenderer {
       { type: 'RUN_FINISHED', threadId: this.threadId, runId: this.run.runId },
     ];
     this.run = null;
-    this.pendingTools.length = 0;
+    this.pendingTools.clear();
     return out;
   }
 
   private errorRun(message: string): AgUiEvent[] {
     this.run = null;
-    this.pendingTools.length = 0;
+    this.pendingTools.clear();
     return [{ type: 'RUN_ERROR', message }];
   }
 
@@ -266,7 +244,7 @@ export class AgUiRenderer {
       case 'RUN_ERROR':
         this.run = null;
         this.textMessage = null;
-        this.pendingTools.length = 0;
+        this.pendingTools.clear();
         break;
       case 'TEXT_MESSAGE_START':
         this.textMessage = { messageId: field('messageId'), role: field('role') || 'assistant' };
@@ -282,7 +260,7 @@ export class AgUiRenderer {
 function toolCall(call: PendingToolCall): AgUiEvent[] {
   return [
     { type: 'TOOL_CALL_START', toolCallId: call.toolCallId, toolCallName: call.name },
-    { type: 'TOOL_CALL_ARGS', toolCallId: call.toolCallId, delta: call.args },
+    { type: 'TOOL_CALL_ARGS', toolCallId: call.toolCallId, delta: json(call.input) },
     { type: 'TOOL_CALL_END', toolCallId: call.toolCallId },
   ];
 }

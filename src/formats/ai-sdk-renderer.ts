@@ -1,21 +1,15 @@
-import type { JsonValue, ThreadEvent } from '../protocol.js';
+import type { ThreadEvent } from '../protocol.js';
 import { asPayload, text } from './payload-fields.js';
+import { renderedId, startedRunId } from './event-ids.js';
+import { PendingToolCalls, type PendingToolCall } from './pending-tool-calls.js';
 import { resetFields, resetId, type StreamResetNotice } from './reset-notice.js';
+import { nativeObject, type WireObject } from './wire-object.js';
 
 /** A chunk of the AI SDK UI message stream (ai-sdk.dev, stream protocol), as sent on the wire. */
-export interface AiSdkChunk {
-  type: string;
-  [field: string]: unknown;
-}
+export type AiSdkChunk = WireObject;
 
 /** A producer's event of type `ai-sdk:<chunk type>` is a UI message stream chunk already. */
 export const AI_SDK_NATIVE_PREFIX = 'ai-sdk:';
-
-interface PendingToolCall {
-  toolCallId: string;
-  toolName: string;
-  input: JsonValue;
-}
 
 /**
  * Renders one thread's events, in seq order, as the AI SDK's UI message stream: each agent
@@ -52,7 +46,7 @@ export class AiSdkRenderer {
   private textPart: string | null = null;
   /** Reasoning parts a producer's own chunks left open (the renderer's own close at once). */
   private readonly reasoningParts = new Set<string>();
-  private readonly pendingTools: PendingToolCall[] = [];
+  private readonly pendingTools = new PendingToolCalls();
   /** The chunks of the open message so far: what a resumed client is sent first. */
   private current: AiSdkChunk[] = [];
 
@@ -85,7 +79,7 @@ export class AiSdkRenderer {
     this.message = null;
     this.textPart = null;
     this.reasoningParts.clear();
-    this.pendingTools.length = 0;
+    this.pendingTools.clear();
     out.push(
       { type: 'start', messageId: resetId(notice) },
       { type: 'data-thread-reset', data: resetFields(notice) },
@@ -109,17 +103,13 @@ export class AiSdkRenderer {
   }
 
   private renderEvent(event: ThreadEvent): AiSdkChunk[] {
-    if (event.type.startsWith(AI_SDK_NATIVE_PREFIX)) {
-      const chunk = {
-        ...asPayload(event.payload),
-        type: event.type.slice(AI_SDK_NATIVE_PREFIX.length),
-      };
-      this.track(chunk);
-      return [chunk];
+    const native = nativeObject(event, AI_SDK_NATIVE_PREFIX);
+    if (native) {
+      this.track(native);
+      return [native];
     }
     if (event.type === 'agent_started') {
-      const runId =
-        text(asPayload(event.payload).runId) ?? event.runId ?? `run-${event.epoch}-${event.seq}`;
+      const runId = startedRunId(event);
       return [...this.finish(), ...this.start(runId, false)];
     }
     const synthetic = this.message === null;
@@ -131,8 +121,7 @@ export class AiSdkRenderer {
 
   private renderInMessage(event: ThreadEvent): AiSdkChunk[] {
     const payload = asPayload(event.payload);
-    // The log's epoch too: a new log under the thread numbers its events from 1 again.
-    const id = `${this.threadId}:${event.epoch}:${event.seq}`;
+    const id = renderedId(this.threadId, event);
     switch (event.type) {
       case 'agent_thinking': {
         const delta = text(payload.thought) ?? text(payload.text) ?? JSON.stringify(event.payload);
@@ -149,29 +138,19 @@ export class AiSdkRenderer {
         }
         return this.appendText(id, text(payload.delta) ?? '');
       case 'tool_executing': {
-        const call: PendingToolCall = {
-          toolCallId: text(payload.toolCallId) ?? `${id}:tool`,
-          toolName: text(payload.tool) ?? 'tool',
-          input: payload.args ?? {},
-        };
-        this.pendingTools.push(call);
+        const call = this.pendingTools.open(payload, `${id}:tool`);
         return [...this.closeText(), ...toolInput(call)];
       }
       case 'tool_completed': {
-        const wanted = text(payload.toolCallId);
-        const name = text(payload.tool);
-        const index = this.pendingTools.findIndex((call) =>
-          wanted ? call.toolCallId === wanted : call.toolName === name,
-        );
-        if (index < 0) {
+        const call = this.pendingTools.take(payload);
+        if (!call) {
           // A result with no call this stream has seen: the AI SDK would refuse an orphan output.
           return [{ type: 'data-tool_completed', data: event.payload }];
         }
-        const [call] = this.pendingTools.splice(index, 1);
         return [
           {
             type: 'tool-output-available',
-            toolCallId: call?.toolCallId,
+            toolCallId: call.toolCallId,
             output: payload.result ?? null,
           },
         ];
@@ -206,7 +185,7 @@ export class AiSdkRenderer {
     if (!this.message) return [];
     const out = [...this.closeText(), { type: 'finish' }];
     this.message = null;
-    this.pendingTools.length = 0;
+    this.pendingTools.clear();
     return out;
   }
 
@@ -235,7 +214,7 @@ export class AiSdkRenderer {
       this.message = null;
       this.textPart = null;
       this.reasoningParts.clear();
-      this.pendingTools.length = 0;
+      this.pendingTools.clear();
     } else if (chunk.type === 'finish-step') {
       // The AI SDK's reader forgets the step's open parts: an end for one would be refused.
       this.textPart = null;
@@ -249,7 +228,7 @@ export class AiSdkRenderer {
 
 function toolInput(call: PendingToolCall): AiSdkChunk[] {
   return [
-    { type: 'tool-input-start', toolCallId: call.toolCallId, toolName: call.toolName },
+    { type: 'tool-input-start', toolCallId: call.toolCallId, toolName: call.name },
     {
       type: 'tool-input-delta',
       toolCallId: call.toolCallId,
@@ -258,7 +237,7 @@ function toolInput(call: PendingToolCall): AiSdkChunk[] {
     {
       type: 'tool-input-available',
       toolCallId: call.toolCallId,
-      toolName: call.toolName,
+      toolName: call.name,
       input: call.input,
     },
   ];

@@ -1,7 +1,6 @@
 import {
   Controller,
   Get,
-  HttpCode,
   Inject,
   Param,
   Post,
@@ -38,8 +37,8 @@ export class SseController {
     private readonly streams: SseStreams,
   ) {}
 
+  /** 201 with a ticket for `?ticket=`, single-use and short-lived. */
   @Post(':threadId/stream-tickets')
-  @HttpCode(201)
   async ticket(
     @Req() request: Request,
     @Param('threadId') threadId: string,
