@@ -1,8 +1,8 @@
 import type { ThreadEvent } from '../../src/protocol.js';
+import { isRecord } from '../../src/client/record-checks.js';
 import {
   isHistoryPage,
   isJoinResult,
-  isRecord,
   isResetNotice,
   isSessionNotice,
   isStatusNotice,
