@@ -1,9 +1,9 @@
 import { ThreadRelayClientError, toClientError } from './client-error.js';
-import type { FetchLike } from './relay-rest-api.js';
+import type { HttpAccess } from './http-access.js';
 import { SseAnswers, type SseAnswerHooks, type StreamOutcome } from './sse-answers.js';
 import { SseFrameParser } from './sse-frame-parser.js';
 import type { CursorPosition } from './thread-cursor.js';
-import { backoff, type TimerSet } from './timer-set.js';
+import { backoff } from './timer-set.js';
 
 /** Characters one event-stream frame may take; the server's frames are far smaller. */
 const MAX_FRAME_CHARS = 8 * 1024 * 1024;
@@ -13,11 +13,8 @@ const MAX_BACKOFF_MS = 10_000;
 /** A stream that stayed open this long was a working one, events or not. */
 const HEALTHY_MS = 30_000;
 
-export interface SseFollowerConfig {
+export interface SseFollowerConfig extends HttpAccess {
   url: string;
-  token: () => Promise<string>;
-  fetch: FetchLike;
-  timers: TimerSet;
   /** Headers and the first bytes must come within this. */
   openTimeoutMs: number;
   /** Nothing at all (not even a heartbeat) for this long: the stream is taken for dead. */
