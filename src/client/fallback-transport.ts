@@ -1,18 +1,15 @@
 import { ThreadRelayClientError, toClientError } from './client-error.js';
+import type { HttpAccess } from './http-access.js';
 import type { JoinedThread } from './joined-thread.js';
 import { PollLoop } from './poll-loop.js';
-import type { FetchLike, RelayRestApi } from './relay-rest-api.js';
+import type { RelayRestApi } from './relay-rest-api.js';
 import { SseFollower } from './sse-follower.js';
-import type { TimerSet } from './timer-set.js';
 
 /** After SSE failed to open this many times in a row for want of a network, try again this late. */
 const SSE_RETRY_AFTER_NETWORK_MS = 60_000;
 
-export interface FallbackConfig {
+export interface FallbackConfig extends HttpAccess {
   rest: RelayRestApi;
-  token: () => Promise<string>;
-  fetch: FetchLike;
-  timers: TimerSet;
   /** Whether SSE is tried before REST polling. */
   sse: boolean;
   /** Threads followed over SSE at once; the others are polled. */

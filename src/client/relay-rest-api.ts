@@ -1,7 +1,8 @@
 import type { HistoryPage, UserMessageResult } from '../protocol.js';
 import { ThreadRelayClientError } from './client-error.js';
 import { isErrorBody, retryAfterOf, unwrapAck } from './socket-request.js';
-import { isHistoryPage, isRecord, toUserMessageResult } from './wire-guards.js';
+import { isRecord } from './record-checks.js';
+import { isHistoryPage, toUserMessageResult } from './wire-guards.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 

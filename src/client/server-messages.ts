@@ -10,9 +10,9 @@ import {
 } from '../protocol.js';
 import { ThreadRelayClientError } from './client-error.js';
 import type { UserEvent } from './client.options.js';
+import { isRecord } from './record-checks.js';
 import { isErrorBody, retryAfterOf } from './socket-request.js';
 import {
-  isRecord,
   isResetNotice,
   isSessionNotice,
   isStatusNotice,

@@ -1,7 +1,7 @@
 import type { Socket } from 'socket.io-client';
 import type { ErrorBody } from '../protocol.js';
 import { ThreadRelayClientError } from './client-error.js';
-import { isRecord } from './wire-guards.js';
+import { isRecord } from './record-checks.js';
 
 /**
  * One client->server request: emits with an ack and a timeout and unwraps the

@@ -4,7 +4,8 @@ import { responseError } from './relay-rest-api.js';
 import { isErrorBody } from './socket-request.js';
 import type { CursorPosition } from './thread-cursor.js';
 import type { ResetHint } from './thread-stream.js';
-import { isRecord, isThreadEvent } from './wire-guards.js';
+import { isRecord } from './record-checks.js';
+import { isThreadEvent } from './wire-guards.js';
 
 /** How one stream ended, and so what the follower does next. */
 export type StreamOutcome =

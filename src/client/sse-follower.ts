@@ -1,9 +1,9 @@
 import { ThreadRelayClientError, toClientError } from './client-error.js';
-import type { FetchLike } from './relay-rest-api.js';
+import type { HttpAccess } from './http-access.js';
+import { JitteredBackoff } from './jittered-backoff.js';
 import { SseAnswers, type SseAnswerHooks, type StreamOutcome } from './sse-answers.js';
 import { SseFrameParser } from './sse-frame-parser.js';
 import type { CursorPosition } from './thread-cursor.js';
-import { backoff, type TimerSet } from './timer-set.js';
 
 /** Characters one event-stream frame may take; the server's frames are far smaller. */
 const MAX_FRAME_CHARS = 8 * 1024 * 1024;
@@ -13,11 +13,8 @@ const MAX_BACKOFF_MS = 10_000;
 /** A stream that stayed open this long was a working one, events or not. */
 const HEALTHY_MS = 30_000;
 
-export interface SseFollowerConfig {
+export interface SseFollowerConfig extends HttpAccess {
   url: string;
-  token: () => Promise<string>;
-  fetch: FetchLike;
-  timers: TimerSet;
   /** Headers and the first bytes must come within this. */
   openTimeoutMs: number;
   /** Nothing at all (not even a heartbeat) for this long: the stream is taken for dead. */
@@ -40,22 +37,22 @@ export interface SseFollowerHooks extends SseAnswerHooks {
  */
 export class SseFollower {
   private readonly answers: SseAnswers;
+  private readonly backoff: JitteredBackoff;
   private stopped = false;
   private controller: AbortController | undefined;
   private failedOpens = 0;
-  private attempt = 0;
-  private wake: (() => void) | undefined;
 
   constructor(
     private readonly threadId: string,
     private readonly config: SseFollowerConfig,
     private readonly hooks: SseFollowerHooks,
   ) {
+    this.backoff = new JitteredBackoff(config.timers, 250, MAX_BACKOFF_MS);
     this.answers = new SseAnswers(threadId, config.url, config.cursor, {
       event: (event) => {
         // A stream that delivers works: its end starts the backoff anew. One that only
         // opens and closes (a server failing after its first bytes) keeps backing off.
-        this.attempt = 0;
+        this.backoff.reset();
         hooks.event(event);
       },
       reset: (hint) => hooks.reset(hint),
@@ -72,7 +69,7 @@ export class SseFollower {
   stop(): void {
     this.stopped = true;
     this.controller?.abort();
-    this.wake?.();
+    this.backoff.interrupt();
   }
 
   private async run(): Promise<void> {
@@ -87,20 +84,8 @@ export class SseFollower {
           return;
         }
       }
-      const wait = outcome.kind === 'retry' ? outcome.delayMs : undefined;
-      // Jittered: the streams an instance drops when it dies must not all come back at once.
-      const delay = wait ?? backoff(this.attempt, 250, MAX_BACKOFF_MS) * (0.5 + Math.random() / 2);
-      this.attempt += 1;
-      await this.sleep(delay);
+      await this.backoff.wait(outcome.kind === 'retry' ? outcome.delayMs : undefined);
     }
-  }
-
-  /** A backoff wait that `stop()` cuts short. */
-  private sleep(ms: number): Promise<void> {
-    const stopped = new Promise<void>((resolve) => {
-      this.wake = resolve;
-    });
-    return Promise.race([this.config.timers.sleep(ms), stopped]);
   }
 
   /** One stream, from open to end. */
@@ -225,7 +210,7 @@ export class SseFollower {
       controller.abort();
     }
     if (this.stopped) return { kind: 'final' };
-    if (Date.now() - startedAt >= HEALTHY_MS) this.attempt = 0;
+    if (Date.now() - startedAt >= HEALTHY_MS) this.backoff.reset();
     if (first)
       return {
         kind: 'failed_open',

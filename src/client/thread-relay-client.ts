@@ -193,37 +193,27 @@ export class ThreadRelayClient {
   }
 
   /** Every event of every joined thread, once, in seq order per thread. */
-  onEvent(handler: EventHandler): () => void {
-    return this.signals.events.add(handler);
-  }
+  readonly onEvent = (handler: EventHandler): (() => void) => this.signals.events.add(handler);
 
   /**
    * A thread's log was replaced (new epoch), trimmed past the cursor, or is behind it:
    * `events` is the thread's history as reloaded from the log; `onEvent` continues after
    * `headSeq`. Drop what was shown for the thread and show `events` instead.
    */
-  onReset(handler: ResetHandler): () => void {
-    return this.signals.resets.add(handler);
-  }
+  readonly onReset = (handler: ResetHandler): (() => void) => this.signals.resets.add(handler);
 
-  onStatus(handler: StatusHandler): () => void {
-    return this.signals.statuses.add(handler);
-  }
+  readonly onStatus = (handler: StatusHandler): (() => void) => this.signals.statuses.add(handler);
 
   /** Every change of `transport`, including socket.io's upgrade from long-polling. */
-  onTransport(handler: TransportHandler): () => void {
-    return this.signals.transports.add(handler);
-  }
+  readonly onTransport = (handler: TransportHandler): (() => void) =>
+    this.signals.transports.add(handler);
 
   /** Errors that have no caller to reject: background joins, history reads, handler throws. */
-  onError(handler: ErrorHandler): () => void {
-    return this.signals.errors.add(handler);
-  }
+  readonly onError = (handler: ErrorHandler): (() => void) => this.signals.errors.add(handler);
 
   /** Events sent to the user outside any thread (`DeliveryService.sendToUser`); not sequenced. */
-  onUserEvent(handler: UserEventHandler): () => void {
-    return this.signals.userEvents.add(handler);
-  }
+  readonly onUserEvent = (handler: UserEventHandler): (() => void) =>
+    this.signals.userEvents.add(handler);
 
   /** Sends the outstanding acks (briefly), then closes the socket and stops every timer. */
   async close(): Promise<void> {

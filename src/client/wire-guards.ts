@@ -9,93 +9,72 @@ import type {
   ThreadResetNotice,
   UserMessageResult,
 } from '../protocol.js';
+import {
+  arrayOf,
+  guard,
+  isFiniteNumber,
+  isNumber,
+  isPresent,
+  isRecord,
+  isString,
+  oneOf,
+} from './record-checks.js';
 
 /**
  * Shape checks for what arrives from the server. The server is trusted, but a version
  * skew or a proxy answering HTML must become a typed error, not a crash in a handler.
  */
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function isSeq(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+  return isNumber(value) && Number.isInteger(value) && value >= 0;
 }
 
-export function isThreadEvent(value: unknown): value is ThreadEvent {
-  return (
-    isRecord(value) &&
-    typeof value.id === 'string' &&
-    typeof value.threadId === 'string' &&
-    isSeq(value.seq) &&
-    value.seq > 0 &&
-    typeof value.epoch === 'string' &&
-    typeof value.type === 'string' &&
-    'payload' in value &&
-    typeof value.ts === 'number'
-  );
+/** Events count from 1; 0 only ever stands for "before the first event". */
+function isEventSeq(value: unknown): value is number {
+  return isSeq(value) && value > 0;
 }
 
-export function isResetNotice(value: unknown): value is ThreadResetNotice {
-  return (
-    isRecord(value) &&
-    typeof value.threadId === 'string' &&
-    typeof value.epoch === 'string' &&
-    isSeq(value.headSeq) &&
-    (value.reason === 'epoch_mismatch' ||
-      value.reason === 'trimmed' ||
-      value.reason === 'ahead_of_log')
-  );
-}
+/** Where a thread's log stands: reset notices, join answers and history pages all carry it. */
+const THREAD_POSITION = { threadId: isString, epoch: isString, headSeq: isSeq };
 
-export function isStatusNotice(value: unknown): value is RelayStatusNotice {
-  return isRecord(value) && (value.mode === 'realtime' || value.mode === 'degraded');
-}
+export const isThreadEvent = guard<ThreadEvent>({
+  id: isString,
+  threadId: isString,
+  seq: isEventSeq,
+  epoch: isString,
+  type: isString,
+  payload: isPresent,
+  ts: isNumber,
+});
 
-const LEFT_REASONS = new Set(['unregistered', 'expired', 'registered', 'access_revoked']);
+export const isResetNotice = guard<ThreadResetNotice>({
+  ...THREAD_POSITION,
+  reason: oneOf('epoch_mismatch', 'trimmed', 'ahead_of_log'),
+});
 
-export function isThreadLeftNotice(value: unknown): value is ThreadLeftNotice {
-  return (
-    isRecord(value) &&
-    typeof value.threadId === 'string' &&
-    typeof value.reason === 'string' &&
-    LEFT_REASONS.has(value.reason)
-  );
-}
+export const isStatusNotice = guard<RelayStatusNotice>({ mode: oneOf('realtime', 'degraded') });
 
-export function isSessionNotice(value: unknown): value is RelaySessionNotice {
-  return isRecord(value) && typeof value.expiresAt === 'number' && Number.isFinite(value.expiresAt);
-}
+export const isThreadLeftNotice = guard<ThreadLeftNotice>({
+  threadId: isString,
+  reason: oneOf('unregistered', 'expired', 'registered', 'access_revoked'),
+});
+
+export const isSessionNotice = guard<RelaySessionNotice>({ expiresAt: isFiniteNumber });
 
 /** The answer to `auth:refresh`; null when it is not one. */
 export function toAuthRefreshResult(value: unknown): AuthRefreshResult | null {
   if (!isRecord(value)) return null;
   const { expiresAt } = value;
   if (expiresAt === null) return { expiresAt: null };
-  return typeof expiresAt === 'number' && Number.isFinite(expiresAt) ? { expiresAt } : null;
+  return isFiniteNumber(expiresAt) ? { expiresAt } : null;
 }
 
-export function isJoinResult(value: unknown): value is JoinResult {
-  return (
-    isRecord(value) &&
-    typeof value.threadId === 'string' &&
-    typeof value.epoch === 'string' &&
-    isSeq(value.headSeq) &&
-    isSeq(value.replayed)
-  );
-}
+export const isJoinResult = guard<JoinResult>({ ...THREAD_POSITION, replayed: isSeq });
 
-export function isHistoryPage(value: unknown): value is HistoryPage {
-  return (
-    isRecord(value) &&
-    typeof value.threadId === 'string' &&
-    typeof value.epoch === 'string' &&
-    isSeq(value.headSeq) &&
-    Array.isArray(value.messages) &&
-    value.messages.every(isThreadEvent)
-  );
-}
+export const isHistoryPage = guard<HistoryPage>({
+  ...THREAD_POSITION,
+  messages: arrayOf(isThreadEvent),
+});
 
 /**
  * The answer to `user:message` / `POST .../messages`. Only `seq` is required: the design's
