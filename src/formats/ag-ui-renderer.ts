@@ -134,16 +134,8 @@ export class AgUiRenderer {
     const payload = asPayload(event.payload);
     const id = renderedId(this.threadId, event);
     switch (event.type) {
-      case 'agent_thinking': {
-        const delta = text(payload.thought) ?? text(payload.text) ?? json(event.payload);
-        return [
-          { type: 'REASONING_START', messageId: id },
-          { type: 'REASONING_MESSAGE_START', messageId: id, role: 'reasoning' },
-          ...(delta ? [{ type: 'REASONING_MESSAGE_CONTENT', messageId: id, delta }] : []),
-          { type: 'REASONING_MESSAGE_END', messageId: id },
-          { type: 'REASONING_END', messageId: id },
-        ];
-      }
+      case 'agent_thinking':
+        return reasoning(id, text(payload.thought) ?? text(payload.text) ?? json(event.payload));
       case 'assistant_message':
         return payload.final === true
           ? this.endText(id, text(payload.text))
@@ -262,5 +254,16 @@ function toolCall(call: PendingToolCall): AgUiEvent[] {
     { type: 'TOOL_CALL_START', toolCallId: call.toolCallId, toolCallName: call.name },
     { type: 'TOOL_CALL_ARGS', toolCallId: call.toolCallId, delta: json(call.input) },
     { type: 'TOOL_CALL_END', toolCallId: call.toolCallId },
+  ];
+}
+
+/** A thought as one whole reasoning message, opened and closed around its content. */
+function reasoning(messageId: string, delta: string): AgUiEvent[] {
+  return [
+    { type: 'REASONING_START', messageId },
+    { type: 'REASONING_MESSAGE_START', messageId, role: 'reasoning' },
+    ...(delta ? [{ type: 'REASONING_MESSAGE_CONTENT', messageId, delta }] : []),
+    { type: 'REASONING_MESSAGE_END', messageId },
+    { type: 'REASONING_END', messageId },
   ];
 }
