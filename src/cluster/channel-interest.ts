@@ -6,6 +6,8 @@
  */
 export class ChannelInterest {
   private readonly counts = new Map<string, number>();
+  /** The channels watched, each with how many watches hold it. */
+  readonly watched: ReadonlyMap<string, number> = this.counts;
   private readonly subscribed = new Map<string, Promise<void>>();
 
   constructor(
@@ -38,17 +40,5 @@ export class ChannelInterest {
     this.counts.delete(channel);
     this.subscribed.delete(channel);
     this.unsubscribe(channel).catch(() => undefined);
-  }
-
-  has(channel: string): boolean {
-    return this.counts.has(channel);
-  }
-
-  channels(): string[] {
-    return [...this.counts.keys()];
-  }
-
-  get size(): number {
-    return this.counts.size;
   }
 }

@@ -52,25 +52,26 @@ export class MemoryClusterBus implements ClusterBus {
   }
 
   announceAppended(event: ThreadEvent): void {
-    if (this.threads.has(event.threadId)) this.listeners.emit('threadEvent', LiveEvent.of(event));
+    if (this.threads.watched.has(event.threadId))
+      this.listeners.emit('threadEvent', LiveEvent.of(event));
   }
 
   announceDelivered(notice: DeliveredNotice): void {
-    if (this.acks.has(notice.threadId)) this.listeners.emit('delivered', notice);
+    if (this.acks.watched.has(notice.threadId)) this.listeners.emit('delivered', notice);
   }
 
   publishAccessChange(change: AccessChange): Promise<void> {
-    if (this.threads.has(change.threadId)) this.listeners.emit('accessChange', change);
+    if (this.threads.watched.has(change.threadId)) this.listeners.emit('accessChange', change);
     return Promise.resolve();
   }
 
   publishUserEvent(event: UserEvent): Promise<void> {
-    if (this.users.has(event.userId)) this.listeners.emit('userEvent', event);
+    if (this.users.watched.has(event.userId)) this.listeners.emit('userEvent', event);
     return Promise.resolve();
   }
 
   get watchedChannels(): number {
-    return this.threads.size + this.acks.size + this.users.size;
+    return this.threads.watched.size + this.acks.watched.size + this.users.watched.size;
   }
 
   close(): Promise<void> {

@@ -109,7 +109,7 @@ export class RedisClusterBus implements ClusterBus {
   }
 
   get watchedChannels(): number {
-    return this.interest.size;
+    return this.interest.watched.size;
   }
 
   close(): Promise<void> {
@@ -152,7 +152,7 @@ export class RedisClusterBus implements ClusterBus {
 
   private readonly onMessage = (channel: string, message: string): void => {
     const target = this.channels.parseChannel(channel);
-    if (!target || !this.interest.has(channel)) return;
+    if (!target || !this.interest.watched.has(channel)) return;
     try {
       if (target.kind === 'thread') {
         const decoded = decodeThreadMessage(target.id, message);
@@ -181,7 +181,7 @@ export class RedisClusterBus implements ClusterBus {
   private readonly onReady = (): void => {
     if (!this.lostSubscriber) return;
     this.lostSubscriber = false;
-    const channels = this.interest.channels();
+    const channels = [...this.interest.watched.keys()];
     const subscribed =
       channels.length > 0 ? (this.subscriber as Redis).subscribe(...channels) : null;
     Promise.resolve(subscribed).then(
@@ -207,9 +207,9 @@ export class RedisClusterBus implements ClusterBus {
     const renew = async (channel: string): Promise<void> => {
       await subscriber.sunsubscribe(channel);
       // Unwatched meanwhile: leave it unsubscribed.
-      if (this.interest.has(channel)) await this.subscribe(channel);
+      if (this.interest.watched.has(channel)) await this.subscribe(channel);
     };
-    Promise.all(this.interest.channels().map(renew)).then(
+    Promise.all([...this.interest.watched.keys()].map(renew)).then(
       () => this.listeners.emit('resync'),
       // A node is still away: ioredis resets its subscribers again, and this runs again.
       (error: unknown) => this.onError('resync', error),
