@@ -1,40 +1,24 @@
-import {
-  BadRequestError,
-  DeliveryTimeoutError,
-  ForbiddenError,
-  InvalidIdError,
-  InvalidOptionError,
-  InvalidPayloadError,
-  LimitExceededError,
-  RateLimitedError,
-  RelayError,
-  RelayUnavailableError,
-  RunConflictError,
-  ThreadNotFoundError,
-  ThreadOwnershipConflictError,
-  TokenExpiredError,
-  UnauthorizedError,
-} from '../../src/errors/index.js';
+import * as errors from '../../src/errors/index.js';
 import { errorAnswer } from '../../src/errors/error-answer.js';
 
 describe('RelayError', () => {
-  it.each<[RelayError, string, number]>([
-    [new BadRequestError('bad'), 'BAD_REQUEST', 400],
-    [new InvalidIdError('threadId', 'x y', 'has a space'), 'INVALID_ID', 400],
-    [new InvalidPayloadError('INVALID_EVENT_TYPE', 'type'), 'INVALID_EVENT_TYPE', 400],
-    [new InvalidPayloadError('PAYLOAD_NOT_JSON', 'json'), 'PAYLOAD_NOT_JSON', 400],
-    [new InvalidPayloadError('PAYLOAD_TOO_LARGE', 'large'), 'PAYLOAD_TOO_LARGE', 413],
-    [new UnauthorizedError('who'), 'UNAUTHORIZED', 401],
-    [new TokenExpiredError('expired'), 'TOKEN_EXPIRED', 401],
-    [new ForbiddenError('u1', 't1'), 'FORBIDDEN', 403],
-    [new ThreadNotFoundError('t1'), 'THREAD_NOT_FOUND', 404],
-    [new ThreadOwnershipConflictError('t1', 'u2'), 'THREAD_OWNERSHIP_CONFLICT', 409],
-    [RunConflictError.idIsThread('r1'), 'RUN_CONFLICT', 409],
-    [new RateLimitedError('clientEvents', 250, 'slow down'), 'RATE_LIMITED', 429],
-    [new LimitExceededError('threadsPerConnection', 'too many'), 'LIMIT_EXCEEDED', 429],
-    [new RelayUnavailableError('down'), 'RELAY_UNAVAILABLE', 503],
-    [new DeliveryTimeoutError('t1', 3, 100, 2), 'DELIVERY_TIMEOUT', 504],
-    [new InvalidOptionError('limits', 'must be positive'), 'INVALID_OPTION', 500],
+  it.each<[errors.RelayError, string, number]>([
+    [new errors.BadRequestError('bad'), 'BAD_REQUEST', 400],
+    [new errors.InvalidIdError('threadId', 'x y', 'has a space'), 'INVALID_ID', 400],
+    [new errors.InvalidPayloadError('INVALID_EVENT_TYPE', 'type'), 'INVALID_EVENT_TYPE', 400],
+    [new errors.InvalidPayloadError('PAYLOAD_NOT_JSON', 'json'), 'PAYLOAD_NOT_JSON', 400],
+    [new errors.InvalidPayloadError('PAYLOAD_TOO_LARGE', 'large'), 'PAYLOAD_TOO_LARGE', 413],
+    [new errors.UnauthorizedError('who'), 'UNAUTHORIZED', 401],
+    [new errors.TokenExpiredError('expired'), 'TOKEN_EXPIRED', 401],
+    [new errors.ForbiddenError('u1', 't1'), 'FORBIDDEN', 403],
+    [new errors.ThreadNotFoundError('t1'), 'THREAD_NOT_FOUND', 404],
+    [new errors.ThreadOwnershipConflictError('t1', 'u2'), 'THREAD_OWNERSHIP_CONFLICT', 409],
+    [errors.RunConflictError.idIsThread('r1'), 'RUN_CONFLICT', 409],
+    [new errors.RateLimitedError('clientEvents', 250, 'slow down'), 'RATE_LIMITED', 429],
+    [new errors.LimitExceededError('threadsPerConnection', 'too many'), 'LIMIT_EXCEEDED', 429],
+    [new errors.RelayUnavailableError('down'), 'RELAY_UNAVAILABLE', 503],
+    [new errors.DeliveryTimeoutError('t1', 3, 100, 2), 'DELIVERY_TIMEOUT', 504],
+    [new errors.InvalidOptionError('limits', 'must be positive'), 'INVALID_OPTION', 500],
   ])('%s has its code and HTTP status', (error, code, status) => {
     expect(error.code).toBe(code);
     expect(error.status).toBe(status);
@@ -45,8 +29,8 @@ describe('RelayError', () => {
 
   it('keeps the cause it is given', () => {
     const cause = new Error('socket closed');
-    expect(new RelayUnavailableError('down', { cause }).cause).toBe(cause);
-    expect(new BadRequestError('bad', { cause }).cause).toBe(cause);
+    expect(new errors.RelayUnavailableError('down', { cause }).cause).toBe(cause);
+    expect(new errors.BadRequestError('bad', { cause }).cause).toBe(cause);
   });
 
   it('answers anything else as INTERNAL 500', () => {
