@@ -1,14 +1,4 @@
-import {
-  Controller,
-  Get,
-  Inject,
-  Param,
-  Post,
-  Query,
-  Req,
-  Res,
-  UseFilters,
-} from '@nestjs/common';
+import { Controller, Get, Inject, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { UnauthorizedError } from '../errors/unauthorized.error.js';
 import { HttpUserAuthService } from '../http/http-user-auth.service.js';
