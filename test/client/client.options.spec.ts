@@ -42,7 +42,14 @@ describe('resolveClientOptions', () => {
     ['streamIdleTimeoutMs', 0],
     ['streamIdleTimeoutMs', -1],
     ['streamIdleTimeoutMs', Number.NaN],
-  ])('refuses the fallback option %s %p, naming it', (name, value) => {
+    ['renewBeforeMs', 0],
+    ['renewBeforeMs', -1],
+    ['renewBeforeMs', Number.NaN],
+    ['renewBeforeMs', Number.POSITIVE_INFINITY],
+    ['maxConcurrentJoins', 0],
+    ['maxConcurrentJoins', 2.5],
+    ['maxConcurrentJoins', Number.POSITIVE_INFINITY],
+  ])('refuses the option %s %p, naming it', (name, value) => {
     expect(() => resolveClientOptions({ ...base, [name]: value })).toThrow(
       expect.objectContaining({
         code: 'INVALID_OPTION',
@@ -59,22 +66,5 @@ describe('resolveClientOptions', () => {
     expect(
       resolveClientOptions({ ...base, renewBeforeMs: 5000, maxConcurrentJoins: 1 }),
     ).toMatchObject({ renewBeforeMs: 5000, maxConcurrentJoins: 1 });
-  });
-
-  it.each([
-    ['renewBeforeMs', 0],
-    ['renewBeforeMs', -1],
-    ['renewBeforeMs', Number.NaN],
-    ['renewBeforeMs', Number.POSITIVE_INFINITY],
-    ['maxConcurrentJoins', 0],
-    ['maxConcurrentJoins', 2.5],
-    ['maxConcurrentJoins', Number.POSITIVE_INFINITY],
-  ])('refuses %s %p, naming the option', (name, value) => {
-    expect(() => resolveClientOptions({ ...base, [name]: value })).toThrow(
-      expect.objectContaining({
-        code: 'INVALID_OPTION',
-        message: expect.stringContaining(name) as unknown,
-      }) as Error,
-    );
   });
 });
